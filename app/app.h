@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the worker program's parts share: the process context handlers borrow, the handler
+ * signature, and the entry points of the worker loop and the supervising master.
+ */
+#ifndef FL_APP_H
+#define FL_APP_H
+
+#include "fl_config.h"
+#include "fl_db.h"
+#include "fl_redis.h"
+#include "fl_request.h"
+#include "fl_response.h"
+
+#ifndef FL_VERSION
+#define FL_VERSION "0.0.0"
+#endif
+
+/* Process scope: created when a worker starts, borrowed by every handler, freed at exit. */
+struct fl_app {
+    const struct fl_config *cfg; /* borrowed */
+    struct fl_db *db;            /* owned; the primary */
+    struct fl_redis *redis;      /* owned */
+};
+
+/* Fills resp for req. Handlers never free request data (it lives in req->arena). */
+typedef void (*fl_handler_fn)(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+
+/* One entry of the route table. */
+struct fl_route {
+    enum fl_method method;
+    const char *pattern;         /* "/products/{id}": at most one {segment} */
+    fl_handler_fn handler;
+    const char *const *params;   /* allowed query parameters, NULL-terminated; NULL: none */
+    size_t max_body_bytes;       /* 0: no body allowed */
+};
+
+/*
+ * Finds the route for req's method and path and stores its {segment} in req->route_arg.
+ * Returns the route; NULL with allow empty when no route has this path (404); NULL with
+ * allow holding the path's methods ("GET, HEAD") when only the method is wrong (405).
+ */
+const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow);
+
+/* Handlers, one file per resource. */
+void fl_h_health(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_health_live(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+
+/*
+ * Serves requests on listen_fd (a listening socket; -1 for one CGI request) until told to
+ * stop by SIGTERM, SIGINT or SIGHUP, finishing the request in hand first.
+ * Returns the process exit status.
+ */
+int fl_worker_run(const struct fl_config *cfg, int listen_fd);
+
+/*
+ * Binds listen_spec ("unix:/path" or "host:port"), runs n_workers workers and supervises
+ * them until SIGTERM or SIGINT. SIGHUP reloads config_file (when not NULL) and replaces the
+ * workers one at a time. Takes ownership of cfg. Returns the process exit status.
+ */
+int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
+                  struct fl_config *cfg);
+
+#endif

@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master of `farmlokal --listen ... --workers N`: binds the socket, forks the workers
+ * and keeps N of them alive. A worker that exits is replaced at once, or after a growing
+ * delay when it keeps dying within a second of starting. SIGHUP replaces the workers one at
+ * a time, the new one started before the old one is asked to stop, so the pool never
+ * shrinks. SIGTERM or SIGINT stop the workers (each finishes its request) and then the
+ * master. The master serves no requests and holds no connections.
+ */
+#include "app.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define WORKERS_MAX 256
+#define BACKLOG 1024
+#define QUICK_DEATH_US 1000000
+#define BACKOFF_MAX_US 30000000
+#define DRAIN_TIMEOUT_US 30000000
+
+struct worker {
+    pid_t pid;            /* 0: the slot is empty */
+    int64_t started_us;
+    unsigned generation;  /* workers of an older generation are replaced on SIGHUP */
+    bool retiring;        /* asked to stop; its replacement already runs */
+};
+
+struct master {
+    struct worker w[WORKERS_MAX * 2]; /* room for the replacements during a rolling restart */
+    unsigned n_wanted;
+    unsigned generation;
+    int64_t backoff_us;   /* delay before the next respawn after quick deaths */
+    int64_t respawn_at_us;
+    int listen_fd;
+    char *unix_path;      /* owned; unlinked at exit */
+    struct fl_config *cfg;
+    const char *config_file;
+};
+
+static volatile sig_atomic_t got_chld, got_term, got_hup;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGCHLD)
+        got_chld = 1;
+    else if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_term = 1;
+}
+
+/* Refuses to take over a unix socket another live process is serving. */
+static int unix_path_free(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, in_use;
+
+    if (stat(path, &st) != 0)
+        return errno == ENOENT;
+    if (!S_ISSOCK(st.st_mode))
+        return 0;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    in_use = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return !in_use && unlink(path) == 0;
+}
+
+static int bind_unix(struct master *m, const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed reason=\"socket path too long\"");
+        return -1;
+    }
+    if (!unix_path_free(path)) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed path=%s reason=\"in use or not a socket\"",
+               path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        chmod(path, 0660) != 0 || listen(fd, BACKLOG) != 0) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed path=%s error=\"%s\"", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    m->unix_path = strdup(path);
+    return fd;
+}
+
+static int bind_tcp(const char *spec)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    size_t hlen;
+    int fd = -1, one = 1, rc;
+
+    if (colon == NULL || colon == spec || (hlen = (size_t)(colon - spec)) >= sizeof(host)) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed reason=\"expected unix:PATH or HOST:PORT\"");
+        return -1;
+    }
+    memcpy(host, spec, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed reason=\"%s\"", gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, BACKLOG) != 0) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed addr=%s error=\"%s\"", spec, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static pid_t spawn(struct master *m, struct worker *w)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        fl_log(FL_LOG_ERROR, "event=fork_failed error=\"%s\"", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        struct sigaction sa = {.sa_handler = SIG_DFL};
+        sigset_t none;
+        int status;
+
+        /* A worker must not outlive its master, or it would hold the socket forever. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        sigaction(SIGCHLD, &sa, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        got_term = got_hup = got_chld = 0;
+        status = fl_worker_run(m->cfg, m->listen_fd);
+        exit(status);
+    }
+    w->pid = pid;
+    w->started_us = fl_time_mono_us();
+    w->generation = m->generation;
+    w->retiring = false;
+    return pid;
+}
+
+/* The slot of pid; pid 0 finds an empty slot. NULL when there is none. */
+static struct worker *slot_of(struct master *m, pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(m->w) / sizeof(m->w[0]); i++) {
+        if (m->w[i].pid == pid)
+            return &m->w[i];
+    }
+    return NULL;
+}
+
+static unsigned count(const struct master *m, bool active_only)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < sizeof(m->w) / sizeof(m->w[0]); i++)
+        n += m->w[i].pid != 0 && !(active_only && m->w[i].retiring);
+    return n;
+}
+
+/* Collects exited workers; a quick abnormal death grows the respawn delay. */
+static void reap(struct master *m)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct worker *w = pid ? slot_of(m, pid) : NULL;
+        bool abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        if (w == NULL)
+            continue;
+        if (abnormal && !w->retiring && !got_term) {
+            fl_log(FL_LOG_WARN, "event=worker_died pid=%ld status=%d", (long)pid, status);
+            if (fl_time_mono_us() - w->started_us < QUICK_DEATH_US) {
+                m->backoff_us = m->backoff_us ? m->backoff_us * 2 : 250000;
+                if (m->backoff_us > BACKOFF_MAX_US)
+                    m->backoff_us = BACKOFF_MAX_US;
+                m->respawn_at_us = fl_time_mono_us() + m->backoff_us;
+            }
+        } else if (!abnormal) {
+            m->backoff_us = 0;
+        }
+        w->pid = 0;
+    }
+}
+
+/* Starts workers until n_wanted are active, unless a backoff delay is running. */
+static void fill(struct master *m)
+{
+    while (count(m, true) < m->n_wanted && fl_time_mono_us() >= m->respawn_at_us) {
+        struct worker *w = slot_of(m, 0);
+        if (w == NULL || spawn(m, w) < 0) {
+            m->respawn_at_us = fl_time_mono_us() + 1000000;
+            return;
+        }
+    }
+}
+
+/* One step of a rolling restart: while no worker is retiring, retire one of the old ones. */
+static void roll(struct master *m)
+{
+    size_t n = sizeof(m->w) / sizeof(m->w[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        if (m->w[i].pid && m->w[i].retiring)
+            return; /* wait for it to leave */
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct worker *w = &m->w[i];
+        if (w->pid && w->generation != m->generation) {
+            struct worker *fresh = slot_of(m, 0);
+            if (fresh == NULL || spawn(m, fresh) < 0)
+                return;
+            w->retiring = true;
+            kill(w->pid, SIGTERM);
+            return;
+        }
+    }
+}
+
+static void reload(struct master *m)
+{
+    struct fl_config fresh;
+    struct fl_buf err;
+
+    if (m->config_file == NULL)
+        return;
+    fl_buf_init(&err, 1024);
+    if (fl_config_load(&fresh, m->config_file, &err) != FL_OK) {
+        fl_log(FL_LOG_ERROR, "event=reload_failed reason=\"%s\" action=\"keeping the old one\"",
+               err.p ? err.p : "");
+    } else {
+        fl_config_free(m->cfg);
+        *m->cfg = fresh;
+        fl_log_set_level(m->cfg->log_level);
+    }
+    fl_buf_free(&err);
+}
+
+/* Asks every worker to stop and waits, killing what is left after the drain timeout. */
+static void stop_all(struct master *m)
+{
+    int64_t deadline = fl_time_mono_us() + DRAIN_TIMEOUT_US;
+    size_t n = sizeof(m->w) / sizeof(m->w[0]);
+
+    for (size_t i = 0; i < n; i++)
+        if (m->w[i].pid)
+            kill(m->w[i].pid, SIGTERM);
+    while (count(m, false) > 0) {
+        struct timespec ts = {0, 20000000};
+        if (fl_time_mono_us() > deadline) {
+            for (size_t i = 0; i < n; i++)
+                if (m->w[i].pid)
+                    kill(m->w[i].pid, SIGKILL);
+            deadline = INT64_MAX;
+        }
+        nanosleep(&ts, NULL);
+        reap(m);
+    }
+}
+
+int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
+                  struct fl_config *cfg)
+{
+    struct master *m = calloc(1, sizeof(*m));
+    struct sigaction sa;
+    sigset_t block, none;
+    int status = 0;
+
+    if (m == NULL)
+        return 1;
+    m->n_wanted = n_workers;
+    m->cfg = cfg;
+    m->config_file = config_file;
+    m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0 ? bind_unix(m, listen_spec + 5)
+                                                         : bind_tcp(listen_spec);
+    if (m->listen_fd < 0) {
+        status = 1;
+        goto out;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    sigemptyset(&none);
+    fl_log(FL_LOG_INFO, "event=master_started listen=%s workers=%u version=%s", listen_spec,
+           n_workers, FL_VERSION);
+
+    while (!got_term) {
+        struct timespec wait = {1, 0};
+        if (got_chld) {
+            got_chld = 0;
+            reap(m);
+        }
+        if (got_hup) {
+            got_hup = 0;
+            reload(m);
+            m->generation++;
+            fl_log(FL_LOG_INFO, "event=rolling_restart generation=%u", m->generation);
+        }
+        fill(m);
+        roll(m);
+        if (m->respawn_at_us > fl_time_mono_us()) {
+            int64_t left = m->respawn_at_us - fl_time_mono_us();
+            wait.tv_sec = left / 1000000;
+            wait.tv_nsec = (left % 1000000) * 1000;
+        }
+        /* Signals are blocked except inside ppoll, so none is missed between checks. */
+        ppoll(NULL, 0, &wait, &none);
+    }
+    fl_log(FL_LOG_INFO, "event=master_stopping");
+    stop_all(m);
+out:
+    if (m->listen_fd >= 0)
+        close(m->listen_fd);
+    if (m->unix_path)
+        unlink(m->unix_path);
+    free(m->unix_path);
+    fl_config_free(m->cfg);
+    free(m);
+    return status;
+}

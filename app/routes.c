@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The route table: every path the API answers, with its method, handler, the query
+ * parameters it accepts and its body limit. Matching is a linear scan: the table is small
+ * and the scan costs less than the hashing would.
+ */
+#include "app.h"
+
+#include <string.h>
+
+static const char *const no_params[] = {NULL};
+
+static const struct fl_route routes[] = {
+    {FL_METHOD_GET, "/health", fl_h_health, no_params, 0},
+    {FL_METHOD_GET, "/health/live", fl_h_health_live, no_params, 0},
+};
+
+/* Matches path against pattern segment by segment; "{x}" takes one non-empty segment. */
+static bool match(const char *pattern, struct fl_str path, struct fl_str *arg)
+{
+    const char *p = pattern;
+    size_t i = 0;
+
+    while (*p && i <= path.len) {
+        if (*p == '{') {
+            size_t start = i;
+            while (i < path.len && path.p[i] != '/')
+                i++;
+            if (i == start)
+                return false;
+            *arg = (struct fl_str){path.p + start, i - start};
+            p = strchr(p, '}');
+            if (p == NULL)
+                return false;
+            p++;
+            continue;
+        }
+        if (i == path.len || *p != path.p[i])
+            return false;
+        p++, i++;
+    }
+    return *p == '\0' && i == path.len;
+}
+
+const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow)
+{
+    struct fl_str path = req->path;
+    enum fl_method m = req->method == FL_METHOD_HEAD ? FL_METHOD_GET : req->method;
+    unsigned methods = 0;
+
+    /* "/health/" is "/health": a trailing slash is not a different resource. */
+    if (path.len > 1 && path.p[path.len - 1] == '/')
+        path.len--;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        struct fl_str arg = FL_STR_NULL;
+        if (!match(routes[i].pattern, path, &arg))
+            continue;
+        if (routes[i].method == m) {
+            req->route_arg = arg;
+            return &routes[i];
+        }
+        methods |= 1u << routes[i].method;
+    }
+    for (int k = 0; k < FL_METHOD__MAX; k++) {
+        if (!(methods & (1u << k)))
+            continue;
+        if (allow->len)
+            fl_buf_append(allow, ", ", 2);
+        fl_buf_puts(allow, fl_method_name((enum fl_method)k));
+        if (k == FL_METHOD_GET)
+            fl_buf_puts(allow, ", HEAD");
+    }
+    return NULL;
+}

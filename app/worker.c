@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker: one request at a time, from accept to finish. SIGTERM, SIGINT and SIGHUP are
+ * blocked while a request is served (so no system call of MySQL, Redis or curl is
+ * interrupted) and unblocked only around accept; the handler then closes this process's
+ * listening descriptor, so a pending signal can never be lost between the check of the
+ * stop flag and the accept call.
+ */
+#include "app.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl_arena.h"
+#include "fl_http.h"
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define ARENA_MAX_BYTES ((size_t)8 << 20)
+#define RESPONSE_MAX_BYTES ((size_t)8 << 20)
+#define DB_TIMEOUT_S 1
+#define REDIS_TIMEOUT_MS 500
+
+static struct fl_http *the_http; /* for the signal handler */
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    if (the_http)
+        fl_http_stop(the_http);
+}
+
+static void install_signals(sigset_t *stop_set)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop; /* no SA_RESTART: accept must return on a signal */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigemptyset(stop_set);
+    sigaddset(stop_set, SIGTERM);
+    sigaddset(stop_set, SIGINT);
+    sigaddset(stop_set, SIGHUP);
+}
+
+/* Everything between accept and send: routing, limits, query, body, handler. */
+static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *req,
+                     struct fl_resp *resp, struct fl_buf *scratch)
+{
+    const struct fl_route *route;
+    enum fl_err err;
+
+    fl_buf_reset(scratch);
+    route = fl_route_match(req, scratch);
+    if (route == NULL) {
+        if (scratch->len == 0) {
+            fl_resp_problem(resp, req, 404, NULL, "no such resource");
+        } else {
+            fl_resp_problem(resp, req, 405, NULL, "%s is not allowed here",
+                            fl_method_name(req->method));
+            fl_resp_header(resp, "Allow", "%s", scratch->p);
+        }
+        return;
+    }
+    fl_buf_reset(scratch);
+    err = fl_req_parse_query(req, route->params, scratch);
+    if (err != FL_OK) {
+        fl_resp_error(resp, req, err == FL_ETOOBIG ? FL_EINVAL : err, scratch->p);
+        return;
+    }
+    if (req->content_length > 0) {
+        err = fl_http_read_body(http, req, route->max_body_bytes);
+        if (err == FL_ETOOBIG) {
+            fl_resp_problem(resp, req, 413, NULL, "the request body is over %zu bytes",
+                            route->max_body_bytes);
+            return;
+        }
+        if (err != FL_OK) {
+            fl_resp_error(resp, req, err, err == FL_EINVAL ? "the request body is incomplete" : NULL);
+            return;
+        }
+    }
+    route->handler(app, req, resp);
+}
+
+/* Adds the headers every response carries and logs server errors. */
+static void finish_headers(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp,
+                           int64_t t0, int64_t db0, int64_t redis0)
+{
+    double total = (double)(fl_time_mono_us() - t0) / 1000.0;
+
+    fl_resp_header(resp, "X-Request-Id", "%s", req->id);
+    fl_resp_header(resp, "Server-Timing",
+                   "cache;dur=%.3f, db;dur=%.3f, upstream;dur=%.3f, total;dur=%.3f",
+                   (double)(fl_redis_busy_us(app->redis) - redis0) / 1000.0,
+                   (double)(fl_db_busy_us(app->db) - db0) / 1000.0, 0.0, total);
+    if (fl_buf_err(&resp->body) || fl_buf_err(&resp->headers)) {
+        fl_log(FL_LOG_ERROR, "event=response_overflow status=%d", resp->status);
+        fl_resp_problem(resp, req, 500, NULL, "the response could not be built");
+        fl_resp_header(resp, "X-Request-Id", "%s", req->id);
+    }
+    if (resp->status >= 500)
+        fl_log(FL_LOG_WARN, "event=server_error status=%d method=%s path=\"%.*s\" ms=%.3f",
+               resp->status, fl_method_name(req->method), (int)req->path.len,
+               req->path.p ? req->path.p : "", total);
+}
+
+int fl_worker_run(const struct fl_config *cfg, int listen_fd)
+{
+    struct fl_app app = {.cfg = cfg};
+    struct fl_arena *arena = fl_arena_new(ARENA_MAX_BYTES);
+    struct fl_resp resp;
+    struct fl_buf scratch;
+    sigset_t stop_set;
+    int status = 0;
+
+    fl_resp_init(&resp, RESPONSE_MAX_BYTES);
+    fl_buf_init(&scratch, 4096);
+    app.db = fl_db_new(&cfg->mysql, DB_TIMEOUT_S);
+    app.redis = fl_redis_new(&cfg->redis, REDIS_TIMEOUT_MS);
+    the_http = fl_http_open(listen_fd);
+    if (arena == NULL || app.db == NULL || app.redis == NULL || the_http == NULL) {
+        fl_log(FL_LOG_ERROR, "event=worker_init_failed");
+        status = 1;
+        goto out;
+    }
+    install_signals(&stop_set);
+    sigprocmask(SIG_BLOCK, &stop_set, NULL);
+    for (;;) {
+        char *const *env;
+        struct fl_req req;
+        int64_t t0, db0, redis0;
+        enum fl_err err;
+
+        /* A signal pending since the last request is delivered here and stops accept. */
+        sigprocmask(SIG_UNBLOCK, &stop_set, NULL);
+        err = fl_http_accept(the_http, &env);
+        sigprocmask(SIG_BLOCK, &stop_set, NULL);
+        if (err != FL_OK)
+            break;
+        t0 = fl_time_mono_us();
+        db0 = fl_db_busy_us(app.db);
+        redis0 = fl_redis_busy_us(app.redis);
+        fl_buf_reset(&scratch);
+        err = fl_req_init(&req, arena, env, fl_str_c(cfg->base_path), &scratch);
+        fl_log_set_request_id(req.id);
+        if (err != FL_OK)
+            fl_resp_error(&resp, &req, err, scratch.p);
+        else
+            dispatch(&app, the_http, &req, &resp, &scratch);
+        finish_headers(&app, &req, &resp, t0, db0, redis0);
+        fl_http_send(the_http, &req, &resp);
+        fl_http_finish(the_http);
+        fl_log_set_request_id(NULL);
+        fl_resp_reset(&resp);
+        fl_arena_reset(arena);
+    }
+out:
+    fl_http_close(the_http);
+    the_http = NULL;
+    fl_db_free(app.db);
+    fl_redis_free(app.redis);
+    fl_buf_free(&scratch);
+    fl_resp_free(&resp);
+    fl_arena_free(arena);
+    return status;
+}

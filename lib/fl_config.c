@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration loading. Values are looked up by name in the environment, then in the
+ * file's lines; each setting has one parser, and the first bad value ends loading with a
+ * message naming the variable (the value itself is not echoed: it may be a secret).
+ */
+#include "fl_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fl_crypto.h"
+
+#define FILE_MAX_BYTES ((size_t)64 << 10)
+
+/* The KEY=VALUE lines of the --config file, NUL-separated in one owned buffer. */
+struct file_vars {
+    struct fl_buf text;
+};
+
+struct loader {
+    struct file_vars file;
+    struct fl_buf *errmsg;
+};
+
+static const char *lookup(const struct loader *l, const char *name)
+{
+    const char *v = getenv(name);
+    size_t n = strlen(name);
+
+    if (v)
+        return v;
+    for (size_t i = 0; i < l->file.text.len;) {
+        const char *line = l->file.text.p + i;
+        size_t len = strlen(line);
+        if (len > n && line[n] == '=' && memcmp(line, name, n) == 0)
+            v = line + n + 1; /* later lines win, as in a shell */
+        i += len + 1;
+    }
+    return v;
+}
+
+static enum fl_err bad(struct loader *l, const char *name, const char *why)
+{
+    fl_buf_reset(l->errmsg);
+    fl_buf_appendf(l->errmsg, "configuration: %s %s", name, why);
+    return FL_EINVAL;
+}
+
+/*
+ * Reads the file into NUL-separated "KEY=VALUE" entries: blank lines and '#' comments
+ * skipped, surrounding whitespace trimmed, one level of matching quotes removed.
+ */
+static enum fl_err read_file(struct loader *l, const char *path)
+{
+    char chunk[4096];
+    struct fl_buf raw;
+    FILE *f = fopen(path, "r");
+    size_t n;
+    enum fl_err err = FL_OK;
+
+    if (f == NULL) {
+        fl_buf_reset(l->errmsg);
+        fl_buf_appendf(l->errmsg, "configuration: cannot read %s: %s", path, strerror(errno));
+        return FL_EIO;
+    }
+    fl_buf_init(&raw, FILE_MAX_BYTES);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fl_buf_append(&raw, chunk, n);
+    if (ferror(f) || fl_buf_err(&raw)) {
+        fl_buf_reset(l->errmsg);
+        fl_buf_appendf(l->errmsg, "configuration: cannot read %s (unreadable or over 64 KiB)",
+                       path);
+        err = FL_EIO;
+        goto out;
+    }
+    for (char *line = raw.p, *end; line && *line; line = end ? end + 1 : NULL) {
+        char *eq, *v, *ve;
+        end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line == '\0' || *line == '#')
+            continue;
+        eq = strchr(line, '=');
+        if (eq == NULL || eq == line) {
+            fl_buf_reset(l->errmsg);
+            fl_buf_appendf(l->errmsg, "configuration: %s: a line is not KEY=VALUE", path);
+            err = FL_EINVAL;
+            goto out;
+        }
+        ve = eq + strlen(eq);
+        while (ve > eq + 1 && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+            ve--;
+        v = eq + 1;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v)
+            v++, ve--;
+        for (char *k = eq; k > line && (k[-1] == ' ' || k[-1] == '\t'); k--)
+            eq = k - 1;
+        fl_buf_append(&l->file.text, line, (size_t)(eq - line));
+        fl_buf_putc(&l->file.text, '=');
+        fl_buf_append(&l->file.text, v, (size_t)(ve - v));
+        fl_buf_putc(&l->file.text, '\0');
+    }
+    if (fl_buf_err(&l->file.text))
+        err = FL_ENOMEM;
+out:
+    fclose(f);
+    fl_buf_free(&raw);
+    return err;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static enum fl_err get_str(struct loader *l, const char *name, const char *fallback, char **out)
+{
+    const char *v = lookup(l, name);
+
+    if (v == NULL || *v == '\0')
+        v = fallback;
+    *out = NULL;
+    if (v == NULL)
+        return FL_OK;
+    if (!fl_utf8_valid(fl_str_c(v)))
+        return bad(l, name, "is not valid UTF-8");
+    *out = dup_n(v, strlen(v));
+    return *out ? FL_OK : FL_ENOMEM;
+}
+
+static enum fl_err get_uint(struct loader *l, const char *name, unsigned def, unsigned min,
+                            unsigned max, unsigned *out)
+{
+    const char *v = lookup(l, name);
+    uint64_t u;
+
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return FL_OK;
+    }
+    if (fl_str_to_u64(fl_str_c(v), min, max, &u) != FL_OK) {
+        char why[96];
+        snprintf(why, sizeof(why), "must be an integer from %u to %u", min, max);
+        return bad(l, name, why);
+    }
+    *out = (unsigned)u;
+    return FL_OK;
+}
+
+/* Percent-decodes s[0..n) into a new string (user and password in URLs); NULL if malformed. */
+static char *url_unescape(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    size_t len;
+
+    if (p == NULL)
+        return NULL;
+    if (fl_str_unescape((struct fl_str){s, n}, false, p, &len) != FL_OK) {
+        free(p);
+        return NULL;
+    }
+    p[len] = '\0';
+    return p;
+}
+
+/* Splits "user[:pass]@" off the front of an authority; both parts percent-decoded. */
+static enum fl_err split_userinfo(const char **p, const char *end, char **user, char **pass)
+{
+    const char *at = memchr(*p, '@', (size_t)(end - *p)), *colon;
+
+    *user = *pass = NULL;
+    if (at == NULL)
+        return FL_OK;
+    colon = memchr(*p, ':', (size_t)(at - *p));
+    *user = url_unescape(*p, (size_t)((colon ? colon : at) - *p));
+    if (*user == NULL)
+        return FL_EINVAL;
+    if (colon && (*pass = url_unescape(colon + 1, (size_t)(at - colon - 1))) == NULL)
+        return FL_EINVAL;
+    *p = at + 1;
+    return FL_OK;
+}
+
+/* Parses "host[:port]" or "[v6][:port]" in [p, end). */
+static enum fl_err split_hostport(const char *p, const char *end, char **host, unsigned *port)
+{
+    const char *colon = NULL, *hend = end;
+    uint64_t u;
+
+    *host = NULL;
+    if (p < end && *p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (rb == NULL)
+            return FL_EINVAL;
+        p++;
+        hend = rb;
+        if (rb + 1 < end) {
+            if (rb[1] != ':')
+                return FL_EINVAL;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        if (colon)
+            hend = colon;
+    }
+    if (colon) {
+        if (fl_str_to_u64((struct fl_str){colon + 1, (size_t)(end - colon - 1)}, 1, 65535, &u))
+            return FL_EINVAL;
+        *port = (unsigned)u;
+    }
+    if (hend > p && (*host = dup_n(p, (size_t)(hend - p))) == NULL)
+        return FL_ENOMEM;
+    return FL_OK;
+}
+
+static void mysql_dsn_free(struct fl_mysql_dsn *d)
+{
+    free(d->host);
+    free(d->user);
+    free(d->password);
+    free(d->database);
+    free(d->socket);
+    memset(d, 0, sizeof(*d));
+}
+
+/* mysql://user[:pass]@host[:port]/db[?socket=/path] */
+static enum fl_err parse_mysql_url(const char *url, struct fl_mysql_dsn *d)
+{
+    const char *p = url, *end, *slash, *q;
+
+    memset(d, 0, sizeof(*d));
+    if (strncmp(p, "mysql://", 8) != 0 && strncmp(p, "mariadb://", 10) != 0)
+        return FL_EINVAL;
+    p = strchr(p, '/') + 2;
+    q = strchr(p, '?');
+    end = q ? q : p + strlen(p);
+    slash = memchr(p, '/', (size_t)(end - p));
+    if (slash == NULL || slash + 1 >= end)
+        goto fail; /* the database name is required */
+    if (split_userinfo(&p, slash, &d->user, &d->password) != FL_OK)
+        goto fail;
+    if (split_hostport(p, slash, &d->host, &d->port) != FL_OK)
+        goto fail;
+    if ((d->database = url_unescape(slash + 1, (size_t)(end - slash - 1))) == NULL)
+        goto fail;
+    if (q) {
+        if (strncmp(q, "?socket=", 8) != 0 || q[8] != '/')
+            goto fail;
+        if ((d->socket = url_unescape(q + 8, strlen(q + 8))) == NULL)
+            goto fail;
+    }
+    if (d->user == NULL && (d->user = dup_n("root", 4)) == NULL)
+        goto fail;
+    if (d->host == NULL && d->socket == NULL)
+        goto fail;
+    return FL_OK;
+fail:
+    mysql_dsn_free(d);
+    return FL_EINVAL;
+}
+
+static void redis_dsn_free(struct fl_redis_dsn *d)
+{
+    free(d->host);
+    free(d->socket);
+    free(d->password);
+    memset(d, 0, sizeof(*d));
+}
+
+/* redis://[[user]:pass@]host[:port][/db]  or  unix:///path[?db=N] */
+static enum fl_err parse_redis_url(const char *url, struct fl_redis_dsn *d)
+{
+    const char *p, *end, *slash;
+    char *user = NULL;
+    uint64_t u;
+
+    memset(d, 0, sizeof(*d));
+    d->port = 6379;
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *q = strchr(url + 7, '?');
+        size_t n = q ? (size_t)(q - url - 7) : strlen(url + 7);
+        if (url[7] != '/' || (d->socket = dup_n(url + 7, n)) == NULL)
+            goto fail;
+        if (q && (strncmp(q, "?db=", 4) != 0 ||
+                  fl_str_to_u64(fl_str_c(q + 4), 0, 1000, &u) != FL_OK))
+            goto fail;
+        d->db = q ? (unsigned)u : 0;
+        return FL_OK;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return FL_EINVAL;
+    p = url + 8;
+    end = p + strlen(p);
+    slash = memchr(p, '/', (size_t)(end - p));
+    if (split_userinfo(&p, slash ? slash : end, &user, &d->password) != FL_OK)
+        goto fail;
+    /* "redis://:pass@host": the password is after the colon; a lone word is a password too. */
+    if (d->password == NULL && user && *user) {
+        d->password = user;
+        user = NULL;
+    }
+    free(user);
+    user = NULL;
+    if (split_hostport(p, slash ? slash : end, &d->host, &d->port) != FL_OK || d->host == NULL)
+        goto fail;
+    if (slash && slash + 1 < end) {
+        if (fl_str_to_u64(fl_str_c(slash + 1), 0, 1000, &u) != FL_OK)
+            goto fail;
+        d->db = (unsigned)u;
+    }
+    return FL_OK;
+fail:
+    free(user);
+    redis_dsn_free(d);
+    return FL_EINVAL;
+}
+
+static enum fl_err get_mysql(struct loader *l, const char *name, bool required,
+                             struct fl_mysql_dsn *d, bool *present)
+{
+    const char *v = lookup(l, name);
+    enum fl_err err;
+
+    *present = false;
+    if (v == NULL || *v == '\0') {
+        /* The original's DB_* variables, then the default. */
+        char url[1024];
+        const char *h = lookup(l, "DB_HOST"), *port = lookup(l, "DB_PORT"),
+                   *user = lookup(l, "DB_USER"), *name_ = lookup(l, "DB_NAME");
+        if (!required)
+            return FL_OK;
+        if (h == NULL && port == NULL && user == NULL && name_ == NULL) {
+            v = "mysql://farmlokal@127.0.0.1:3306/farmlokal";
+        } else {
+            snprintf(url, sizeof(url), "mysql://x@%s:%s/%s", h ? h : "127.0.0.1",
+                     port ? port : "3306", name_ ? name_ : "farmlokal");
+            if (parse_mysql_url(url, d) != FL_OK)
+                return bad(l, "DB_HOST/DB_PORT/DB_NAME", "do not form a valid MySQL address");
+            free(d->user);
+            d->user = dup_n(user ? user : "root", strlen(user ? user : "root"));
+            v = lookup(l, "DB_PASSWORD");
+            if (v && *v && (d->password = dup_n(v, strlen(v))) == NULL)
+                return FL_ENOMEM;
+            *present = true;
+            return d->user ? FL_OK : FL_ENOMEM;
+        }
+    }
+    err = parse_mysql_url(v, d);
+    if (err != FL_OK)
+        return bad(l, name,
+                   "must be mysql://user:pass@host:port/db or mysql://user:pass@localhost/db"
+                   "?socket=/path");
+    *present = true;
+    return FL_OK;
+}
+
+static enum fl_err get_redis(struct loader *l, struct fl_redis_dsn *d)
+{
+    const char *v = lookup(l, "FL_REDIS_URL"), *name = "FL_REDIS_URL";
+    char url[1024];
+
+    if (v == NULL || *v == '\0') {
+        name = "REDIS_URL";
+        v = lookup(l, name);
+    }
+    if (v == NULL || *v == '\0') {
+        const char *h = lookup(l, "REDIS_HOST"), *port = lookup(l, "REDIS_PORT");
+        name = "REDIS_HOST/REDIS_PORT";
+        snprintf(url, sizeof(url), "redis://%s:%s/0", h && *h ? h : "127.0.0.1",
+                 port && *port ? port : "6379");
+        v = url;
+    }
+    if (parse_redis_url(v, d) != FL_OK)
+        return bad(l, name, "must be redis://[:pass@]host:port[/db] or unix:///path");
+    return FL_OK;
+}
+
+static enum fl_err get_http_url(struct loader *l, const char *name, const char *fallback,
+                                char **out)
+{
+    enum fl_err err = get_str(l, name, fallback ? lookup(l, fallback) : NULL, out);
+    size_t n;
+
+    if (err != FL_OK || *out == NULL)
+        return err;
+    if (strncmp(*out, "http://", 7) != 0 && strncmp(*out, "https://", 8) != 0) {
+        free(*out);
+        *out = NULL;
+        return bad(l, name, "must be an http:// or https:// URL");
+    }
+    n = strlen(*out);
+    while (n > 8 && (*out)[n - 1] == '/')
+        (*out)[--n] = '\0';
+    return FL_OK;
+}
+
+static enum fl_err parse_cidr(const char *s, size_t n, struct fl_cidr *c)
+{
+    char text[64];
+    const char *slash = memchr(s, '/', n);
+    size_t alen = slash ? (size_t)(slash - s) : n;
+    uint64_t bits;
+
+    if (alen == 0 || alen >= sizeof(text))
+        return FL_EINVAL;
+    memcpy(text, s, alen);
+    text[alen] = '\0';
+    memset(c, 0, sizeof(*c));
+    if (inet_pton(AF_INET, text, c->addr) == 1) {
+        c->family = AF_INET;
+        c->prefix_bits = 32;
+    } else if (inet_pton(AF_INET6, text, c->addr) == 1) {
+        c->family = AF_INET6;
+        c->prefix_bits = 128;
+    } else {
+        return FL_EINVAL;
+    }
+    if (slash) {
+        if (fl_str_to_u64((struct fl_str){slash + 1, n - alen - 1}, 0, c->prefix_bits, &bits))
+            return FL_EINVAL;
+        c->prefix_bits = (unsigned)bits;
+    }
+    return FL_OK;
+}
+
+static enum fl_err get_proxies(struct loader *l, struct fl_config *cfg)
+{
+    const char *v = lookup(l, "FL_TRUSTED_PROXIES");
+    size_t n = 1;
+
+    if (v == NULL || *v == '\0')
+        return FL_OK;
+    for (const char *p = v; *p; p++)
+        n += *p == ',';
+    cfg->trusted_proxies = calloc(n, sizeof(*cfg->trusted_proxies));
+    if (cfg->trusted_proxies == NULL)
+        return FL_ENOMEM;
+    for (const char *p = v; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (parse_cidr(p, len, &cfg->trusted_proxies[cfg->n_trusted_proxies]) != FL_OK)
+            return bad(l, "FL_TRUSTED_PROXIES",
+                       "must be a comma-separated list of IP addresses or CIDR ranges");
+        cfg->n_trusted_proxies++;
+        p = e ? e + 1 : p + len;
+    }
+    return FL_OK;
+}
+
+static enum fl_err get_webhook_secret(struct loader *l, struct fl_config *cfg)
+{
+    const char *v = lookup(l, "FL_WEBHOOK_SECRET");
+    struct fl_buf key;
+    enum fl_err err;
+
+    if (v == NULL || *v == '\0')
+        return FL_OK;
+    if (strncmp(v, "whsec_", 6) != 0)
+        return bad(l, "FL_WEBHOOK_SECRET", "must be whsec_ followed by base64");
+    fl_buf_init(&key, 1024);
+    err = fl_crypto_base64_decode(fl_str_c(v + 6), &key);
+    if (err != FL_OK || key.len < 16) {
+        fl_buf_free(&key);
+        return bad(l, "FL_WEBHOOK_SECRET",
+                   "must be whsec_ followed by base64 of at least 16 bytes");
+    }
+    cfg->webhook_secret = key.p;
+    cfg->webhook_secret_len = key.len;
+    return FL_OK;
+}
+
+static enum fl_err get_base_path(struct loader *l, struct fl_config *cfg)
+{
+    enum fl_err err = get_str(l, "FL_BASE_PATH", "", &cfg->base_path);
+    size_t n;
+
+    if (err != FL_OK)
+        return err;
+    n = strlen(cfg->base_path);
+    while (n > 0 && cfg->base_path[n - 1] == '/')
+        cfg->base_path[--n] = '\0';
+    if (n > 0 && cfg->base_path[0] != '/')
+        return bad(l, "FL_BASE_PATH", "must start with '/' (for example /api)");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)cfg->base_path[i];
+        if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#' || c == '%')
+            return bad(l, "FL_BASE_PATH", "must be a plain URL path");
+    }
+    return FL_OK;
+}
+
+static enum fl_err load(struct loader *l, struct fl_config *cfg)
+{
+    const char *lv;
+    bool present;
+    enum fl_err err;
+
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        if ((err = (expr)) != FL_OK)                                                           \
+            return err;                                                                        \
+    } while (0)
+    TRY(get_mysql(l, "FL_MYSQL_URL", true, &cfg->mysql, &present));
+    TRY(get_mysql(l, "FL_MYSQL_READ_URL", false, &cfg->mysql_read, &cfg->has_mysql_read));
+    TRY(get_redis(l, &cfg->redis));
+    TRY(get_base_path(l, cfg));
+    TRY(get_uint(l, "FL_CACHE_TTL", 60, 1, 86400, &cfg->cache_ttl_s));
+    TRY(get_uint(l, "FL_RATE_LIMIT", 100, 0, 1000000, &cfg->rate_limit));
+    TRY(get_uint(l, "FL_RATE_BURST", cfg->rate_limit * 2 > 200 ? cfg->rate_limit * 2 : 200, 1,
+                 10000000, &cfg->rate_burst));
+    TRY(get_proxies(l, cfg));
+    TRY(get_http_url(l, "FL_OAUTH_TOKEN_URL", NULL, &cfg->oauth_token_url));
+    TRY(get_str(l, "FL_OAUTH_CLIENT_ID", NULL, &cfg->oauth_client_id));
+    TRY(get_str(l, "FL_OAUTH_CLIENT_SECRET", NULL, &cfg->oauth_client_secret));
+    TRY(get_str(l, "FL_OAUTH_SCOPE", NULL, &cfg->oauth_scope));
+    TRY(get_http_url(l, "FL_API_A_URL", "EXTERNAL_API_URL", &cfg->api_a_url));
+    TRY(get_uint(l, "FL_API_A_TIMEOUT_MS", 2000, 10, 60000, &cfg->api_a_timeout_ms));
+    TRY(get_uint(l, "FL_API_A_RETRIES", 3, 0, 10, &cfg->api_a_retries));
+    TRY(get_uint(l, "FL_API_A_DEADLINE_MS", 5000, 10, 120000, &cfg->api_a_deadline_ms));
+    TRY(get_http_url(l, "FL_API_B_URL", NULL, &cfg->api_b_url));
+    TRY(get_http_url(l, "FL_PUBLIC_URL", NULL, &cfg->public_url));
+    TRY(get_webhook_secret(l, cfg));
+    TRY(get_str(l, "FL_ADMIN_TOKEN", NULL, &cfg->admin_token));
+    TRY(get_str(l, "FL_METRICS_DIR", NULL, &cfg->metrics_dir));
+#undef TRY
+    if (cfg->admin_token && strlen(cfg->admin_token) < 16)
+        return bad(l, "FL_ADMIN_TOKEN", "must be at least 16 characters");
+    if (cfg->oauth_token_url && (cfg->oauth_client_id == NULL || cfg->oauth_client_secret == NULL))
+        return bad(l, "FL_OAUTH_CLIENT_ID",
+                   "and FL_OAUTH_CLIENT_SECRET are required with FL_OAUTH_TOKEN_URL");
+    lv = lookup(l, "FL_LOG_LEVEL");
+    cfg->log_level = FL_LOG_INFO;
+    if (lv && *lv && fl_log_parse_level(fl_str_c(lv), &cfg->log_level) != FL_OK)
+        return bad(l, "FL_LOG_LEVEL", "must be debug, info, warn or error");
+    return FL_OK;
+}
+
+enum fl_err fl_config_load(struct fl_config *cfg, const char *file, struct fl_buf *errmsg)
+{
+    struct loader l = {.errmsg = errmsg};
+    enum fl_err err;
+
+    memset(cfg, 0, sizeof(*cfg));
+    fl_buf_init(&l.file.text, FILE_MAX_BYTES);
+    err = file ? read_file(&l, file) : FL_OK;
+    if (err == FL_OK)
+        err = load(&l, cfg);
+    if (err == FL_ENOMEM && errmsg->len == 0)
+        fl_buf_puts(errmsg, "configuration: out of memory");
+    fl_buf_free(&l.file.text);
+    if (err != FL_OK)
+        fl_config_free(cfg);
+    return err;
+}
+
+void fl_config_free(struct fl_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    mysql_dsn_free(&cfg->mysql);
+    mysql_dsn_free(&cfg->mysql_read);
+    redis_dsn_free(&cfg->redis);
+    free(cfg->base_path);
+    free(cfg->trusted_proxies);
+    free(cfg->oauth_token_url);
+    free(cfg->oauth_client_id);
+    free(cfg->oauth_client_secret);
+    free(cfg->oauth_scope);
+    free(cfg->api_a_url);
+    free(cfg->api_b_url);
+    free(cfg->public_url);
+    free(cfg->webhook_secret);
+    free(cfg->admin_token);
+    free(cfg->metrics_dir);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static const char *or_unset(const char *s)
+{
+    return s ? s : "";
+}
+
+static const char *masked(const void *secret)
+{
+    return secret ? "********" : "";
+}
+
+void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
+{
+    const struct fl_mysql_dsn *m = &cfg->mysql;
+    const struct fl_redis_dsn *r = &cfg->redis;
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+
+    fl_buf_appendf(out, "FL_MYSQL_URL=mysql://%s%s@%s", m->user, m->password ? ":********" : "",
+                   m->host ? m->host : "localhost");
+    if (m->port)
+        fl_buf_appendf(out, ":%u", m->port);
+    fl_buf_appendf(out, "/%s%s%s\n", m->database, m->socket ? "?socket=" : "", or_unset(m->socket));
+    fl_buf_appendf(out, "FL_MYSQL_READ_URL=%s\n", cfg->has_mysql_read ? "(set)" : "");
+    if (r->socket)
+        fl_buf_appendf(out, "FL_REDIS_URL=unix://%s?db=%u\n", r->socket, r->db);
+    else
+        fl_buf_appendf(out, "FL_REDIS_URL=redis://%s%s:%u/%u\n", r->password ? ":********@" : "",
+                       r->host, r->port, r->db);
+    fl_buf_appendf(out, "FL_BASE_PATH=%s\n", cfg->base_path);
+    fl_buf_appendf(out, "FL_CACHE_TTL=%u\n", cfg->cache_ttl_s);
+    fl_buf_appendf(out, "FL_RATE_LIMIT=%u\nFL_RATE_BURST=%u\n", cfg->rate_limit, cfg->rate_burst);
+    fl_buf_appendf(out, "FL_TRUSTED_PROXIES=%zu range(s)\n", cfg->n_trusted_proxies);
+    fl_buf_appendf(out, "FL_OAUTH_TOKEN_URL=%s\n", or_unset(cfg->oauth_token_url));
+    fl_buf_appendf(out, "FL_OAUTH_CLIENT_ID=%s\n", or_unset(cfg->oauth_client_id));
+    fl_buf_appendf(out, "FL_OAUTH_CLIENT_SECRET=%s\n", masked(cfg->oauth_client_secret));
+    fl_buf_appendf(out, "FL_OAUTH_SCOPE=%s\n", or_unset(cfg->oauth_scope));
+    fl_buf_appendf(out, "FL_API_A_URL=%s\n", or_unset(cfg->api_a_url));
+    fl_buf_appendf(out, "FL_API_A_TIMEOUT_MS=%u\nFL_API_A_RETRIES=%u\nFL_API_A_DEADLINE_MS=%u\n",
+                   cfg->api_a_timeout_ms, cfg->api_a_retries, cfg->api_a_deadline_ms);
+    fl_buf_appendf(out, "FL_API_B_URL=%s\n", or_unset(cfg->api_b_url));
+    fl_buf_appendf(out, "FL_PUBLIC_URL=%s\n", or_unset(cfg->public_url));
+    fl_buf_appendf(out, "FL_WEBHOOK_SECRET=%s\n", masked(cfg->webhook_secret));
+    fl_buf_appendf(out, "FL_ADMIN_TOKEN=%s\n", masked(cfg->admin_token));
+    fl_buf_appendf(out, "FL_LOG_LEVEL=%s\n", levels[cfg->log_level]);
+    fl_buf_appendf(out, "FL_METRICS_DIR=%s\n", or_unset(cfg->metrics_dir));
+}

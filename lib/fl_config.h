@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: every FL_* setting, read from the environment and from an optional
+ * KEY=VALUE file (systemd EnvironmentFile syntax); the environment wins. The original's
+ * names (DB_HOST, REDIS_URL, EXTERNAL_API_URL, ...) are honoured when the FL_ form is unset.
+ * Loading validates everything, so nothing starts half-configured. Owns no connections.
+ */
+#ifndef FL_CONFIG_H
+#define FL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fl_buf.h"
+#include "fl_err.h"
+#include "fl_log.h"
+
+struct fl_mysql_dsn {
+    char *host;     /* owned; NULL when socket is set and host was not given */
+    unsigned port;  /* 0 = default 3306 */
+    char *user;     /* owned */
+    char *password; /* owned, may be NULL; never logged */
+    char *database; /* owned */
+    char *socket;   /* owned, NULL for TCP */
+};
+
+struct fl_redis_dsn {
+    char *host;     /* owned; NULL for a unix socket */
+    unsigned port;  /* TCP port */
+    char *socket;   /* owned unix socket path, or NULL */
+    char *password; /* owned, may be NULL; never logged */
+    unsigned db;    /* database number */
+};
+
+/* An address range of FL_TRUSTED_PROXIES. */
+struct fl_cidr {
+    int family;              /* AF_INET or AF_INET6 */
+    unsigned char addr[16];  /* network address, in network byte order */
+    unsigned prefix_bits;    /* 0..32 or 0..128 */
+};
+
+struct fl_config {
+    struct fl_mysql_dsn mysql;
+    struct fl_mysql_dsn mysql_read; /* valid when has_mysql_read */
+    bool has_mysql_read;
+    struct fl_redis_dsn redis;
+    char *base_path;          /* owned, "" or "/prefix" without a trailing slash */
+    unsigned cache_ttl_s;     /* listing cache entry lifetime, 1..86400 */
+    unsigned rate_limit;      /* requests per second per client; 0 = limiting off */
+    unsigned rate_burst;      /* requests allowed at once */
+    struct fl_cidr *trusted_proxies; /* owned array */
+    size_t n_trusted_proxies;
+    char *oauth_token_url;    /* owned or NULL */
+    char *oauth_client_id;    /* owned or NULL */
+    char *oauth_client_secret; /* owned or NULL; never logged */
+    char *oauth_scope;        /* owned or NULL */
+    char *api_a_url;          /* owned or NULL, without a trailing slash */
+    unsigned api_a_timeout_ms; /* one try's total timeout */
+    unsigned api_a_retries;   /* retries after the first try */
+    unsigned api_a_deadline_ms; /* whole request budget */
+    char *api_b_url;          /* owned or NULL */
+    char *public_url;         /* owned or NULL */
+    char *webhook_secret;     /* owned raw key bytes (decoded from whsec_), or NULL */
+    size_t webhook_secret_len;
+    char *admin_token;        /* owned or NULL; never logged */
+    enum fl_log_level log_level;
+    char *metrics_dir;        /* owned or NULL */
+};
+
+/*
+ * Loads the configuration from the environment and, when file is not NULL, that file.
+ * Returns FL_OK; FL_EINVAL with one line naming the variable in errmsg; FL_EIO when the file
+ * cannot be read; FL_ENOMEM. On failure cfg holds nothing to free.
+ */
+enum fl_err fl_config_load(struct fl_config *cfg, const char *file, struct fl_buf *errmsg);
+
+/* Frees what cfg owns. Accepts NULL. */
+void fl_config_free(struct fl_config *cfg);
+
+/* Writes the effective configuration as KEY=VALUE lines, secrets masked. */
+void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out);
+
+#endif

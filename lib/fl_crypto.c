@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* OpenSSL-backed primitives; see fl_crypto.h. */
+#include "fl_crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <limits.h>
+
+enum fl_err fl_crypto_random(void *p, size_t n)
+{
+    if (n > INT_MAX || RAND_bytes(p, (int)n) != 1)
+        return FL_EIO;
+    return FL_OK;
+}
+
+void fl_crypto_base64_encode(struct fl_str s, struct fl_buf *out)
+{
+    char *p;
+
+    if (s.len > INT_MAX / 2) {
+        out->err = out->err ? out->err : FL_ETOOBIG;
+        return;
+    }
+    /* EVP_EncodeBlock writes the NUL too: extend by one more and drop it after. */
+    p = fl_buf_extend(out, (s.len + 2) / 3 * 4 + 1);
+    if (p == NULL)
+        return;
+    EVP_EncodeBlock((unsigned char *)p, (const unsigned char *)s.p, (int)s.len);
+    out->len--;
+}
+
+enum fl_err fl_crypto_base64_decode(struct fl_str s, struct fl_buf *out)
+{
+    size_t at = out->len, pad = 0;
+    char *p;
+    int n;
+
+    if (s.len % 4 != 0 || s.len > INT_MAX / 2)
+        return FL_EINVAL;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/';
+        if (c == '=' && i + 2 >= s.len) {
+            pad++;
+        } else if (!ok || pad) {
+            return FL_EINVAL;
+        }
+    }
+    p = fl_buf_extend(out, s.len / 4 * 3);
+    if (p == NULL)
+        return out->err;
+    n = EVP_DecodeBlock((unsigned char *)p, (const unsigned char *)s.p, (int)s.len);
+    if (n < 0 || (size_t)n < pad) {
+        out->len = at;
+        out->p[at] = '\0';
+        return FL_EINVAL;
+    }
+    out->len = at + (size_t)n - pad;
+    out->p[out->len] = '\0';
+    return FL_OK;
+}
+
+bool fl_crypto_equal(struct fl_str a, struct fl_str b)
+{
+    if (a.len != b.len)
+        return false;
+    return a.len == 0 || CRYPTO_memcmp(a.p, b.p, a.len) == 0;
+}

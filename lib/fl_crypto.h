@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cryptography FarmLokal needs, over OpenSSL: random bytes, base64, HMAC-SHA256 and
+ * constant-time comparison. The only module that includes OpenSSL headers.
+ */
+#ifndef FL_CRYPTO_H
+#define FL_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fl_buf.h"
+#include "fl_err.h"
+#include "fl_str.h"
+
+/* Fills p with n cryptographically random bytes. Returns FL_OK or FL_EIO. */
+enum fl_err fl_crypto_random(void *p, size_t n);
+
+/* Appends the standard base64 encoding of s to out. */
+void fl_crypto_base64_encode(struct fl_str s, struct fl_buf *out);
+
+/*
+ * Appends the decoding of standard base64 s (with padding) to out.
+ * Returns FL_OK, or FL_EINVAL when s is not valid base64.
+ */
+enum fl_err fl_crypto_base64_decode(struct fl_str s, struct fl_buf *out);
+
+/* True when a and b are equal; the time taken depends only on their lengths. */
+bool fl_crypto_equal(struct fl_str a, struct fl_str b);
+
+#endif

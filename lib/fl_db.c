@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MySQL connection with lazy connect, transparent reconnect and a prepared statement cache.
+ * MySQL error text is logged here, the only place that has it, and never returned to
+ * callers, so it cannot reach a response.
+ */
+#include "fl_db.h"
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define STMT_CACHE_MAX 64
+#define ARGS_MAX 64
+#define COLS_MAX 64
+#define RECONNECT_SPACING_US 500000
+
+struct cached_stmt {
+    const char *sql; /* borrowed literal: the cache key */
+    MYSQL_STMT *stmt;
+};
+
+struct fl_db {
+    MYSQL *conn;               /* NULL while disconnected */
+    struct fl_mysql_dsn dsn;   /* owned copy */
+    unsigned timeout_s;
+    int64_t retry_at_us;       /* no connect attempt before this monotonic time */
+    bool down;                 /* the last connect failed (logged once per outage) */
+    bool in_tx;
+    struct cached_stmt stmts[STMT_CACHE_MAX];
+    size_t n_stmts;
+    char *rowbuf;              /* result column buffers, reused across queries */
+    size_t rowbuf_cap;
+    int64_t busy_us;
+    uint64_t queries, errors;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s)
+{
+    struct fl_db *db = calloc(1, sizeof(*db));
+
+    if (db == NULL)
+        return NULL;
+    db->dsn.host = dup_or_null(dsn->host);
+    db->dsn.user = dup_or_null(dsn->user);
+    db->dsn.password = dup_or_null(dsn->password);
+    db->dsn.database = dup_or_null(dsn->database);
+    db->dsn.socket = dup_or_null(dsn->socket);
+    db->dsn.port = dsn->port;
+    db->timeout_s = timeout_s ? timeout_s : 1;
+    if ((dsn->host && !db->dsn.host) || (dsn->user && !db->dsn.user) ||
+        (dsn->password && !db->dsn.password) || (dsn->database && !db->dsn.database) ||
+        (dsn->socket && !db->dsn.socket)) {
+        fl_db_free(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void disconnect(struct fl_db *db)
+{
+    for (size_t i = 0; i < db->n_stmts; i++)
+        mysql_stmt_close(db->stmts[i].stmt);
+    db->n_stmts = 0;
+    if (db->conn)
+        mysql_close(db->conn);
+    db->conn = NULL;
+    db->in_tx = false;
+}
+
+void fl_db_free(struct fl_db *db)
+{
+    if (db == NULL)
+        return;
+    disconnect(db);
+    free(db->dsn.host);
+    free(db->dsn.user);
+    free(db->dsn.password);
+    free(db->dsn.database);
+    free(db->dsn.socket);
+    free(db->rowbuf);
+    free(db);
+}
+
+/* True for errors after which the connection is unusable. */
+static bool conn_lost(unsigned e)
+{
+    return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
+           e == CR_CONN_HOST_ERROR || e == CR_SERVER_LOST_EXTENDED || e == ER_CONNECTION_KILLED ||
+           e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ || e == CR_COMMANDS_OUT_OF_SYNC;
+}
+
+static enum fl_err connect_now(struct fl_db *db)
+{
+    const char *init = "SET time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_ZERO_DATE,"
+                       "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+    int64_t now = fl_time_mono_us();
+    my_bool off = 0;
+    MYSQL *m;
+
+    if (now < db->retry_at_us)
+        return FL_EDB;
+    m = mysql_init(NULL);
+    if (m == NULL)
+        return FL_ENOMEM;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &db->timeout_s);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &db->timeout_s);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &db->timeout_s);
+    mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(m, MYSQL_INIT_COMMAND, init);
+    if (mysql_real_connect(m, db->dsn.host ? db->dsn.host : "localhost", db->dsn.user,
+                           db->dsn.password, db->dsn.database, db->dsn.port, db->dsn.socket,
+                           0) == NULL) {
+        if (!db->down)
+            fl_log(FL_LOG_ERROR, "event=db_connect_failed errno=%u error=\"%s\"", mysql_errno(m),
+                   mysql_error(m));
+        db->down = true;
+        db->retry_at_us = now + RECONNECT_SPACING_US;
+        db->errors++;
+        mysql_close(m);
+        return FL_EDB;
+    }
+    if (db->down)
+        fl_log(FL_LOG_INFO, "event=db_reconnected");
+    db->down = false;
+    db->conn = m;
+    return FL_OK;
+}
+
+static enum fl_err ensure(struct fl_db *db)
+{
+    return db->conn ? FL_OK : connect_now(db);
+}
+
+/* Logs a failed call and drops the connection if it is gone. Returns FL_EDB. */
+static enum fl_err failed(struct fl_db *db, unsigned e, const char *what, const char *error)
+{
+    db->errors++;
+    if (conn_lost(e)) {
+        fl_log(FL_LOG_WARN, "event=db_connection_lost op=%s errno=%u error=\"%s\"", what, e, error);
+        disconnect(db);
+    } else {
+        fl_log(FL_LOG_ERROR, "event=db_error op=%s errno=%u error=\"%s\"", what, e, error);
+    }
+    return FL_EDB;
+}
+
+enum fl_err fl_db_ping(struct fl_db *db)
+{
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err = FL_OK;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((err = ensure(db)) != FL_OK)
+            break;
+        if (mysql_ping(db->conn) == 0)
+            break;
+        err = failed(db, mysql_errno(db->conn), "ping", mysql_error(db->conn));
+        if (db->conn) /* not a lost connection: no point retrying */
+            break;
+    }
+    db->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
+/* Returns the cached statement for sql, preparing it on first use on this connection. */
+static enum fl_err prepare(struct fl_db *db, const char *sql, MYSQL_STMT **out, unsigned *e)
+{
+    my_bool on = 1;
+    MYSQL_STMT *st;
+
+    for (size_t i = 0; i < db->n_stmts; i++) {
+        if (db->stmts[i].sql == sql) {
+            *out = db->stmts[i].stmt;
+            return FL_OK;
+        }
+    }
+    st = mysql_stmt_init(db->conn);
+    if (st == NULL)
+        return FL_ENOMEM;
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+        *e = mysql_stmt_errno(st);
+        failed(db, *e, "prepare", mysql_stmt_error(st));
+        mysql_stmt_close(st);
+        return FL_EDB;
+    }
+    mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+    if (db->n_stmts == STMT_CACHE_MAX) {
+        /* Not expected: the application has a fixed, small set of statements. */
+        mysql_stmt_close(db->stmts[0].stmt);
+        memmove(db->stmts, db->stmts + 1, sizeof(db->stmts[0]) * (STMT_CACHE_MAX - 1));
+        db->n_stmts--;
+    }
+    db->stmts[db->n_stmts].sql = sql;
+    db->stmts[db->n_stmts].stmt = st;
+    db->n_stmts++;
+    *out = st;
+    return FL_OK;
+}
+
+static void bind_args(MYSQL_BIND *b, unsigned long *lens, const struct fl_db_arg *args, size_t n)
+{
+    memset(b, 0, sizeof(*b) * n);
+    for (size_t i = 0; i < n; i++) {
+        switch (args[i].type) {
+        case FL_DB_I64:
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = (void *)&args[i].i64;
+            break;
+        case FL_DB_U64:
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = (void *)&args[i].u64;
+            b[i].is_unsigned = 1;
+            break;
+        case FL_DB_STR:
+            lens[i] = args[i].str.len;
+            b[i].buffer_type = MYSQL_TYPE_STRING;
+            b[i].buffer = (void *)(args[i].str.p ? args[i].str.p : "");
+            b[i].buffer_length = lens[i];
+            b[i].length = &lens[i];
+            break;
+        case FL_DB_NULL:
+            b[i].buffer_type = MYSQL_TYPE_NULL;
+            break;
+        }
+    }
+}
+
+/*
+ * Bytes a column's text can take. Strings and blobs report their longest stored value
+ * (STMT_ATTR_UPDATE_MAX_LENGTH); numbers and dates are converted to text by the client,
+ * so their display width bounds them.
+ */
+static size_t col_width(const MYSQL_FIELD *f)
+{
+    if (f->type == MYSQL_TYPE_BLOB || f->type == MYSQL_TYPE_VAR_STRING ||
+        f->type == MYSQL_TYPE_STRING || f->length <= f->max_length)
+        return f->max_length;
+    return f->length < 64 ? 64 : f->length;
+}
+
+/* Fetches every stored row of st into text columns and hands them to fn. */
+static enum fl_err fetch_rows(struct fl_db *db, MYSQL_STMT *st, fl_db_row_fn fn, void *ud)
+{
+    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+    MYSQL_BIND b[COLS_MAX];
+    unsigned long lens[COLS_MAX];
+    my_bool nulls[COLS_MAX];
+    struct fl_str cols[COLS_MAX];
+    size_t need = 0, off = 0;
+    unsigned n;
+    enum fl_err err = FL_OK;
+    int rc;
+
+    if (meta == NULL)
+        return FL_OK;
+    n = mysql_num_fields(meta);
+    if (n > COLS_MAX) {
+        mysql_free_result(meta);
+        return FL_EINVAL;
+    }
+    MYSQL_FIELD *f = mysql_fetch_fields(meta);
+    for (unsigned i = 0; i < n; i++)
+        need += col_width(&f[i]) + 1;
+    if (need > db->rowbuf_cap) {
+        char *p = realloc(db->rowbuf, need);
+        if (p == NULL) {
+            mysql_free_result(meta);
+            return FL_ENOMEM;
+        }
+        db->rowbuf = p;
+        db->rowbuf_cap = need;
+    }
+    memset(b, 0, sizeof(b[0]) * n);
+    for (unsigned i = 0; i < n; i++) {
+        size_t w = col_width(&f[i]);
+        b[i].buffer_type = MYSQL_TYPE_STRING;
+        b[i].buffer = db->rowbuf + off;
+        b[i].buffer_length = w + 1;
+        b[i].length = &lens[i];
+        b[i].is_null = &nulls[i];
+        off += w + 1;
+    }
+    mysql_free_result(meta);
+    if (mysql_stmt_bind_result(st, b) != 0)
+        return failed(db, mysql_stmt_errno(st), "bind_result", mysql_stmt_error(st));
+    while ((rc = mysql_stmt_fetch(st)) == 0) {
+        for (unsigned i = 0; i < n; i++) {
+            cols[i].p = nulls[i] ? NULL : (const char *)b[i].buffer;
+            cols[i].len = nulls[i] ? 0 : lens[i];
+        }
+        if (err == FL_OK)
+            err = fn(ud, cols, n);
+    }
+    if (rc == MYSQL_DATA_TRUNCATED) {
+        fl_log(FL_LOG_ERROR, "event=db_error op=fetch error=\"column truncated\"");
+        err = FL_EDB;
+    } else if (rc != MYSQL_NO_DATA) {
+        err = failed(db, mysql_stmt_errno(st), "fetch", mysql_stmt_error(st));
+    }
+    return err;
+}
+
+/*
+ * Prepares (or reuses) and executes sql. A statement that failed because the connection was
+ * gone is run once more on a fresh connection when that is safe: reads always, writes only
+ * when the server reported "gone away" before taking the statement, never in a transaction.
+ */
+static enum fl_err run(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
+                       size_t nargs, bool is_read, fl_db_row_fn fn, void *ud, uint64_t *affected,
+                       uint64_t *insert_id)
+{
+    MYSQL_BIND b[ARGS_MAX];
+    unsigned long lens[ARGS_MAX];
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err = FL_EDB;
+
+    if (nargs > ARGS_MAX)
+        return FL_EINVAL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MYSQL_STMT *st;
+        unsigned e = 0;
+        bool retry_ok = attempt == 0 && !db->in_tx;
+
+        if ((err = ensure(db)) != FL_OK)
+            break;
+        err = prepare(db, sql, &st, &e);
+        if (err != FL_OK) {
+            if (retry_ok && db->conn == NULL)
+                continue;
+            break;
+        }
+        bind_args(b, lens, args, nargs);
+        db->queries++;
+        if (mysql_stmt_bind_param(st, b) != 0 || mysql_stmt_execute(st) != 0) {
+            e = mysql_stmt_errno(st);
+            if (e == ER_DUP_ENTRY) {
+                err = FL_ECONFLICT;
+                break;
+            }
+            err = failed(db, e, "execute", mysql_stmt_error(st));
+            if (retry_ok && db->conn == NULL && (is_read || e == CR_SERVER_GONE_ERROR))
+                continue;
+            break;
+        }
+        if (affected)
+            *affected = mysql_stmt_affected_rows(st);
+        if (insert_id)
+            *insert_id = mysql_stmt_insert_id(st);
+        if (fn) {
+            if (mysql_stmt_store_result(st) != 0) {
+                err = failed(db, mysql_stmt_errno(st), "store_result", mysql_stmt_error(st));
+                if (retry_ok && db->conn == NULL)
+                    continue;
+                break;
+            }
+            err = fetch_rows(db, st, fn, ud);
+        }
+        if (db->conn)
+            mysql_stmt_free_result(st);
+        break;
+    }
+    db->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
+enum fl_err fl_db_query(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
+                        size_t nargs, fl_db_row_fn fn, void *ud)
+{
+    return run(db, sql, args, nargs, true, fn, ud, NULL, NULL);
+}
+
+enum fl_err fl_db_exec(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
+                       size_t nargs, uint64_t *affected, uint64_t *insert_id)
+{
+    return run(db, sql, args, nargs, false, NULL, NULL, affected, insert_id);
+}
+
+enum fl_err fl_db_exec_script(struct fl_db *db, struct fl_str sql)
+{
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err;
+    int status;
+
+    if ((err = ensure(db)) != FL_OK)
+        return err;
+    mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_ON);
+    db->queries++;
+    status = mysql_real_query(db->conn, sql.p, sql.len);
+    while (status == 0) {
+        MYSQL_RES *res = mysql_store_result(db->conn);
+        mysql_free_result(res);
+        status = mysql_next_result(db->conn);
+    }
+    if (status > 0)
+        err = failed(db, mysql_errno(db->conn), "script", mysql_error(db->conn));
+    if (db->conn)
+        mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_OFF);
+    db->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
+static enum fl_err simple(struct fl_db *db, const char *sql)
+{
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err = ensure(db);
+
+    if (err == FL_OK && mysql_real_query(db->conn, sql, strlen(sql)) != 0)
+        err = failed(db, mysql_errno(db->conn), sql, mysql_error(db->conn));
+    db->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
+enum fl_err fl_db_begin(struct fl_db *db)
+{
+    enum fl_err err = FL_OK;
+
+    /* A stale connection is found out here, before anything of the transaction is sent. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        err = simple(db, "START TRANSACTION");
+        if (err == FL_OK || db->conn != NULL)
+            break;
+    }
+    db->in_tx = err == FL_OK;
+    return err;
+}
+
+enum fl_err fl_db_commit(struct fl_db *db)
+{
+    enum fl_err err = db->conn ? simple(db, "COMMIT") : FL_EDB;
+
+    db->in_tx = false;
+    return err;
+}
+
+void fl_db_rollback(struct fl_db *db)
+{
+    if (db->conn)
+        simple(db, "ROLLBACK");
+    db->in_tx = false;
+}
+
+int64_t fl_db_busy_us(const struct fl_db *db)
+{
+    return db->busy_us;
+}
+
+uint64_t fl_db_queries(const struct fl_db *db)
+{
+    return db->queries;
+}
+
+uint64_t fl_db_errors(const struct fl_db *db)
+{
+    return db->errors;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One persistent MySQL/MariaDB connection: opened lazily, with connect, read and write
+ * timeouts, reopened transparently after the server went away (a read is retried once on
+ * a fresh connection; a write only when it cannot have reached the server), reconnect
+ * attempts spaced out while the server is down, and prepared statements prepared once per
+ * connection and reused. The only module that includes <mysql.h>: callers pass arguments
+ * as struct fl_db_arg and read rows as fl_str columns. It knows no SQL of its own beyond
+ * transactions; the catalog and webhook services own theirs.
+ */
+#ifndef FL_DB_H
+#define FL_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fl_config.h"
+#include "fl_err.h"
+#include "fl_str.h"
+
+struct fl_db;
+
+enum fl_db_type { FL_DB_NULL, FL_DB_I64, FL_DB_U64, FL_DB_STR };
+
+/* One statement argument; str is borrowed and must stay valid during the call. */
+struct fl_db_arg {
+    enum fl_db_type type;
+    int64_t i64;
+    uint64_t u64;
+    struct fl_str str;
+};
+
+#define FL_DB_ARG_I64(v) ((struct fl_db_arg){.type = FL_DB_I64, .i64 = (v)})
+#define FL_DB_ARG_U64(v) ((struct fl_db_arg){.type = FL_DB_U64, .u64 = (v)})
+#define FL_DB_ARG_STR(s) ((struct fl_db_arg){.type = FL_DB_STR, .str = (s)})
+#define FL_DB_ARG_NULL   ((struct fl_db_arg){.type = FL_DB_NULL})
+
+/*
+ * Called once per result row. cols[i].p is NULL for SQL NULL; every column arrives as text
+ * (DECIMAL "64.50", DATETIME(6) "2026-11-24 14:42:29.123456"), borrowed until the call
+ * returns. Return FL_OK to go on; any other value stops the query and is returned.
+ */
+typedef enum fl_err (*fl_db_row_fn)(void *ud, const struct fl_str *cols, size_t ncols);
+
+/*
+ * Returns a handle for dsn (copied) that connects on first use, or NULL when out of memory.
+ * timeout_s bounds connecting, and each read and write on the connection. Free with
+ * fl_db_free().
+ */
+struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s);
+
+/* Closes the connection and frees everything. Accepts NULL. */
+void fl_db_free(struct fl_db *db);
+
+/* Checks the server answers, connecting if needed. Returns FL_OK or FL_EDB. */
+enum fl_err fl_db_ping(struct fl_db *db);
+
+/*
+ * Runs a prepared statement that returns rows, calling fn for each. sql must be a string
+ * that lives as long as db (a literal): it is the key of the statement cache.
+ * Returns FL_OK, fn's error, or FL_EDB.
+ */
+enum fl_err fl_db_query(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
+                        size_t nargs, fl_db_row_fn fn, void *ud);
+
+/*
+ * Runs a prepared statement that returns no rows. affected and insert_id may be NULL.
+ * Returns FL_OK, FL_ECONFLICT on a duplicate key, or FL_EDB.
+ */
+enum fl_err fl_db_exec(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
+                       size_t nargs, uint64_t *affected, uint64_t *insert_id);
+
+/* Runs one or more ';'-separated statements as text (migrations only: no arguments). */
+enum fl_err fl_db_exec_script(struct fl_db *db, struct fl_str sql);
+
+/* Transactions. Nothing is retried inside one; a lost connection rolls it back. */
+enum fl_err fl_db_begin(struct fl_db *db);
+enum fl_err fl_db_commit(struct fl_db *db);
+void fl_db_rollback(struct fl_db *db);
+
+/* Microseconds spent in calls on db since it was created (for Server-Timing). */
+int64_t fl_db_busy_us(const struct fl_db *db);
+
+/* Statements executed and errors seen since db was created (for metrics and tests). */
+uint64_t fl_db_queries(const struct fl_db *db);
+uint64_t fl_db_errors(const struct fl_db *db);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libfcgi's reentrant API (FCGX_*), never fcgi_stdio.h. For CGI (no listening socket),
+ * libfcgi's FCGX_Accept_r does not help, so the single request is read from environ and
+ * stdin and written to stdout directly.
+ */
+#include "fl_http.h"
+
+#include <fcgiapp.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct fl_http {
+    FCGX_Request req;
+    int listen_fd;                 /* -1 in CGI mode */
+    volatile sig_atomic_t stopped; /* set by fl_http_stop */
+    bool cgi_served;
+    bool accepted;
+};
+
+bool fl_http_stdin_is_listener(void)
+{
+    return !FCGX_IsCGI();
+}
+
+struct fl_http *fl_http_open(int listen_fd)
+{
+    struct fl_http *h = calloc(1, sizeof(*h));
+
+    if (h == NULL)
+        return NULL;
+    h->listen_fd = listen_fd;
+    if (listen_fd >= 0) {
+        if (FCGX_Init() != 0 ||
+            FCGX_InitRequest(&h->req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+            free(h);
+            return NULL;
+        }
+    }
+    return h;
+}
+
+void fl_http_close(struct fl_http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->listen_fd >= 0)
+        FCGX_Free(&h->req, 1);
+    free(h);
+}
+
+void fl_http_stop(struct fl_http *h)
+{
+    h->stopped = 1;
+    if (h->listen_fd >= 0) {
+        FCGX_ShutdownPending();
+        close(h->listen_fd);
+        h->listen_fd = -2; /* closed: neither CGI nor a socket any more */
+    }
+}
+
+enum fl_err fl_http_accept(struct fl_http *h, char *const **env)
+{
+    if (h->stopped)
+        return FL_EIO;
+    if (h->listen_fd == -1) {
+        if (h->cgi_served)
+            return FL_EIO;
+        h->cgi_served = true;
+        *env = environ;
+        return FL_OK;
+    }
+    if (FCGX_Accept_r(&h->req) < 0)
+        return FL_EIO;
+    h->accepted = true;
+    *env = h->req.envp;
+    return FL_OK;
+}
+
+/* Reads up to n bytes of body; returns how many were read (fewer only at end of input). */
+static size_t read_some(struct fl_http *h, char *p, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        size_t want = n - got > 65536 ? 65536 : n - got;
+        ssize_t r;
+        if (h->accepted) {
+            r = FCGX_GetStr(p + got, (int)want, h->req.in);
+        } else {
+            r = read(STDIN_FILENO, p + got, want);
+            if (r < 0 && errno == EINTR)
+                continue;
+        }
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+enum fl_err fl_http_read_body(struct fl_http *h, struct fl_req *req, size_t max_bytes)
+{
+    char *p;
+
+    if (req->content_length > max_bytes)
+        return FL_ETOOBIG;
+    p = fl_arena_alloc(req->arena, (size_t)req->content_length + 1);
+    if (p == NULL)
+        return FL_ENOMEM;
+    if (read_some(h, p, (size_t)req->content_length) != req->content_length)
+        return FL_EINVAL;
+    p[req->content_length] = '\0';
+    req->body = (struct fl_str){p, (size_t)req->content_length};
+    return FL_OK;
+}
+
+static void put(struct fl_http *h, const char *p, size_t n)
+{
+    if (h->accepted) {
+        while (n > 0) {
+            int chunk = n > 1 << 20 ? 1 << 20 : (int)n;
+            if (FCGX_PutStr(p, chunk, h->req.out) != chunk)
+                return; /* the client went away; nothing more to do for it */
+            p += chunk;
+            n -= (size_t)chunk;
+        }
+    } else {
+        while (n > 0) {
+            ssize_t w = write(STDOUT_FILENO, p, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return;
+            p += w;
+            n -= (size_t)w;
+        }
+    }
+}
+
+void fl_http_send(struct fl_http *h, const struct fl_req *req, const struct fl_resp *resp)
+{
+    char head[256];
+    bool has_body = resp->content_type != NULL && resp->status != 304 && resp->status != 204;
+    int n;
+
+    n = snprintf(head, sizeof(head), "Status: %d %s\r\n", resp->status,
+                 fl_status_text(resp->status));
+    if (has_body)
+        n += snprintf(head + n, sizeof(head) - (size_t)n,
+                      "Content-Type: %s\r\nContent-Length: %zu\r\n", resp->content_type,
+                      resp->body.len);
+    put(h, head, (size_t)n);
+    put(h, resp->headers.p ? resp->headers.p : "", resp->headers.len);
+    put(h, "\r\n", 2);
+    if (has_body && req->method != FL_METHOD_HEAD)
+        put(h, resp->body.p, resp->body.len);
+}
+
+void fl_http_finish(struct fl_http *h)
+{
+    if (h->accepted)
+        FCGX_Finish_r(&h->req);
+    h->accepted = false;
+}

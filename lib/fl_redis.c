@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Redis connection over hiredis. hiredis marks a context unusable after any I/O or protocol
+ * error (c->err), so on error the context is freed and a later call reconnects, no sooner
+ * than RECONNECT_SPACING_US after the last failed attempt.
+ */
+#include "fl_redis.h"
+
+#include <hiredis/hiredis.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define RECONNECT_SPACING_US 1000000
+
+struct fl_redis {
+    redisContext *ctx;       /* NULL while disconnected */
+    char *host;              /* owned, or NULL for a unix socket */
+    char *socket;            /* owned, or NULL for TCP */
+    char *password;          /* owned or NULL; never logged */
+    unsigned port, db;
+    struct timeval timeout;
+    int64_t retry_at_us;     /* no connect attempt before this monotonic time */
+    bool down;               /* the last attempt failed (logged once per outage) */
+    int64_t busy_us;
+    uint64_t errors;
+};
+
+struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_ms)
+{
+    struct fl_redis *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->host = dsn->host ? strdup(dsn->host) : NULL;
+    r->socket = dsn->socket ? strdup(dsn->socket) : NULL;
+    r->password = dsn->password ? strdup(dsn->password) : NULL;
+    r->port = dsn->port;
+    r->db = dsn->db;
+    r->timeout.tv_sec = timeout_ms / 1000;
+    r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
+    if ((dsn->host && !r->host) || (dsn->socket && !r->socket) ||
+        (dsn->password && !r->password)) {
+        fl_redis_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void disconnect(struct fl_redis *r)
+{
+    if (r->ctx)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+}
+
+void fl_redis_free(struct fl_redis *r)
+{
+    if (r == NULL)
+        return;
+    disconnect(r);
+    free(r->host);
+    free(r->socket);
+    free(r->password);
+    free(r);
+}
+
+/* Marks the connection failed: logs once per outage, drops it, spaces out the next try. */
+static enum fl_err failed(struct fl_redis *r, const char *what, const char *error)
+{
+    if (!r->down)
+        fl_log(FL_LOG_ERROR, "event=redis_error op=%s error=\"%s\"", what, error);
+    r->down = true;
+    r->errors++;
+    r->retry_at_us = fl_time_mono_us() + RECONNECT_SPACING_US;
+    disconnect(r);
+    return FL_ECACHE;
+}
+
+/* Runs one command on a connected context; the reply must be of type want or an error. */
+static enum fl_err command_ok(struct fl_redis *r, int argc, const char **argv, int want)
+{
+    redisReply *reply = redisCommandArgv(r->ctx, argc, argv, NULL);
+    enum fl_err err = FL_OK;
+
+    if (reply == NULL)
+        return failed(r, argv[0], r->ctx->errstr);
+    if (reply->type != want)
+        err = failed(r, argv[0], reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+    freeReplyObject(reply);
+    return err;
+}
+
+static enum fl_err ensure(struct fl_redis *r)
+{
+    char dbnum[16];
+
+    if (r->ctx)
+        return FL_OK;
+    if (fl_time_mono_us() < r->retry_at_us)
+        return FL_ECACHE;
+    /* hiredis 0.14 (Debian 12): connect with a timeout, then the same bound per command. */
+    if (r->socket)
+        r->ctx = redisConnectUnixWithTimeout(r->socket, r->timeout);
+    else
+        r->ctx = redisConnectWithTimeout(r->host, (int)r->port, r->timeout);
+    if (r->ctx == NULL)
+        return failed(r, "connect", "out of memory");
+    if (r->ctx->err)
+        return failed(r, "connect", r->ctx->errstr);
+    if (redisSetTimeout(r->ctx, r->timeout) != REDIS_OK)
+        return failed(r, "connect", "cannot set timeout");
+    if (r->password) {
+        const char *argv[] = {"AUTH", r->password};
+        if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
+            return FL_ECACHE;
+    }
+    if (r->db) {
+        const char *argv[] = {"SELECT", dbnum};
+        snprintf(dbnum, sizeof(dbnum), "%u", r->db);
+        if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
+            return FL_ECACHE;
+    }
+    if (r->down)
+        fl_log(FL_LOG_INFO, "event=redis_reconnected");
+    r->down = false;
+    return FL_OK;
+}
+
+enum fl_err fl_redis_ping(struct fl_redis *r)
+{
+    const char *argv[] = {"PING"};
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err = ensure(r);
+
+    if (err == FL_OK)
+        err = command_ok(r, 1, argv, REDIS_REPLY_STATUS);
+    r->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
+int64_t fl_redis_busy_us(const struct fl_redis *r)
+{
+    return r->busy_us;
+}
+
+uint64_t fl_redis_errors(const struct fl_redis *r)
+{
+    return r->errors;
+}

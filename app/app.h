@@ -16,12 +16,25 @@
 #define FL_VERSION "0.0.0"
 #endif
 
+/* The largest request body any route accepts (SPEC.md: 1 MiB by default). */
+#define FL_BODY_MAX_BYTES ((size_t)1 << 20)
+
 /* Process scope: created when a worker starts, borrowed by every handler, freed at exit. */
 struct fl_app {
     const struct fl_config *cfg; /* borrowed */
     struct fl_db *db;            /* owned; the primary */
     struct fl_redis *redis;      /* owned */
+    struct fl_buf scratch;       /* reused by each request for error details */
 };
+
+struct fl_http;
+struct fl_arena;
+
+/* Opens nothing yet (connections are lazy). Returns FL_OK or FL_ENOMEM. */
+enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg);
+
+/* Closes the connections and frees what app owns. */
+void fl_app_free(struct fl_app *app);
 
 /* Fills resp for req. Handlers never free request data (it lives in req->arena). */
 typedef void (*fl_handler_fn)(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
@@ -45,6 +58,14 @@ const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow);
 /* Handlers, one file per resource. */
 void fl_h_health(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_health_live(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+
+/*
+ * Serves one request without sending it: builds req from env in arena, routes it, reads
+ * its body through http, runs the handler and leaves the complete response, with the
+ * X-Request-Id and Server-Timing headers, in resp. Testable with http in CGI mode.
+ */
+void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
+              struct fl_arena *arena, struct fl_req *req, struct fl_resp *resp);
 
 /*
  * Serves requests on listen_fd (a listening socket; -1 for one CGI request) until told to

@@ -21,7 +21,29 @@
 #define ARENA_MAX_BYTES ((size_t)8 << 20)
 #define RESPONSE_MAX_BYTES ((size_t)8 << 20)
 #define DB_TIMEOUT_S 1
-#define REDIS_TIMEOUT_MS 500
+#define REDIS_TIMEOUT_MS 250
+
+enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
+{
+    memset(app, 0, sizeof(*app));
+    app->cfg = cfg;
+    fl_buf_init(&app->scratch, 4096);
+    app->db = fl_db_new(&cfg->mysql, DB_TIMEOUT_S);
+    app->redis = fl_redis_new(&cfg->redis, REDIS_TIMEOUT_MS);
+    if (app->db == NULL || app->redis == NULL) {
+        fl_app_free(app);
+        return FL_ENOMEM;
+    }
+    return FL_OK;
+}
+
+void fl_app_free(struct fl_app *app)
+{
+    fl_db_free(app->db);
+    fl_redis_free(app->redis);
+    fl_buf_free(&app->scratch);
+    memset(app, 0, sizeof(*app));
+}
 
 static struct fl_http *the_http; /* for the signal handler */
 
@@ -57,6 +79,12 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
     const struct fl_route *route;
     enum fl_err err;
 
+    /* Over the largest body any route takes: refused before anything else is looked at. */
+    if (req->content_length > FL_BODY_MAX_BYTES) {
+        fl_resp_problem(resp, req, 413, NULL, "the request body is over %zu bytes",
+                        FL_BODY_MAX_BYTES);
+        return;
+    }
     fl_buf_reset(scratch);
     route = fl_route_match(req, scratch);
     if (route == NULL) {
@@ -112,21 +140,34 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
                req->path.p ? req->path.p : "", total);
 }
 
+void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
+              struct fl_arena *arena, struct fl_req *req, struct fl_resp *resp)
+{
+    int64_t t0 = fl_time_mono_us(), db0 = fl_db_busy_us(app->db);
+    int64_t redis0 = fl_redis_busy_us(app->redis);
+    enum fl_err err;
+
+    fl_buf_reset(&app->scratch);
+    err = fl_req_init(req, arena, env, fl_str_c(app->cfg->base_path), &app->scratch);
+    fl_log_set_request_id(req->id);
+    if (err != FL_OK)
+        fl_resp_error(resp, req, err, app->scratch.p);
+    else
+        dispatch(app, http, req, resp, &app->scratch);
+    finish_headers(app, req, resp, t0, db0, redis0);
+}
+
 int fl_worker_run(const struct fl_config *cfg, int listen_fd)
 {
-    struct fl_app app = {.cfg = cfg};
+    struct fl_app app;
     struct fl_arena *arena = fl_arena_new(ARENA_MAX_BYTES);
     struct fl_resp resp;
-    struct fl_buf scratch;
     sigset_t stop_set;
     int status = 0;
 
     fl_resp_init(&resp, RESPONSE_MAX_BYTES);
-    fl_buf_init(&scratch, 4096);
-    app.db = fl_db_new(&cfg->mysql, DB_TIMEOUT_S);
-    app.redis = fl_redis_new(&cfg->redis, REDIS_TIMEOUT_MS);
     the_http = fl_http_open(listen_fd);
-    if (arena == NULL || app.db == NULL || app.redis == NULL || the_http == NULL) {
+    if (fl_app_init(&app, cfg) != FL_OK || arena == NULL || the_http == NULL) {
         fl_log(FL_LOG_ERROR, "event=worker_init_failed");
         status = 1;
         goto out;
@@ -134,9 +175,8 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
     install_signals(&stop_set);
     sigprocmask(SIG_BLOCK, &stop_set, NULL);
     for (;;) {
-        char *const *env;
+        const char *const *env;
         struct fl_req req;
-        int64_t t0, db0, redis0;
         enum fl_err err;
 
         /* A signal pending since the last request is delivered here and stops accept. */
@@ -145,17 +185,7 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
         sigprocmask(SIG_BLOCK, &stop_set, NULL);
         if (err != FL_OK)
             break;
-        t0 = fl_time_mono_us();
-        db0 = fl_db_busy_us(app.db);
-        redis0 = fl_redis_busy_us(app.redis);
-        fl_buf_reset(&scratch);
-        err = fl_req_init(&req, arena, env, fl_str_c(cfg->base_path), &scratch);
-        fl_log_set_request_id(req.id);
-        if (err != FL_OK)
-            fl_resp_error(&resp, &req, err, scratch.p);
-        else
-            dispatch(&app, the_http, &req, &resp, &scratch);
-        finish_headers(&app, &req, &resp, t0, db0, redis0);
+        fl_serve(&app, the_http, env, arena, &req, &resp);
         fl_http_send(the_http, &req, &resp);
         fl_http_finish(the_http);
         fl_log_set_request_id(NULL);
@@ -165,9 +195,7 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
 out:
     fl_http_close(the_http);
     the_http = NULL;
-    fl_db_free(app.db);
-    fl_redis_free(app.redis);
-    fl_buf_free(&scratch);
+    fl_app_free(&app);
     fl_resp_free(&resp);
     fl_arena_free(arena);
     return status;

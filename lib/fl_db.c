@@ -10,6 +10,8 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +19,15 @@
 #include "fl_log.h"
 #include "fl_time.h"
 
-#define STMT_CACHE_MAX 64
-#define ARGS_MAX 64
+#define STMT_CACHE_MAX 160
+#define ARGS_MAX 512
 #define COLS_MAX 64
 #define RECONNECT_SPACING_US 500000
 
 struct cached_stmt {
-    const char *sql; /* borrowed literal: the cache key */
+    char *sql;          /* owned copy: the cache key */
+    size_t len;
+    uint64_t last_used; /* db->queries when last used, for eviction */
     MYSQL_STMT *stmt;
 };
 
@@ -71,8 +75,10 @@ struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s)
 
 static void disconnect(struct fl_db *db)
 {
-    for (size_t i = 0; i < db->n_stmts; i++)
+    for (size_t i = 0; i < db->n_stmts; i++) {
         mysql_stmt_close(db->stmts[i].stmt);
+        free(db->stmts[i].sql);
+    }
     db->n_stmts = 0;
     if (db->conn)
         mysql_close(db->conn);
@@ -102,33 +108,81 @@ static bool conn_lost(unsigned e)
            e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ || e == CR_COMMANDS_OUT_OF_SYNC;
 }
 
-static enum fl_err connect_now(struct fl_db *db)
+/*
+ * Waits for what a non-blocking MySQL call asked for (status) until deadline_us. Returns
+ * the status to continue the call with, or 0 when the deadline passed first.
+ */
+static int wait_io(MYSQL *m, int status, int64_t deadline_us)
+{
+    struct pollfd p = {.fd = mysql_get_socket(m)};
+    int64_t left_ms = (deadline_us - fl_time_mono_us()) / 1000;
+    int lib_ms = -1, r;
+
+    if (status & MYSQL_WAIT_TIMEOUT)
+        lib_ms = (int)mysql_get_timeout_value_ms(m);
+    if (left_ms <= 0)
+        return 0;
+    if (status & MYSQL_WAIT_READ)
+        p.events |= POLLIN;
+    if (status & MYSQL_WAIT_WRITE)
+        p.events |= POLLOUT;
+    if (status & MYSQL_WAIT_EXCEPT)
+        p.events |= POLLPRI;
+    do {
+        r = poll(&p, 1, lib_ms >= 0 && lib_ms < left_ms ? lib_ms : (int)left_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return lib_ms >= 0 && lib_ms < left_ms ? MYSQL_WAIT_TIMEOUT : 0;
+    status = 0;
+    if (p.revents & (POLLIN | POLLERR | POLLHUP))
+        status |= MYSQL_WAIT_READ;
+    if (p.revents & POLLOUT)
+        status |= MYSQL_WAIT_WRITE;
+    if (p.revents & POLLPRI)
+        status |= MYSQL_WAIT_EXCEPT;
+    return status;
+}
+
+/*
+ * Connects with a deadline in microseconds (the options' whole seconds are too coarse for
+ * /health's one-second budget), using the client library's non-blocking API.
+ */
+static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
 {
     const char *init = "SET time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_ZERO_DATE,"
                        "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
     int64_t now = fl_time_mono_us();
     my_bool off = 0;
-    MYSQL *m;
+    MYSQL *m, *ret = NULL;
+    int status;
 
     if (now < db->retry_at_us)
         return FL_EDB;
     m = mysql_init(NULL);
     if (m == NULL)
         return FL_ENOMEM;
+    mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &db->timeout_s);
     mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &db->timeout_s);
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &db->timeout_s);
     mysql_options(m, MYSQL_OPT_RECONNECT, &off);
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, init);
-    if (mysql_real_connect(m, db->dsn.host ? db->dsn.host : "localhost", db->dsn.user,
-                           db->dsn.password, db->dsn.database, db->dsn.port, db->dsn.socket,
-                           0) == NULL) {
+    status = mysql_real_connect_start(&ret, m, db->dsn.host ? db->dsn.host : "localhost",
+                                      db->dsn.user, db->dsn.password, db->dsn.database,
+                                      db->dsn.port, db->dsn.socket, 0);
+    while (status) {
+        status = wait_io(m, status, deadline_us);
+        if (status == 0)
+            break;
+        status = mysql_real_connect_cont(&ret, m, status);
+    }
+    if (ret == NULL) {
         if (!db->down)
-            fl_log(FL_LOG_ERROR, "event=db_connect_failed errno=%u error=\"%s\"", mysql_errno(m),
-                   mysql_error(m));
+            fl_log(FL_LOG_ERROR, "event=db_connect_failed errno=%u error=\"%s\"",
+                   status ? 0 : mysql_errno(m), status ? "timed out" : mysql_error(m));
         db->down = true;
-        db->retry_at_us = now + RECONNECT_SPACING_US;
+        db->retry_at_us = fl_time_mono_us() + RECONNECT_SPACING_US;
         db->errors++;
         mysql_close(m);
         return FL_EDB;
@@ -142,7 +196,8 @@ static enum fl_err connect_now(struct fl_db *db)
 
 static enum fl_err ensure(struct fl_db *db)
 {
-    return db->conn ? FL_OK : connect_now(db);
+    return db->conn ? FL_OK
+                    : connect_now(db, fl_time_mono_us() + (int64_t)db->timeout_s * 1000000);
 }
 
 /* Logs a failed call and drops the connection if it is gone. Returns FL_EDB. */
@@ -158,55 +213,87 @@ static enum fl_err failed(struct fl_db *db, unsigned e, const char *what, const 
     return FL_EDB;
 }
 
-enum fl_err fl_db_ping(struct fl_db *db)
+enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms)
 {
-    int64_t t0 = fl_time_mono_us();
+    int64_t t0 = fl_time_mono_us(), deadline = t0 + (int64_t)budget_ms * 1000;
     enum fl_err err = FL_OK;
 
     for (int attempt = 0; attempt < 2; attempt++) {
-        if ((err = ensure(db)) != FL_OK)
+        int64_t started = fl_time_mono_us();
+        int ret = 1, status;
+
+        if (db->conn == NULL && (err = connect_now(db, deadline)) != FL_OK)
             break;
-        if (mysql_ping(db->conn) == 0)
+        status = mysql_ping_start(&ret, db->conn);
+        while (status) {
+            status = wait_io(db->conn, status, deadline);
+            if (status == 0)
+                break;
+            status = mysql_ping_cont(&ret, db->conn, status);
+        }
+        if (ret == 0)
             break;
-        err = failed(db, mysql_errno(db->conn), "ping", mysql_error(db->conn));
-        if (db->conn) /* not a lost connection: no point retrying */
+        /* Abandoned mid-call or failed: the connection is unusable either way. */
+        err = failed(db, status ? CR_SERVER_LOST : mysql_errno(db->conn), "ping",
+                     status ? "timed out" : mysql_error(db->conn));
+        disconnect(db);
+        /* A stale connection fails at once and deserves one fresh try; a hung server does not. */
+        if (fl_time_mono_us() - started > 50000)
             break;
     }
     db->busy_us += fl_time_mono_us() - t0;
     return err;
 }
 
-/* Returns the cached statement for sql, preparing it on first use on this connection. */
+/*
+ * Returns the cached statement for sql, preparing it on first use on this connection. The
+ * application has a bounded set of statement shapes; when they exceed the cache, the least
+ * recently used one is closed.
+ */
 static enum fl_err prepare(struct fl_db *db, const char *sql, MYSQL_STMT **out, unsigned *e)
 {
+    size_t len = strlen(sql), victim = 0;
+    struct cached_stmt *c;
     my_bool on = 1;
     MYSQL_STMT *st;
+    char *copy;
 
     for (size_t i = 0; i < db->n_stmts; i++) {
-        if (db->stmts[i].sql == sql) {
-            *out = db->stmts[i].stmt;
+        c = &db->stmts[i];
+        if (c->len == len && memcmp(c->sql, sql, len) == 0) {
+            c->last_used = db->queries;
+            *out = c->stmt;
             return FL_OK;
         }
+        if (c->last_used < db->stmts[victim].last_used)
+            victim = i;
     }
-    st = mysql_stmt_init(db->conn);
-    if (st == NULL)
+    copy = malloc(len + 1);
+    st = copy ? mysql_stmt_init(db->conn) : NULL;
+    if (st == NULL) {
+        free(copy);
         return FL_ENOMEM;
-    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+    }
+    memcpy(copy, sql, len + 1);
+    if (mysql_stmt_prepare(st, sql, len) != 0) {
         *e = mysql_stmt_errno(st);
         failed(db, *e, "prepare", mysql_stmt_error(st));
         mysql_stmt_close(st);
+        free(copy);
         return FL_EDB;
     }
     mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
     if (db->n_stmts == STMT_CACHE_MAX) {
-        /* Not expected: the application has a fixed, small set of statements. */
-        mysql_stmt_close(db->stmts[0].stmt);
-        memmove(db->stmts, db->stmts + 1, sizeof(db->stmts[0]) * (STMT_CACHE_MAX - 1));
-        db->n_stmts--;
+        mysql_stmt_close(db->stmts[victim].stmt);
+        free(db->stmts[victim].sql);
+        c = &db->stmts[victim];
+    } else {
+        c = &db->stmts[db->n_stmts++];
     }
-    db->stmts[db->n_stmts].sql = sql;
-    db->stmts[db->n_stmts].stmt = st;
-    db->n_stmts++;
+    c->sql = copy;
+    c->len = len;
+    c->last_used = db->queries;
+    c->stmt = st;
     *out = st;
     return FL_OK;
 }

@@ -52,12 +52,15 @@ struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s);
 /* Closes the connection and frees everything. Accepts NULL. */
 void fl_db_free(struct fl_db *db);
 
-/* Checks the server answers, connecting if needed. Returns FL_OK or FL_EDB. */
-enum fl_err fl_db_ping(struct fl_db *db);
+/*
+ * Checks the server answers within budget_ms, connecting if needed; a connection found
+ * stale is replaced once. Returns FL_OK or FL_EDB.
+ */
+enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms);
 
 /*
- * Runs a prepared statement that returns rows, calling fn for each. sql must be a string
- * that lives as long as db (a literal): it is the key of the statement cache.
+ * Runs a prepared statement that returns rows, calling fn for each. The statement is
+ * prepared once per connection and found again by its text.
  * Returns FL_OK, fn's error, or FL_EDB.
  */
 enum fl_err fl_db_query(struct fl_db *db, const char *sql, const struct fl_db_arg *args,

@@ -66,7 +66,7 @@ void fl_http_stop(struct fl_http *h)
     }
 }
 
-enum fl_err fl_http_accept(struct fl_http *h, char *const **env)
+enum fl_err fl_http_accept(struct fl_http *h, const char *const **env)
 {
     if (h->stopped)
         return FL_EIO;
@@ -74,13 +74,13 @@ enum fl_err fl_http_accept(struct fl_http *h, char *const **env)
         if (h->cgi_served)
             return FL_EIO;
         h->cgi_served = true;
-        *env = environ;
+        *env = (const char *const *)environ;
         return FL_OK;
     }
     if (FCGX_Accept_r(&h->req) < 0)
         return FL_EIO;
     h->accepted = true;
-    *env = h->req.envp;
+    *env = (const char *const *)h->req.envp;
     return FL_OK;
 }
 

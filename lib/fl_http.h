@@ -33,7 +33,7 @@ bool fl_http_stdin_is_listener(void);
  * fl_http_finish). Returns FL_OK, or FL_EIO when there is none: accept failed, the CGI
  * request was already served, or fl_http_stop() was called.
  */
-enum fl_err fl_http_accept(struct fl_http *h, char *const **env);
+enum fl_err fl_http_accept(struct fl_http *h, const char *const **env);
 
 /*
  * Reads the request body (req->content_length bytes) into req->body in req's arena.

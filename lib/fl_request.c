@@ -26,7 +26,7 @@ const char *fl_req_env(const struct fl_req *req, const char *name)
 {
     size_t n = strlen(name);
 
-    for (char *const *e = req->env; e && *e; e++) {
+    for (const char *const *e = req->env; e && *e; e++) {
         if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
             return *e + n + 1;
     }
@@ -119,7 +119,7 @@ static enum fl_err set_path(struct fl_req *req, struct fl_str base_path, struct 
     return FL_OK;
 }
 
-enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, char *const *env,
+enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, const char *const *env,
                         struct fl_str base_path, struct fl_buf *detail)
 {
     const char *cl;

@@ -41,7 +41,7 @@ struct fl_param {
 
 struct fl_req {
     struct fl_arena *arena;     /* borrowed; owns everything below */
-    char *const *env;           /* borrowed NAME=VALUE parameters, NULL-terminated */
+    const char *const *env;           /* borrowed NAME=VALUE parameters, NULL-terminated */
     enum fl_method method;
     struct fl_str prefix;       /* mount prefix: "" or "/api" (no trailing slash) */
     struct fl_str path;         /* route path, starts with '/' */
@@ -60,7 +60,7 @@ struct fl_req {
  * absent. Returns FL_OK; FL_EINVAL with a reason in detail when the path or Content-Length
  * is malformed (req is usable for an error response even then).
  */
-enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, char *const *env,
+enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, const char *const *env,
                         struct fl_str base_path, struct fl_buf *detail);
 
 /* Returns the value of parameter name (e.g. "CONTENT_TYPE", "HTTP_X_REQUEST_ID") or NULL. */

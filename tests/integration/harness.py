@@ -39,6 +39,7 @@ import hashlib
 import http.client
 import json
 import os
+import pwd
 import secrets
 import shlex
 import shutil
@@ -381,7 +382,6 @@ def _is_root():
 
 
 def _whoami():
-    import pwd
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
@@ -458,7 +458,10 @@ def _install_cleanup_handlers():
     atexit.register(_close_all_stacks)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
-            _previous_handlers[sig] = signal.getsignal(sig)
+            previous = signal.getsignal(sig)
+            if previous is signal.SIG_IGN:  # e.g. under nohup: keep ignoring it
+                continue
+            _previous_handlers[sig] = previous
             signal.signal(sig, _on_fatal_signal)
 
 
@@ -793,7 +796,9 @@ error_log {tmp}/nginx-error.log notice;
 events {{ worker_connections 1024; }}
 
 http {{
-    access_log {tmp}/access.log;
+    log_format timed '$remote_addr [$time_local] "$request" $status $body_bytes_sent '
+                     'rt=$request_time upstream=$upstream_status ut=$upstream_response_time';
+    access_log {tmp}/access.log timed;
     client_body_temp_path {tmp}/nginx-temp/body;
     fastcgi_temp_path {tmp}/nginx-temp/fastcgi;
     proxy_temp_path {tmp}/nginx-temp/proxy;

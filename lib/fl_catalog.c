@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Catalogue queries. Every listing is a keyset seek on (sort key, id), written in the split
+ * form MariaDB range-scans (`k < ? OR (k = ? AND id < ?)`; it does not range-scan row
+ * constructors), with the index forced so a plan never depends on statistics:
+ *  - one covering-index branch per category (UNION ALL of `LIMIT n+1` branches, merged by
+ *    the outer ORDER BY), then a join back on the primary key for the page's rows only;
+ *  - with search words, the planner counts how many index entries the rarest word prefix
+ *    has (stopping at RARE_MAX): a rare word drives the query from product_words and sorts
+ *    its few matches; common words ride along the listing scan as EXISTS probes of
+ *    (product_id, word), which find a match every few rows.
+ * The first page uses a sentinel key below or above every row, so first and later pages
+ * share one statement shape.
+ */
+#include "fl_catalog.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fl_crypto.h"
+#include "fl_search.h"
+
+#define RARE_MAX 5000
+#define COLUMNS_N 12
+#define WORDS_PER_INSERT 32
+
+struct sort_spec {
+    const char *name;
+    char code;                /* the sort's letter inside a cursor */
+    const char *column;       /* sort key column */
+    bool desc;
+    const char *index;        /* covering index without / with a category */
+    const char *cat_index;
+    const char *key_text;     /* the key as cursor text, from alias p */
+    const char *first_key;    /* sentinel before the first row */
+    uint64_t first_id;
+};
+
+static const struct sort_spec sorts[FL_SORT__MAX] = {
+    [FL_SORT_NEWEST] = {"newest", 'n', "created_at", true, "ix_products_created",
+                        "ix_products_cat_created",
+                        "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
+                        "9999-12-31 23:59:59.999999", UINT64_MAX},
+    [FL_SORT_OLDEST] = {"oldest", 'o', "created_at", false, "ix_products_created",
+                        "ix_products_cat_created",
+                        "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
+                        "1000-01-01 00:00:00.000000", 0},
+    [FL_SORT_PRICE_ASC] = {"price_asc", 'p', "price", false, "ix_products_price",
+                           "ix_products_cat_price", "p.price", "-1", 0},
+    [FL_SORT_PRICE_DESC] = {"price_desc", 'q', "price", true, "ix_products_price",
+                            "ix_products_cat_price", "p.price", "100000000", UINT64_MAX},
+    [FL_SORT_NAME_ASC] = {"name_asc", 'a', "name", false, "ix_products_name",
+                          "ix_products_cat_name", "p.name", "", 0},
+};
+
+static const char columns[] =
+    "p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, p.producer, "
+    "DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "
+    "DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), ";
+
+enum fl_err fl_sort_parse(struct fl_str s, enum fl_sort *out)
+{
+    for (int i = 0; i < FL_SORT__MAX; i++) {
+        if (fl_str_eq(s, fl_str_c(sorts[i].name))) {
+            *out = (enum fl_sort)i;
+            return FL_OK;
+        }
+    }
+    return FL_EINVAL;
+}
+
+const char *fl_sort_name(enum fl_sort sort)
+{
+    return sorts[sort].name;
+}
+
+/* ---- cursors: base64url("<sort letter><id>.<key>") ---- */
+
+void fl_cursor_encode(const struct fl_cursor *c, struct fl_buf *out)
+{
+    char raw[FL_CATALOG_CURSOR_MAX_BYTES];
+    int n = snprintf(raw, sizeof(raw), "%c%llu.%.*s", sorts[c->sort].code,
+                     (unsigned long long)c->id, (int)c->key.len, c->key.p ? c->key.p : "");
+    size_t start = out->len;
+
+    if (n < 0 || (size_t)n >= sizeof(raw))
+        n = 0;
+    fl_crypto_base64_encode((struct fl_str){raw, (size_t)n}, out);
+    if (fl_buf_err(out))
+        return;
+    for (size_t i = start; i < out->len; i++) {
+        if (out->p[i] == '+')
+            out->p[i] = '-';
+        else if (out->p[i] == '/')
+            out->p[i] = '_';
+    }
+    while (out->len > start && out->p[out->len - 1] == '=')
+        out->p[--out->len] = '\0';
+}
+
+/* True when key is "YYYY-MM-DD HH:MM:SS.ffffff" with plausible field values. */
+static bool valid_datetime(struct fl_str k)
+{
+    static const char shape[] = "dddd-dd-dd dd:dd:dd.dddddd";
+
+    if (k.len != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; i < k.len; i++) {
+        bool digit = k.p[i] >= '0' && k.p[i] <= '9';
+        if (shape[i] == 'd' ? !digit : k.p[i] != shape[i])
+            return false;
+    }
+    return !(k.p[5] > '1' || (k.p[5] == '1' && k.p[6] > '2') || k.p[8] > '3' ||
+             k.p[11] > '2' || k.p[14] > '5' || k.p[17] > '5');
+}
+
+enum fl_err fl_cursor_decode(struct fl_str token, struct fl_arena *arena, struct fl_cursor *out)
+{
+    char b64[FL_CATALOG_CURSOR_MAX_BYTES + 4];
+    struct fl_buf raw;
+    const char *dot;
+    struct fl_str id_text, key;
+    int64_t cents;
+    size_t n = token.len;
+    enum fl_err err = FL_EINVAL;
+    int sort = -1;
+
+    if (n == 0 || n > FL_CATALOG_CURSOR_MAX_BYTES || n % 4 == 1)
+        return FL_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char c = token.p[i];
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (c == '+' || c == '/' || c == '=')
+            return FL_EINVAL;
+        b64[i] = c;
+    }
+    while (n % 4)
+        b64[n++] = '=';
+    fl_buf_init(&raw, FL_CATALOG_CURSOR_MAX_BYTES);
+    if (fl_crypto_base64_decode((struct fl_str){b64, n}, &raw) != FL_OK || raw.len < 3)
+        goto out;
+    for (int i = 0; i < FL_SORT__MAX; i++)
+        if (raw.p[0] == sorts[i].code)
+            sort = i;
+    dot = memchr(raw.p, '.', raw.len);
+    if (sort < 0 || dot == NULL)
+        goto out;
+    id_text = (struct fl_str){raw.p + 1, (size_t)(dot - raw.p - 1)};
+    key = (struct fl_str){dot + 1, raw.len - (size_t)(dot - raw.p) - 1};
+    if (fl_str_to_u64(id_text, 1, UINT64_MAX, &out->id) != FL_OK || !fl_utf8_valid(key))
+        goto out;
+    switch (sort) {
+    case FL_SORT_NEWEST:
+    case FL_SORT_OLDEST:
+        if (!valid_datetime(key))
+            goto out;
+        break;
+    case FL_SORT_PRICE_ASC:
+    case FL_SORT_PRICE_DESC:
+        if (fl_str_to_cents(key, FL_CATALOG_PRICE_MAX_CENTS, &cents) != FL_OK)
+            goto out;
+        break;
+    default:
+        if (key.len == 0 || key.len > 200 * 4 || memchr(key.p, '\0', key.len))
+            goto out;
+        break;
+    }
+    out->sort = (enum fl_sort)sort;
+    out->key = fl_arena_strdup(arena, key);
+    err = out->key.p ? FL_OK : FL_ENOMEM;
+out:
+    fl_buf_free(&raw);
+    return err;
+}
+
+/* ---- the listing ---- */
+
+struct args {
+    struct fl_db_arg a[512];
+    size_t n;
+    char prices[2][24];
+};
+
+static void arg(struct args *a, struct fl_db_arg v)
+{
+    if (a->n < sizeof(a->a) / sizeof(a->a[0]))
+        a->a[a->n++] = v;
+}
+
+static void cents_text(char *out, size_t cap, int64_t cents)
+{
+    snprintf(out, cap, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
+}
+
+/* Appends "AND (k < ? OR (k = ? AND id < ?))" for column prefix pfx ("" or "p."). */
+static void keyset(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                   const char *pfx)
+{
+    const struct sort_spec *s = &sorts[q->sort];
+    const char *op = s->desc ? "<" : ">";
+    struct fl_str key = q->has_cursor ? q->after.key : fl_str_c(s->first_key);
+    uint64_t id = q->has_cursor ? q->after.id : s->first_id;
+
+    fl_buf_appendf(sql, " AND (%s%s %s ? OR (%s%s = ? AND %sid %s ?))", pfx, s->column, op, pfx,
+                   s->column, pfx, op);
+    arg(a, FL_DB_ARG_STR(key));
+    arg(a, FL_DB_ARG_STR(key));
+    arg(a, FL_DB_ARG_U64(id));
+}
+
+static void price_range(struct fl_buf *sql, struct args *a, const char *pfx)
+{
+    fl_buf_appendf(sql, " AND %sprice BETWEEN ? AND ?", pfx);
+    arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[0])));
+    arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[1])));
+}
+
+/* "AND EXISTS (...)" for each word but skip (SIZE_MAX: none skipped). */
+static void word_probes(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                        size_t skip, const char *id_expr, struct fl_str *patterns)
+{
+    for (size_t i = 0; i < q->n_words; i++) {
+        if (i == skip)
+            continue;
+        fl_buf_appendf(sql,
+                       " AND EXISTS (SELECT 1 FROM product_words w FORCE INDEX "
+                       "(ix_product_words_product) WHERE w.product_id = %s AND w.word LIKE ?)",
+                       id_expr);
+        arg(a, FL_DB_ARG_STR(patterns[i]));
+    }
+}
+
+static void order_by(struct fl_buf *sql, const struct sort_spec *s, const char *pfx,
+                     const char *key)
+{
+    const char *dir = s->desc ? "DESC" : "ASC";
+
+    fl_buf_appendf(sql, " ORDER BY %s%s %s, %sid %s", pfx, key, dir, pfx, dir);
+}
+
+/* The listing scan: covering-index branches, then a join back for the page's rows. */
+static void build_scan(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                       struct fl_str *patterns)
+{
+    const struct sort_spec *s = &sorts[q->sort];
+    size_t branches = q->n_categories ? q->n_categories : 1;
+
+    fl_buf_puts(sql, "SELECT ");
+    fl_buf_puts(sql, columns);
+    fl_buf_puts(sql, s->key_text);
+    fl_buf_puts(sql, " FROM (");
+    for (size_t i = 0; i < branches; i++) {
+        if (i)
+            fl_buf_puts(sql, " UNION ALL ");
+        fl_buf_appendf(sql, "(SELECT id, %s AS k FROM products FORCE INDEX (%s) WHERE 1=1",
+                       s->column, q->n_categories ? s->cat_index : s->index);
+        if (q->n_categories) {
+            fl_buf_puts(sql, " AND category = ?");
+            arg(a, FL_DB_ARG_STR(q->categories[i]));
+        }
+        price_range(sql, a, "");
+        keyset(sql, a, q, "");
+        word_probes(sql, a, q, SIZE_MAX, "products.id", patterns);
+        order_by(sql, s, "", s->column);
+        fl_buf_puts(sql, " LIMIT ?)");
+        arg(a, FL_DB_ARG_U64(q->limit + 1));
+    }
+    fl_buf_puts(sql, ") k JOIN products p ON p.id = k.id");
+    order_by(sql, s, "k.", "k");
+    fl_buf_puts(sql, " LIMIT ?");
+    arg(a, FL_DB_ARG_U64(q->limit + 1));
+}
+
+/* The rare-word plan: the driver word's few products, filtered, sorted, cut. */
+static void build_rare(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                       struct fl_str *patterns, size_t driver)
+{
+    const struct sort_spec *s = &sorts[q->sort];
+
+    fl_buf_puts(sql, "SELECT ");
+    fl_buf_puts(sql, columns);
+    fl_buf_puts(sql, s->key_text);
+    fl_buf_puts(sql, " FROM (SELECT DISTINCT product_id FROM product_words WHERE word LIKE ?)"
+                     " d JOIN products p ON p.id = d.product_id WHERE 1=1");
+    arg(a, FL_DB_ARG_STR(patterns[driver]));
+    for (size_t i = 0; i < q->n_categories; i++) {
+        fl_buf_puts(sql, i ? ", ?" : " AND p.category IN (?");
+        arg(a, FL_DB_ARG_STR(q->categories[i]));
+    }
+    if (q->n_categories)
+        fl_buf_putc(sql, ')');
+    price_range(sql, a, "p.");
+    keyset(sql, a, q, "p.");
+    word_probes(sql, a, q, driver, "p.id", patterns);
+    order_by(sql, s, "p.", s->column);
+    fl_buf_puts(sql, " LIMIT ?");
+    arg(a, FL_DB_ARG_U64(q->limit + 1));
+}
+
+static enum fl_err read_count(void *ud, const struct fl_str *cols, size_t ncols)
+{
+    uint64_t *n = ud;
+
+    if (ncols < 1 || fl_str_to_u64(cols[0], 0, UINT64_MAX, n) != FL_OK)
+        return FL_EDB;
+    return FL_OK;
+}
+
+/* Index entries whose word starts with the pattern's prefix, counted up to RARE_MAX + 1. */
+static enum fl_err prefix_count(struct fl_db *db, struct fl_str pattern, uint64_t *n)
+{
+    static const char sql[] = "SELECT COUNT(*) FROM (SELECT 1 FROM product_words "
+                              "WHERE word LIKE ? LIMIT 5001) t";
+    struct fl_db_arg a = FL_DB_ARG_STR(pattern);
+
+    return fl_db_query(db, sql, &a, 1, read_count, n);
+}
+
+struct rows {
+    struct fl_arena *arena;
+    struct fl_product *out;
+    size_t n, cap;
+};
+
+static struct fl_str copy(struct fl_arena *a, struct fl_str s, bool *oom)
+{
+    struct fl_str r = fl_arena_strdup(a, s.p ? s : FL_STR(""));
+
+    if (r.p == NULL)
+        *oom = true;
+    return r;
+}
+
+static enum fl_err read_product(void *ud, const struct fl_str *c, size_t ncols)
+{
+    struct rows *r = ud;
+    struct fl_product *p;
+    bool oom = false;
+
+    if (ncols != COLUMNS_N || r->n == r->cap)
+        return FL_EDB;
+    p = &r->out[r->n];
+    if (fl_str_to_u64(c[0], 1, UINT64_MAX, &p->id) != FL_OK ||
+        fl_str_to_u64(c[7], 0, UINT64_MAX, &p->stock) != FL_OK)
+        return FL_EDB;
+    p->sku = copy(r->arena, c[1], &oom);
+    p->name = copy(r->arena, c[2], &oom);
+    p->description = copy(r->arena, c[3], &oom);
+    p->category = copy(r->arena, c[4], &oom);
+    p->price = copy(r->arena, c[5], &oom);
+    p->unit = copy(r->arena, c[6], &oom);
+    p->producer = copy(r->arena, c[8], &oom);
+    p->created_at = copy(r->arena, c[9], &oom);
+    p->updated_at = copy(r->arena, c[10], &oom);
+    p->sort_key = copy(r->arena, c[11], &oom);
+    if (oom)
+        return FL_ENOMEM;
+    r->n++;
+    return FL_OK;
+}
+
+enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const struct fl_listing *q,
+                            struct fl_product **out, size_t *n_out, bool *has_more)
+{
+    struct fl_str patterns[FL_CATALOG_WORDS_MAX];
+    struct rows rows = {.arena = arena, .cap = q->limit + 1};
+    struct args *a = fl_arena_alloc(arena, sizeof(*a));
+    struct fl_buf sql;
+    size_t driver = SIZE_MAX;
+    uint64_t best = UINT64_MAX;
+    enum fl_err err = FL_OK;
+
+    rows.out = fl_arena_alloc(arena, sizeof(*rows.out) * rows.cap);
+    if (a == NULL || rows.out == NULL)
+        return FL_ENOMEM;
+    a->n = 0;
+    cents_text(a->prices[0], sizeof(a->prices[0]), q->min_cents);
+    cents_text(a->prices[1], sizeof(a->prices[1]), q->max_cents);
+    for (size_t i = 0; i < q->n_words; i++) {
+        char *p = fl_arena_alloc(arena, q->words[i].len + 2);
+        uint64_t n = 0;
+        if (p == NULL)
+            return FL_ENOMEM;
+        memcpy(p, q->words[i].p, q->words[i].len);
+        memcpy(p + q->words[i].len, "%", 2);
+        patterns[i] = (struct fl_str){p, q->words[i].len + 1};
+        if ((err = prefix_count(db, patterns[i], &n)) != FL_OK)
+            return err;
+        if (n < best)
+            best = n, driver = i;
+    }
+    fl_buf_init(&sql, 64 << 10);
+    if (driver != SIZE_MAX && best <= RARE_MAX)
+        build_rare(&sql, a, q, patterns, driver);
+    else
+        build_scan(&sql, a, q, patterns);
+    if (fl_buf_err(&sql))
+        err = fl_buf_err(&sql);
+    else
+        err = fl_db_query(db, sql.p, a->a, a->n, read_product, &rows);
+    fl_buf_free(&sql);
+    if (err != FL_OK)
+        return err;
+    *has_more = rows.n > q->limit;
+    *n_out = rows.n > q->limit ? q->limit : rows.n;
+    *out = rows.out;
+    return FL_OK;
+}
+
+enum fl_err fl_catalog_get(struct fl_db *db, struct fl_arena *arena, uint64_t id,
+                           struct fl_product *out)
+{
+    static const char sql[] =
+        "SELECT p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, "
+        "p.producer, DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "
+        "DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), '' FROM products p WHERE p.id = ?";
+    struct rows rows = {.arena = arena, .out = out, .cap = 1};
+    struct fl_db_arg a = FL_DB_ARG_U64(id);
+    enum fl_err err = fl_db_query(db, sql, &a, 1, read_product, &rows);
+
+    if (err == FL_OK && rows.n == 0)
+        err = FL_ENOTFOUND;
+    return err;
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fl_config.h"
+#include "test.h"
+
+static const char *const vars[] = {
+    "FL_MYSQL_URL", "FL_MYSQL_READ_URL", "FL_REDIS_URL", "FL_BASE_PATH", "FL_CACHE_TTL",
+    "FL_RATE_LIMIT", "FL_RATE_BURST", "FL_TRUSTED_PROXIES", "FL_OAUTH_TOKEN_URL",
+    "FL_OAUTH_CLIENT_ID", "FL_OAUTH_CLIENT_SECRET", "FL_API_A_URL", "FL_WEBHOOK_SECRET",
+    "FL_ADMIN_TOKEN", "FL_LOG_LEVEL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME",
+    "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "EXTERNAL_API_URL", NULL};
+
+static void clear(void)
+{
+    for (int i = 0; vars[i]; i++)
+        unsetenv(vars[i]);
+}
+
+/* Loads with the environment as set; returns the error and leaves the message in msg. */
+static enum fl_err load(struct fl_config *cfg, const char *file, struct fl_buf *msg)
+{
+    fl_buf_reset(msg);
+    return fl_config_load(cfg, file, msg);
+}
+
+static void test_defaults_and_urls(struct fl_buf *msg)
+{
+    struct fl_config c;
+
+    clear();
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_STREQ(c.mysql.host, "127.0.0.1");
+    ASSERT_EQ(c.mysql.port, 3306);
+    ASSERT_STREQ(c.redis.host, "127.0.0.1");
+    ASSERT_EQ(c.redis.port, 6379);
+    ASSERT_EQ(c.cache_ttl_s, 60);
+    ASSERT_EQ(c.rate_limit, 100);
+    ASSERT_EQ(c.rate_burst, 200);
+    ASSERT_STREQ(c.base_path, "");
+    fl_config_free(&c);
+
+    setenv("FL_MYSQL_URL", "mysql://app:p%40ss@db.local:3307/shop", 1);
+    setenv("FL_REDIS_URL", "redis://:s3cret@cache:6380/2", 1);
+    setenv("FL_BASE_PATH", "/api/", 1);
+    setenv("FL_TRUSTED_PROXIES", "10.0.0.0/8, ::1", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_STREQ(c.mysql.user, "app");
+    ASSERT_STREQ(c.mysql.password, "p@ss");
+    ASSERT_STREQ(c.mysql.host, "db.local");
+    ASSERT_EQ(c.mysql.port, 3307);
+    ASSERT_STREQ(c.mysql.database, "shop");
+    ASSERT_STREQ(c.redis.password, "s3cret");
+    ASSERT_STREQ(c.redis.host, "cache");
+    ASSERT_EQ(c.redis.db, 2);
+    ASSERT_STREQ(c.base_path, "/api");
+    ASSERT_EQ(c.n_trusted_proxies, 2);
+    fl_config_free(&c);
+
+    setenv("FL_MYSQL_URL", "mysql://app@localhost/shop?socket=/run/mysqld/mysqld.sock", 1);
+    setenv("FL_REDIS_URL", "unix:///run/redis.sock", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_STREQ(c.mysql.socket, "/run/mysqld/mysqld.sock");
+    ASSERT_STREQ(c.redis.socket, "/run/redis.sock");
+    ASSERT_TRUE(c.redis.host == NULL);
+    fl_config_free(&c);
+    clear();
+}
+
+static void test_original_names(struct fl_buf *msg)
+{
+    struct fl_config c;
+
+    clear();
+    setenv("DB_HOST", "mysql", 1);
+    setenv("DB_PORT", "3307", 1);
+    setenv("DB_USER", "farm", 1);
+    setenv("DB_PASSWORD", "pw", 1);
+    setenv("DB_NAME", "farmdb", 1);
+    setenv("REDIS_HOST", "redis", 1);
+    setenv("EXTERNAL_API_URL", "http://api.example/", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_STREQ(c.mysql.host, "mysql");
+    ASSERT_EQ(c.mysql.port, 3307);
+    ASSERT_STREQ(c.mysql.user, "farm");
+    ASSERT_STREQ(c.mysql.password, "pw");
+    ASSERT_STREQ(c.mysql.database, "farmdb");
+    ASSERT_STREQ(c.redis.host, "redis");
+    ASSERT_STREQ(c.api_a_url, "http://api.example");
+    fl_config_free(&c);
+    /* The FL_ form wins over the original's name. */
+    setenv("FL_MYSQL_URL", "mysql://u@h/d", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_STREQ(c.mysql.host, "h");
+    fl_config_free(&c);
+    clear();
+}
+
+static void test_bad_values(struct fl_buf *msg)
+{
+    static const struct {
+        const char *name, *value;
+    } bad[] = {
+        {"FL_MYSQL_URL", "postgres://x@y/z"},
+        {"FL_MYSQL_URL", "mysql://u@h:99999/d"},
+        {"FL_MYSQL_URL", "mysql://u@h"},
+        {"FL_REDIS_URL", "http://x"},
+        {"FL_CACHE_TTL", "0"},
+        {"FL_CACHE_TTL", "60s"},
+        {"FL_RATE_LIMIT", "-1"},
+        {"FL_TRUSTED_PROXIES", "10.0.0.0/33"},
+        {"FL_TRUSTED_PROXIES", "proxy.local"},
+        {"FL_API_A_URL", "ftp://x"},
+        {"FL_WEBHOOK_SECRET", "not-whsec"},
+        {"FL_WEBHOOK_SECRET", "whsec_!!!!"},
+        {"FL_ADMIN_TOKEN", "short"},
+        {"FL_LOG_LEVEL", "loud"},
+        {"FL_BASE_PATH", "api"},
+        {"FL_OAUTH_TOKEN_URL", "http://auth/token"},
+    };
+    struct fl_config c;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        clear();
+        setenv(bad[i].name, bad[i].value, 1);
+        ASSERT_EQ(load(&c, NULL, msg), FL_EINVAL);
+        ASSERT_CONTAINS(msg->p, bad[i].name);
+        if (msg->p && strstr(msg->p, bad[i].value) && strlen(bad[i].value) > 4)
+            FAIL_AT("the message echoes the value: %s", msg->p);
+    }
+    clear();
+}
+
+static void test_file(struct fl_buf *msg)
+{
+    char path[] = "/tmp/fl-config-XXXXXX";
+    int fd = mkstemp(path);
+    const char text[] = "# comment\n\n FL_CACHE_TTL = 30 \nFL_ADMIN_TOKEN=\"0123456789abcdef\"\n"
+                        "FL_LOG_LEVEL=warn\nFL_LOG_LEVEL=debug\n";
+    struct fl_config c;
+
+    clear();
+    ASSERT_TRUE(fd >= 0 && write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    ASSERT_EQ(load(&c, path, msg), FL_OK);
+    ASSERT_EQ(c.cache_ttl_s, 30);
+    ASSERT_STREQ(c.admin_token, "0123456789abcdef");
+    ASSERT_EQ(c.log_level, FL_LOG_DEBUG); /* a later line wins */
+    fl_config_free(&c);
+    setenv("FL_CACHE_TTL", "90", 1); /* the environment wins over the file */
+    ASSERT_EQ(load(&c, path, msg), FL_OK);
+    ASSERT_EQ(c.cache_ttl_s, 90);
+    fl_config_free(&c);
+    unlink(path);
+    ASSERT_EQ(load(&c, path, msg), FL_EIO);
+    ASSERT_CONTAINS(msg->p, path);
+    clear();
+}
+
+int main(void)
+{
+    struct fl_buf msg;
+
+    fl_buf_init(&msg, 4096);
+    test_defaults_and_urls(&msg);
+    test_original_names(&msg);
+    test_bad_values(&msg);
+    test_file(&msg);
+    fl_buf_free(&msg);
+    return fl_test_done("test_config");
+}

@@ -14,7 +14,9 @@
  */
 #include "fl_catalog.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fl_crypto.h"
@@ -423,5 +425,166 @@ enum fl_err fl_catalog_get(struct fl_db *db, struct fl_arena *arena, uint64_t id
 
     if (err == FL_OK && rows.n == 0)
         err = FL_ENOTFOUND;
+    return err;
+}
+
+/* ---- writes ---- */
+
+struct word_set {
+    struct fl_str w[256]; /* distinct words, in first-seen order; borrowed from text */
+    char bytes[256 * FL_SEARCH_WORD_MAX_BYTES];
+    size_t n, used;
+};
+
+static int add_word(void *ud, struct fl_str word)
+{
+    struct word_set *set = ud;
+
+    for (size_t i = 0; i < set->n; i++)
+        if (fl_str_eq(set->w[i], word))
+            return 0;
+    if (set->n == sizeof(set->w) / sizeof(set->w[0]))
+        return 1; /* the first 256 distinct words are searchable; more is not a product */
+    memcpy(set->bytes + set->used, word.p, word.len);
+    set->w[set->n++] = (struct fl_str){set->bytes + set->used, word.len};
+    set->used += word.len;
+    return 0;
+}
+
+enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str name,
+                                   struct fl_str description)
+{
+    static const char del[] = "DELETE FROM product_words WHERE product_id = ?";
+    struct fl_db_arg args[2 * WORDS_PER_INSERT];
+    struct word_set *set = malloc(sizeof(*set));
+    struct fl_buf sql;
+    enum fl_err err;
+
+    if (set == NULL)
+        return FL_ENOMEM;
+    set->n = set->used = 0;
+    fl_search_words(name, add_word, set);
+    fl_search_words(description, add_word, set);
+    args[0] = FL_DB_ARG_U64(id);
+    err = fl_db_exec(db, del, args, 1, NULL, NULL);
+    fl_buf_init(&sql, 4096);
+    for (size_t at = 0; err == FL_OK && at < set->n; at += WORDS_PER_INSERT) {
+        size_t k = set->n - at < WORDS_PER_INSERT ? set->n - at : WORDS_PER_INSERT;
+        fl_buf_reset(&sql);
+        fl_buf_puts(&sql, "INSERT INTO product_words (word, product_id) VALUES ");
+        for (size_t i = 0; i < k; i++) {
+            fl_buf_puts(&sql, i ? ",(?,?)" : "(?,?)");
+            args[2 * i] = FL_DB_ARG_STR(set->w[at + i]);
+            args[2 * i + 1] = FL_DB_ARG_U64(id);
+        }
+        err = fl_buf_err(&sql) ? fl_buf_err(&sql)
+                               : fl_db_exec(db, sql.p, args, 2 * k, NULL, NULL);
+    }
+    fl_buf_free(&sql);
+    free(set);
+    return err;
+}
+
+enum fl_err fl_catalog_create(struct fl_db *db, const struct fl_product_input *in, uint64_t *id)
+{
+    static const char sql[] =
+        "INSERT INTO products (sku, name, description, category, price, unit, stock, producer,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6),"
+        " UTC_TIMESTAMP(6))";
+    struct fl_db_arg a[8] = {
+        FL_DB_ARG_STR(in->sku),   FL_DB_ARG_STR(in->name),
+        FL_DB_ARG_STR(in->description.p ? in->description : FL_STR("")),
+        FL_DB_ARG_STR(in->category), FL_DB_ARG_STR(in->price),
+        FL_DB_ARG_STR(in->unit),  FL_DB_ARG_U64(in->has_stock ? in->stock : 0),
+        FL_DB_ARG_STR(in->producer),
+    };
+    enum fl_err err = fl_db_begin(db);
+
+    if (err != FL_OK)
+        return err;
+    err = fl_db_exec(db, sql, a, 8, NULL, id);
+    if (err == FL_OK)
+        err = fl_catalog_index_words(db, *id, in->name, in->description);
+    if (err == FL_OK)
+        err = fl_db_commit(db);
+    else
+        fl_db_rollback(db);
+    return err;
+}
+
+struct texts {
+    struct fl_buf name, description;
+    bool found;
+};
+
+static enum fl_err read_texts(void *ud, const struct fl_str *c, size_t ncols)
+{
+    struct texts *t = ud;
+
+    if (ncols != 2)
+        return FL_EDB;
+    fl_buf_put(&t->name, c[0].p ? c[0] : FL_STR(""));
+    fl_buf_put(&t->description, c[1].p ? c[1] : FL_STR(""));
+    t->found = true;
+    return fl_buf_err(&t->name) ? fl_buf_err(&t->name) : fl_buf_err(&t->description);
+}
+
+enum fl_err fl_catalog_update(struct fl_db *db, uint64_t id, const struct fl_product_input *in)
+{
+    static const char lock[] = "SELECT name, description FROM products WHERE id = ? FOR UPDATE";
+    static const struct {
+        const char *column;
+        size_t offset;
+    } fields[] = {
+        {"name", offsetof(struct fl_product_input, name)},
+        {"description", offsetof(struct fl_product_input, description)},
+        {"category", offsetof(struct fl_product_input, category)},
+        {"price", offsetof(struct fl_product_input, price)},
+        {"unit", offsetof(struct fl_product_input, unit)},
+        {"producer", offsetof(struct fl_product_input, producer)},
+    };
+    struct fl_db_arg a[10];
+    struct texts t = {.found = false};
+    struct fl_buf sql;
+    size_t n = 0;
+    enum fl_err err;
+
+    fl_buf_init(&sql, 1024);
+    fl_buf_init(&t.name, 4096);
+    fl_buf_init(&t.description, 16384);
+    fl_buf_puts(&sql, "UPDATE products SET updated_at = UTC_TIMESTAMP(6)");
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const struct fl_str *v = (const struct fl_str *)((const char *)in + fields[i].offset);
+        if (v->p == NULL)
+            continue;
+        fl_buf_appendf(&sql, ", %s = ?", fields[i].column);
+        a[n++] = FL_DB_ARG_STR(*v);
+    }
+    if (in->has_stock) {
+        fl_buf_puts(&sql, ", stock = ?");
+        a[n++] = FL_DB_ARG_U64(in->stock);
+    }
+    fl_buf_puts(&sql, " WHERE id = ?");
+    a[n++] = FL_DB_ARG_U64(id);
+
+    if ((err = fl_db_begin(db)) != FL_OK)
+        goto out;
+    err = fl_db_query(db, lock, &a[n - 1], 1, read_texts, &t);
+    if (err == FL_OK && !t.found)
+        err = FL_ENOTFOUND;
+    if (err == FL_OK)
+        err = fl_buf_err(&sql) ? fl_buf_err(&sql) : fl_db_exec(db, sql.p, a, n, NULL, NULL);
+    if (err == FL_OK && (in->name.p || in->description.p))
+        err = fl_catalog_index_words(db, id, in->name.p ? in->name : fl_buf_str(&t.name),
+                                     in->description.p ? in->description
+                                                       : fl_buf_str(&t.description));
+    if (err == FL_OK)
+        err = fl_db_commit(db);
+    else
+        fl_db_rollback(db);
+out:
+    fl_buf_free(&sql);
+    fl_buf_free(&t.name);
+    fl_buf_free(&t.description);
     return err;
 }

@@ -63,6 +63,11 @@ enum fl_err fl_crypto_base64_decode(struct fl_str s, struct fl_buf *out)
     return FL_OK;
 }
 
+void fl_crypto_sha256(struct fl_str s, unsigned char out[32])
+{
+    EVP_Digest(s.p ? s.p : "", s.len, out, NULL, EVP_sha256(), NULL);
+}
+
 bool fl_crypto_equal(struct fl_str a, struct fl_str b)
 {
     if (a.len != b.len)

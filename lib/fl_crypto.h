@@ -25,6 +25,9 @@ void fl_crypto_base64_encode(struct fl_str s, struct fl_buf *out);
  */
 enum fl_err fl_crypto_base64_decode(struct fl_str s, struct fl_buf *out);
 
+/* Writes the SHA-256 digest of s to out. */
+void fl_crypto_sha256(struct fl_str s, unsigned char out[32]);
+
 /* True when a and b are equal; the time taken depends only on their lengths. */
 bool fl_crypto_equal(struct fl_str a, struct fl_str b);
 

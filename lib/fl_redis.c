@@ -144,6 +144,57 @@ enum fl_err fl_redis_ping(struct fl_redis *r)
     return err;
 }
 
+/* Copies a hiredis reply into ours; arrays and oversized values are refused. */
+static enum fl_err convert(struct fl_arena *arena, const redisReply *in,
+                           struct fl_redis_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (in->type) {
+    case REDIS_REPLY_NIL: out->type = FL_REDIS_NIL; return FL_OK;
+    case REDIS_REPLY_INTEGER: out->type = FL_REDIS_INT; out->integer = in->integer; return FL_OK;
+    case REDIS_REPLY_STRING: out->type = FL_REDIS_STR; break;
+    case REDIS_REPLY_STATUS: out->type = FL_REDIS_STATUS; break;
+    case REDIS_REPLY_ERROR: out->type = FL_REDIS_ERROR; break;
+    default: return FL_ECACHE;
+    }
+    if (in->len > FL_REDIS_VALUE_MAX_BYTES)
+        return FL_ETOOBIG;
+    out->str = fl_arena_strdup(arena, (struct fl_str){in->str, in->len});
+    return out->str.p ? FL_OK : FL_ENOMEM;
+}
+
+enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
+                              const struct fl_redis_cmd *cmds, size_t n,
+                              struct fl_redis_reply *out)
+{
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err = ensure(r);
+
+    for (size_t i = 0; err == FL_OK && i < n; i++) {
+        const char *argv[FL_REDIS_ARGS_MAX];
+        size_t lens[FL_REDIS_ARGS_MAX];
+        for (int k = 0; k < cmds[i].argc && k < FL_REDIS_ARGS_MAX; k++) {
+            argv[k] = cmds[i].argv[k].p ? cmds[i].argv[k].p : "";
+            lens[k] = cmds[i].argv[k].len;
+        }
+        if (redisAppendCommandArgv(r->ctx, cmds[i].argc, argv, lens) != REDIS_OK)
+            err = failed(r, "append", r->ctx->errstr);
+    }
+    for (size_t i = 0; err == FL_OK && i < n; i++) {
+        void *raw = NULL;
+        if (redisGetReply(r->ctx, &raw) != REDIS_OK || raw == NULL) {
+            err = failed(r, "reply", r->ctx->errstr);
+            break;
+        }
+        err = convert(arena, raw, &out[i]);
+        freeReplyObject(raw);
+        if (err != FL_OK && err != FL_ENOMEM)
+            err = failed(r, "reply", "unexpected or oversized reply");
+    }
+    r->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
 int64_t fl_redis_busy_us(const struct fl_redis *r)
 {
     return r->busy_us;

@@ -8,10 +8,31 @@
 #ifndef FL_REDIS_H
 #define FL_REDIS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "fl_arena.h"
 #include "fl_config.h"
 #include "fl_err.h"
+#include "fl_str.h"
+
+#define FL_REDIS_ARGS_MAX 16
+#define FL_REDIS_VALUE_MAX_BYTES ((size_t)4 << 20)
+
+enum fl_redis_type { FL_REDIS_NIL, FL_REDIS_INT, FL_REDIS_STR, FL_REDIS_STATUS, FL_REDIS_ERROR };
+
+/* One reply; str lives in the arena given to the call. Arrays are not used by FarmLokal. */
+struct fl_redis_reply {
+    enum fl_redis_type type;
+    long long integer;
+    struct fl_str str; /* for STR, STATUS and ERROR */
+};
+
+/* One command: argc arguments, binary-safe. */
+struct fl_redis_cmd {
+    int argc;
+    struct fl_str argv[FL_REDIS_ARGS_MAX];
+};
 
 struct fl_redis;
 
@@ -26,6 +47,17 @@ void fl_redis_free(struct fl_redis *r);
 
 /* Checks the server answers PING. Returns FL_OK or FL_ECACHE. */
 enum fl_err fl_redis_ping(struct fl_redis *r);
+
+/*
+ * Sends n commands in one round trip and reads their n replies into out, strings copied
+ * into arena. A reply of type FL_REDIS_ERROR is a command's own error, not a failure.
+ * Returns FL_OK; FL_ECACHE when Redis is unreachable or the connection failed (it is
+ * dropped and retried later, no sooner than a second after); FL_ETOOBIG for a value over
+ * FL_REDIS_VALUE_MAX_BYTES; FL_ENOMEM.
+ */
+enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
+                              const struct fl_redis_cmd *cmds, size_t n,
+                              struct fl_redis_reply *out);
 
 /* Microseconds spent in calls on r since it was created (for Server-Timing). */
 int64_t fl_redis_busy_us(const struct fl_redis *r);

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listing cache. An entry's value is "<generation> <expires_ms> <etag>\n<body>". The build
+ * lock is SET NX PX with a random token and released by compare-and-delete, so a worker
+ * never deletes a lock that expired and was taken by another.
+ */
+#include "fl_cache.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fl_crypto.h"
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define GEN_KEY "fl:products:gen"
+#define LOCK_MS "2000"
+#define POLL_US 3000
+
+static const char release_script[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+    "return 0";
+
+static void hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void fl_cache_etag(struct fl_str body, char out[35])
+{
+    unsigned char d[32];
+
+    fl_crypto_sha256(body, d);
+    out[0] = '"';
+    hex(d, 16, out + 1);
+    out[33] = '"';
+    out[34] = '\0';
+}
+
+/* Parses a stored value; false when it is malformed or of another generation. */
+static bool parse_entry(struct fl_str v, long long gen, struct fl_cache_entry *out)
+{
+    const char *nl = memchr(v.p, '\n', v.len), *sp1, *sp2;
+    int64_t g, exp;
+
+    if (nl == NULL)
+        return false;
+    sp1 = memchr(v.p, ' ', (size_t)(nl - v.p));
+    sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1)) : NULL;
+    if (sp2 == NULL ||
+        fl_str_to_i64((struct fl_str){v.p, (size_t)(sp1 - v.p)}, 0, INT64_MAX, &g) != FL_OK ||
+        fl_str_to_i64((struct fl_str){sp1 + 1, (size_t)(sp2 - sp1 - 1)}, 0, INT64_MAX, &exp) !=
+            FL_OK ||
+        g != gen)
+        return false;
+    out->expires_ms = exp;
+    out->etag = (struct fl_str){sp2 + 1, (size_t)(nl - sp2 - 1)};
+    out->body = (struct fl_str){nl + 1, v.len - (size_t)(nl + 1 - v.p)};
+    return true;
+}
+
+/* GET generation and entry in one round trip. */
+static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
+                              struct fl_cache_lookup *lk, struct fl_cache_entry *out, bool *hit)
+{
+    struct fl_redis_cmd cmds[2] = {
+        {2, {FL_STR("GET"), FL_STR(GEN_KEY)}},
+        {2, {FL_STR("GET"), fl_str_c(lk->key)}},
+    };
+    struct fl_redis_reply rep[2];
+    int64_t g = 0;
+    enum fl_err err = fl_redis_pipeline(r, arena, cmds, 2, rep);
+
+    *hit = false;
+    if (err != FL_OK)
+        return err;
+    if (rep[0].type == FL_REDIS_STR && fl_str_to_i64(rep[0].str, 0, INT64_MAX, &g) != FL_OK)
+        g = -1;
+    lk->gen = g;
+    *hit = g >= 0 && rep[1].type == FL_REDIS_STR && parse_entry(rep[1].str, g, out);
+    return FL_OK;
+}
+
+enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
+                                 struct fl_str canonical, unsigned wait_ms,
+                                 struct fl_cache_lookup *lk, struct fl_cache_entry *out)
+{
+    unsigned char d[32], rnd[16];
+    char h[33];
+    struct fl_redis_reply rep;
+    struct fl_redis_cmd lock;
+    int64_t deadline;
+    bool hit;
+
+    fl_crypto_sha256(canonical, d);
+    hex(d, 16, h);
+    snprintf(lk->key, sizeof(lk->key), "fl:list:%s", h);
+    snprintf(lk->lock_key, sizeof(lk->lock_key), "fl:lock:%s", h);
+    lk->locked = false;
+    if (read_entry(r, arena, lk, out, &hit) != FL_OK)
+        return FL_CACHE_BYPASS;
+    if (hit)
+        return FL_CACHE_HIT;
+    if (fl_crypto_random(rnd, sizeof(rnd)) != FL_OK)
+        return FL_CACHE_MISS;
+    hex(rnd, sizeof(rnd), lk->token);
+    lock = (struct fl_redis_cmd){6, {FL_STR("SET"), fl_str_c(lk->lock_key), fl_str_c(lk->token),
+                                     FL_STR("NX"), FL_STR("PX"), FL_STR(LOCK_MS)}};
+    if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
+        return FL_CACHE_BYPASS;
+    if (rep.type == FL_REDIS_STATUS) {
+        lk->locked = true;
+        return FL_CACHE_MISS;
+    }
+    /* Another worker is building this page: wait a little for its entry. */
+    deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;
+    while (fl_time_mono_us() < deadline) {
+        struct timespec ts = {0, POLL_US * 1000};
+        nanosleep(&ts, NULL);
+        if (read_entry(r, arena, lk, out, &hit) != FL_OK)
+            return FL_CACHE_BYPASS;
+        if (hit)
+            return FL_CACHE_HIT;
+    }
+    return FL_CACHE_MISS;
+}
+
+void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk,
+                    struct fl_str body, struct fl_str etag, unsigned ttl_s)
+{
+    struct fl_redis_reply rep[2];
+    struct fl_redis_cmd cmds[2];
+    struct fl_buf v;
+    char ttl_ms[24];
+    size_t n = 1;
+
+    if (lk->gen < 0)
+        return;
+    fl_buf_init(&v, FL_REDIS_VALUE_MAX_BYTES);
+    fl_buf_appendf(&v, "%lld %lld ", lk->gen,
+                   (long long)(fl_time_wall_ms() + (int64_t)ttl_s * 1000));
+    fl_buf_put(&v, etag);
+    fl_buf_putc(&v, '\n');
+    fl_buf_put(&v, body);
+    snprintf(ttl_ms, sizeof(ttl_ms), "%u", ttl_s * 1000);
+    if (fl_buf_err(&v) == FL_OK) {
+        cmds[0] = (struct fl_redis_cmd){5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v),
+                                            FL_STR("PX"), fl_str_c(ttl_ms)}};
+        if (lk->locked) {
+            cmds[1] = (struct fl_redis_cmd){5, {FL_STR("EVAL"), FL_STR(release_script),
+                                                FL_STR("1"), fl_str_c(lk->lock_key),
+                                                fl_str_c(lk->token)}};
+            n = 2;
+        }
+        fl_redis_pipeline(r, arena, cmds, n, rep);
+    }
+    lk->locked = false;
+    fl_buf_free(&v);
+}
+
+enum fl_err fl_cache_invalidate(struct fl_redis *r, struct fl_arena *arena)
+{
+    struct fl_redis_cmd cmd = {2, {FL_STR("INCR"), FL_STR(GEN_KEY)}};
+    struct fl_redis_reply rep;
+    enum fl_err err = fl_redis_pipeline(r, arena, &cmd, 1, &rep);
+
+    if (err == FL_OK && rep.type != FL_REDIS_INT)
+        err = FL_ECACHE;
+    if (err != FL_OK)
+        fl_log(FL_LOG_ERROR, "event=cache_invalidate_failed error=\"%s\"", fl_strerror(err));
+    return err;
+}

@@ -58,6 +58,10 @@ const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow);
 /* Handlers, one file per resource. */
 void fl_h_health(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_health_live(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_products_create(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 
 /*
  * Serves one request without sending it: builds req from env in arena, routes it, reads

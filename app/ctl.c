@@ -17,6 +17,8 @@ static const char usage[] =
     "Commands:\n"
     "  migrate        apply the schema migrations not applied yet (safe to rerun)\n"
     "  check-config   validate the configuration and print it, secrets masked\n"
+    "  seed --rows N [--seed S] [--replace]\n"
+    "                 fill the catalogue with N generated products (deterministic per S)\n"
     "\n"
     "--config FILE reads FL_* settings from FILE (KEY=VALUE lines); the environment wins.\n";
 
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
     fl_log_set_level(cfg.log_level);
     if (strcmp(argv[i], "migrate") == 0) {
         status = fl_ctl_migrate(&cfg, argc - i, argv + i);
+    } else if (strcmp(argv[i], "seed") == 0) {
+        status = fl_ctl_seed(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "check-config") == 0) {
         status = check_config(&cfg, argc - i);
     } else {

@@ -9,10 +9,16 @@
 #include <string.h>
 
 static const char *const no_params[] = {NULL};
+static const char *const listing_params[] = {"limit", "cursor",   "category", "minPrice",
+                                             "maxPrice", "search", "q",       "sort", NULL};
 
 static const struct fl_route routes[] = {
     {FL_METHOD_GET, "/health", fl_h_health, no_params, 0},
     {FL_METHOD_GET, "/health/live", fl_h_health_live, no_params, 0},
+    {FL_METHOD_GET, "/products", fl_h_products_list, listing_params, 0},
+    {FL_METHOD_POST, "/products", fl_h_products_create, no_params, FL_BODY_MAX_BYTES},
+    {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0},
+    {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES},
 };
 
 /* Matches path against pattern segment by segment; "{x}" takes one non-empty segment. */

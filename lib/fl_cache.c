@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Listing cache. An entry's value is "<generation> <expires_ms> <etag>\n<body>". The build
+ * Listing cache. An entry's value is "<generation> <expires_ms> <etag> <meta>\n<body>". The build
  * lock is SET NX PX with a random token and released by compare-and-delete, so a worker
  * never deletes a lock that expired and was taken by another.
  */
@@ -47,21 +47,23 @@ void fl_cache_etag(struct fl_str body, char out[35])
 /* Parses a stored value; false when it is malformed or of another generation. */
 static bool parse_entry(struct fl_str v, long long gen, struct fl_cache_entry *out)
 {
-    const char *nl = memchr(v.p, '\n', v.len), *sp1, *sp2;
+    const char *nl = memchr(v.p, '\n', v.len), *sp1, *sp2, *sp3;
     int64_t g, exp;
 
     if (nl == NULL)
         return false;
     sp1 = memchr(v.p, ' ', (size_t)(nl - v.p));
     sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1)) : NULL;
-    if (sp2 == NULL ||
+    sp3 = sp2 ? memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)) : NULL;
+    if (sp3 == NULL ||
         fl_str_to_i64((struct fl_str){v.p, (size_t)(sp1 - v.p)}, 0, INT64_MAX, &g) != FL_OK ||
         fl_str_to_i64((struct fl_str){sp1 + 1, (size_t)(sp2 - sp1 - 1)}, 0, INT64_MAX, &exp) !=
             FL_OK ||
         g != gen)
         return false;
     out->expires_ms = exp;
-    out->etag = (struct fl_str){sp2 + 1, (size_t)(nl - sp2 - 1)};
+    out->etag = (struct fl_str){sp2 + 1, (size_t)(sp3 - sp2 - 1)};
+    out->meta = (struct fl_str){sp3 + 1, (size_t)(nl - sp3 - 1)};
     out->body = (struct fl_str){nl + 1, v.len - (size_t)(nl + 1 - v.p)};
     return true;
 }
@@ -132,8 +134,24 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     return FL_CACHE_MISS;
 }
 
+static struct fl_redis_cmd release_cmd(const struct fl_cache_lookup *lk)
+{
+    return (struct fl_redis_cmd){5, {FL_STR("EVAL"), FL_STR(release_script), FL_STR("1"),
+                                     fl_str_c(lk->lock_key), fl_str_c(lk->token)}};
+}
+
+void fl_cache_release(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk)
+{
+    struct fl_redis_cmd cmd = release_cmd(lk);
+    struct fl_redis_reply rep;
+
+    if (lk->locked)
+        fl_redis_pipeline(r, arena, &cmd, 1, &rep);
+    lk->locked = false;
+}
+
 void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk,
-                    struct fl_str body, struct fl_str etag, unsigned ttl_s)
+                    struct fl_str body, struct fl_str etag, struct fl_str meta, unsigned ttl_s)
 {
     struct fl_redis_reply rep[2];
     struct fl_redis_cmd cmds[2];
@@ -141,12 +159,16 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
     char ttl_ms[24];
     size_t n = 1;
 
-    if (lk->gen < 0)
+    if (lk->gen < 0) {
+        fl_cache_release(r, arena, lk);
         return;
+    }
     fl_buf_init(&v, FL_REDIS_VALUE_MAX_BYTES);
     fl_buf_appendf(&v, "%lld %lld ", lk->gen,
                    (long long)(fl_time_wall_ms() + (int64_t)ttl_s * 1000));
     fl_buf_put(&v, etag);
+    fl_buf_putc(&v, ' ');
+    fl_buf_put(&v, meta);
     fl_buf_putc(&v, '\n');
     fl_buf_put(&v, body);
     snprintf(ttl_ms, sizeof(ttl_ms), "%u", ttl_s * 1000);
@@ -154,14 +176,13 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
         cmds[0] = (struct fl_redis_cmd){5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v),
                                             FL_STR("PX"), fl_str_c(ttl_ms)}};
         if (lk->locked) {
-            cmds[1] = (struct fl_redis_cmd){5, {FL_STR("EVAL"), FL_STR(release_script),
-                                                FL_STR("1"), fl_str_c(lk->lock_key),
-                                                fl_str_c(lk->token)}};
+            cmds[1] = release_cmd(lk);
             n = 2;
         }
         fl_redis_pipeline(r, arena, cmds, n, rep);
+        lk->locked = false;
     }
-    lk->locked = false;
+    fl_cache_release(r, arena, lk);
     fl_buf_free(&v);
 }
 

@@ -32,6 +32,7 @@ struct fl_cache_lookup {
 struct fl_cache_entry {
     struct fl_str body; /* borrowed from the arena */
     struct fl_str etag; /* quoted, e.g. "\"3f2a...\"" */
+    struct fl_str meta; /* what the builder stored alongside (no spaces or newlines) */
     int64_t expires_ms; /* wall clock */
 };
 
@@ -44,9 +45,15 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
                                  struct fl_str canonical, unsigned wait_ms,
                                  struct fl_cache_lookup *lk, struct fl_cache_entry *out);
 
-/* Stores body with etag for ttl_s under lk's generation, and releases lk's lock if held. */
+/*
+ * Stores body with etag and meta (no spaces or newlines; may be empty) for ttl_s under lk's
+ * generation, and releases lk's lock if held.
+ */
 void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk,
-                    struct fl_str body, struct fl_str etag, unsigned ttl_s);
+                    struct fl_str body, struct fl_str etag, struct fl_str meta, unsigned ttl_s);
+
+/* Releases lk's build lock, if held, without storing anything (the build failed). */
+void fl_cache_release(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk);
 
 /* Invalidates every listing (INCR of the generation). Returns FL_OK or FL_ECACHE. */
 enum fl_err fl_cache_invalidate(struct fl_redis *r, struct fl_arena *arena);

@@ -7,7 +7,7 @@
  *    the outer ORDER BY), then a join back on the primary key for the page's rows only;
  *  - with search words, the planner counts how many index entries the rarest word prefix
  *    has (stopping at RARE_MAX): a rare word drives the query from product_words and sorts
- *    its few matches; common words ride along the listing scan as EXISTS probes of
+ *    its few matches; common words ride along the listing scan as probes of
  *    (product_id, word), which find a match every few rows.
  * The first page uses a sentinel key below or above every row, so first and later pages
  * share one statement shape.
@@ -220,16 +220,20 @@ static void price_range(struct fl_buf *sql, struct args *a, const char *pfx)
     arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[1])));
 }
 
-/* "AND EXISTS (...)" for each word but skip (SIZE_MAX: none skipped). */
+/* A word condition for each word but skip (SIZE_MAX: none skipped). */
 static void word_probes(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
                         size_t skip, const char *id_expr, struct fl_str *patterns)
 {
     for (size_t i = 0; i < q->n_words; i++) {
         if (i == skip)
             continue;
+        /* A scalar subquery, not EXISTS: MariaDB turns EXISTS into a semi-join that
+         * materialises every product with the word, which is what a common word must not
+         * cost. This form probes (product_id, word) once per row scanned. */
         fl_buf_appendf(sql,
-                       " AND EXISTS (SELECT 1 FROM product_words w FORCE INDEX "
-                       "(ix_product_words_product) WHERE w.product_id = %s AND w.word LIKE ?)",
+                       " AND (SELECT 1 FROM product_words w FORCE INDEX "
+                       "(ix_product_words_product) WHERE w.product_id = %s AND w.word LIKE ? "
+                       "LIMIT 1) IS NOT NULL",
                        id_expr);
         arg(a, FL_DB_ARG_STR(patterns[i]));
     }

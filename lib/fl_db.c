@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ struct fl_db {
     int64_t retry_at_us;       /* no connect attempt before this monotonic time */
     bool down;                 /* the last connect failed (logged once per outage) */
     bool in_tx;
+    bool bulk_load;            /* LOCAL INFILE allowed (farmlokal-ctl seed only) */
     struct cached_stmt stmts[STMT_CACHE_MAX];
     size_t n_stmts;
     char *rowbuf;              /* result column buffers, reused across queries */
@@ -166,6 +168,10 @@ static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
     mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &db->timeout_s);
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &db->timeout_s);
     mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+    if (db->bulk_load) {
+        unsigned on = 1;
+        mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &on);
+    }
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, init);
     status = mysql_real_connect_start(&ret, m, db->dsn.host ? db->dsn.host : "localhost",
@@ -496,6 +502,67 @@ enum fl_err fl_db_exec_script(struct fl_db *db, struct fl_str sql)
         err = failed(db, mysql_errno(db->conn), "script", mysql_error(db->conn));
     if (db->conn)
         mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_OFF);
+    db->busy_us += fl_time_mono_us() - t0;
+    return err;
+}
+
+void fl_db_enable_bulk_load(struct fl_db *db)
+{
+    db->bulk_load = true;
+}
+
+struct source {
+    fl_db_source_fn fn;
+    void *ud;
+};
+
+static int source_init(void **ptr, const char *name, void *ud)
+{
+    (void)name;
+    *ptr = ud;
+    return 0;
+}
+
+static int source_read(void *ptr, char *buf, unsigned int cap)
+{
+    struct source *src = ptr;
+    long n = src->fn(src->ud, buf, cap);
+
+    return n < 0 ? -1 : (int)n;
+}
+
+static void source_end(void *ptr)
+{
+    (void)ptr;
+}
+
+static int source_error(void *ptr, char *msg, unsigned int cap)
+{
+    (void)ptr;
+    snprintf(msg, cap, "the data source failed");
+    return CR_UNKNOWN_ERROR;
+}
+
+enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn fn, void *ud,
+                            uint64_t *rows)
+{
+    struct source src = {fn, ud};
+    int64_t t0 = fl_time_mono_us();
+    enum fl_err err;
+
+    if (!db->bulk_load)
+        return FL_EINVAL;
+    if ((err = ensure(db)) != FL_OK)
+        return err;
+    mysql_set_local_infile_handler(db->conn, source_init, source_read, source_end,
+                                   source_error, &src);
+    db->queries++;
+    if (mysql_real_query(db->conn, sql, strlen(sql)) != 0)
+        err = failed(db, mysql_errno(db->conn), "load_data", mysql_error(db->conn));
+    else if (rows)
+        *rows = mysql_affected_rows(db->conn);
+    if (db->conn)
+        mysql_set_local_infile_default(db->conn);
     db->busy_us += fl_time_mono_us() - t0;
     return err;
 }

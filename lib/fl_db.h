@@ -76,6 +76,26 @@ enum fl_err fl_db_exec(struct fl_db *db, const char *sql, const struct fl_db_arg
 /* Runs one or more ';'-separated statements as text (migrations only: no arguments). */
 enum fl_err fl_db_exec_script(struct fl_db *db, struct fl_str sql);
 
+/*
+ * Fills buf with up to cap bytes of LOAD DATA input; returns the count, 0 at the end, or -1
+ * to abort the load.
+ */
+typedef long (*fl_db_source_fn)(void *ud, char *buf, size_t cap);
+
+/*
+ * Allows fl_db_load_data on db; call before db's first use (it is a connect option, off by
+ * default so a worker's connection can never be asked to read local files).
+ */
+void fl_db_enable_bulk_load(struct fl_db *db);
+
+/*
+ * Runs sql, a "LOAD DATA LOCAL INFILE 'stream' ..." statement, feeding it the bytes fn
+ * produces instead of a file. Returns FL_OK with the rows loaded in rows (may be NULL), or
+ * FL_EDB.
+ */
+enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn fn, void *ud,
+                            uint64_t *rows);
+
 /* Transactions. Nothing is retried inside one; a lost connection rolls it back. */
 enum fl_err fl_db_begin(struct fl_db *db);
 enum fl_err fl_db_commit(struct fl_db *db);

@@ -145,16 +145,6 @@ enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, const char *
     return FL_OK;
 }
 
-static bool has_control(struct fl_str s)
-{
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c < 0x20 || c == 0x7f)
-            return true;
-    }
-    return false;
-}
-
 /* Decodes one "name[=value]" part into an arena copy. */
 static enum fl_err decode_part(struct fl_req *req, struct fl_str raw, struct fl_str *out,
                                struct fl_buf *detail)
@@ -174,7 +164,7 @@ static enum fl_err decode_part(struct fl_req *req, struct fl_str raw, struct fl_
         fl_buf_puts(detail, "the query string is not valid UTF-8");
         return FL_EINVAL;
     }
-    if (has_control(*out)) {
+    if (fl_str_has_control(*out)) {
         fl_buf_puts(detail, "the query string contains control characters");
         return FL_EINVAL;
     }

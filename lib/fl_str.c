@@ -162,3 +162,22 @@ bool fl_utf8_valid(struct fl_str s)
     }
     return true;
 }
+
+size_t fl_utf8_count(struct fl_str s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s.len; i++)
+        n += ((unsigned char)s.p[i] & 0xc0) != 0x80;
+    return n;
+}
+
+bool fl_str_has_control(struct fl_str s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}

@@ -58,4 +58,10 @@ enum fl_err fl_str_unescape(struct fl_str s, bool plus_is_space, char *out, size
 /* True when s is well-formed UTF-8 (no overlongs, surrogates or code points over U+10FFFF). */
 bool fl_utf8_valid(struct fl_str s);
 
+/* The number of characters (code points) in valid UTF-8 s. */
+size_t fl_utf8_count(struct fl_str s);
+
+/* True when s holds a byte below 0x20 or 0x7f (control characters). */
+bool fl_str_has_control(struct fl_str s);
+
 #endif

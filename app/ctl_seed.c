@@ -1,0 +1,673 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * farmlokal-ctl seed: fills the catalogue with N realistic, deterministic products (same
+ * --seed, same rows) as fast as MariaDB allows. Rows are built into fresh copies of
+ * products and product_words (CREATE TABLE ... LIKE, so the schema stays in sql/ alone)
+ * without their secondary indexes, streamed in primary-key order through LOAD DATA LOCAL
+ * (generated on the fly, no temporary file), indexed in one ALTER per table, analysed, and
+ * swapped in with one atomic RENAME: an interrupted seed leaves the live tables untouched.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "fl_arena.h"
+#include "fl_buf.h"
+#include "fl_cache.h"
+#include "fl_db.h"
+#include "fl_redis.h"
+#include "fl_search.h"
+#include "fl_time.h"
+#include "seed_data.h"
+
+#define ROWS_MAX 50000000ULL
+#define PLACE_WORDS 3000
+#define PRODUCERS 4000
+#define TIE_PERCENT 20
+#define SPAN_US (2LL * 365 * 24 * 3600 * 1000000)
+#define END_EPOCH_S 1793491200LL /* 2026-11-01T00:00:00Z: fixed, so seeds are reproducible */
+
+/* ---- deterministic randomness ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static size_t pick(size_t n)
+{
+    return (size_t)(rnd() % n);
+}
+
+static size_t count(const char *const *list)
+{
+    size_t n = 0;
+
+    while (list[n])
+        n++;
+    return n;
+}
+
+/* ---- the dictionary: every word the generator can write, with a dense id ---- */
+
+struct dict {
+    char **words;      /* sorted by bytes (utf8mb4_bin order), distinct */
+    size_t n, cap;
+    uint32_t *slots;   /* open addressing: id + 1, 0 = empty */
+    size_t n_slots;
+};
+
+static uint64_t hash(struct fl_str s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int add_raw(void *ud, struct fl_str w)
+{
+    struct dict *d = ud;
+
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 1024;
+        char **p = realloc(d->words, cap * sizeof(*p));
+        if (p == NULL)
+            return 1;
+        d->words = p;
+        d->cap = cap;
+    }
+    d->words[d->n] = strndup(w.p, w.len);
+    if (d->words[d->n] == NULL)
+        return 1;
+    d->n++;
+    return 0;
+}
+
+static int cmp_words(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int64_t dict_find(const struct dict *d, struct fl_str w)
+{
+    for (size_t i = hash(w) & (d->n_slots - 1);; i = (i + 1) & (d->n_slots - 1)) {
+        uint32_t s = d->slots[i];
+        if (s == 0)
+            return -1;
+        if (strlen(d->words[s - 1]) == w.len && memcmp(d->words[s - 1], w.p, w.len) == 0)
+            return s - 1;
+    }
+}
+
+/* Sorts, removes duplicates and builds the hash index. */
+static bool dict_seal(struct dict *d)
+{
+    size_t k = 0;
+
+    qsort(d->words, d->n, sizeof(*d->words), cmp_words);
+    for (size_t i = 0; i < d->n; i++) {
+        if (k && strcmp(d->words[k - 1], d->words[i]) == 0)
+            free(d->words[i]);
+        else
+            d->words[k++] = d->words[i];
+    }
+    d->n = k;
+    for (d->n_slots = 1; d->n_slots < 2 * d->n; d->n_slots *= 2)
+        ;
+    d->slots = calloc(d->n_slots, sizeof(*d->slots));
+    if (d->slots == NULL)
+        return false;
+    for (size_t id = 0; id < d->n; id++) {
+        struct fl_str w = fl_str_c(d->words[id]);
+        size_t i = hash(w) & (d->n_slots - 1);
+        while (d->slots[i])
+            i = (i + 1) & (d->n_slots - 1);
+        d->slots[i] = (uint32_t)id + 1;
+    }
+    return true;
+}
+
+static void dict_free(struct dict *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->words[i]);
+    free(d->words);
+    free(d->slots);
+}
+
+/* ---- the generator ---- */
+
+struct pair {
+    uint32_t word, product;
+};
+
+struct gen {
+    uint64_t rows, next_id;
+    char **place_words;    /* generated, e.g. "Kelmora" */
+    char **producers;      /* e.g. "Kelmora Valley Farm" */
+    const char **vocab;    /* description words, most frequent first (Zipf) */
+    double *vocab_cdf;
+    size_t n_vocab;
+    int64_t last_created_us;
+    struct dict dict;
+    struct pair *pairs;    /* (word, product) of every product, in product order */
+    size_t n_pairs, cap_pairs;
+    char line[4096];       /* the row being handed to LOAD DATA */
+    size_t line_len, line_off;
+    int64_t t0_us, last_report_us;
+    bool failed;
+};
+
+static char *capitalised(const char *s)
+{
+    char *p = strdup(s);
+
+    if (p && p[0] >= 'a' && p[0] <= 'z')
+        p[0] = (char)(p[0] - 32);
+    return p;
+}
+
+/* Place words from 2-3 syllables, distinct; they make producers and rare search words. */
+static bool make_places(struct gen *g)
+{
+    size_t n_syl = count(fl_seed_syllables), made = 0, tries = 0;
+
+    g->place_words = calloc(PLACE_WORDS, sizeof(char *));
+    if (g->place_words == NULL)
+        return false;
+    while (made < PLACE_WORDS && tries++ < PLACE_WORDS * 20) {
+        char w[32];
+        size_t parts = 2 + pick(2), len = 0;
+        bool dup = false;
+        for (size_t i = 0; i < parts; i++)
+            len += (size_t)snprintf(w + len, sizeof(w) - len, "%s", fl_seed_syllables[pick(n_syl)]);
+        for (size_t i = 0; i < made && !dup; i++)
+            dup = strcasecmp(g->place_words[i], w) == 0;
+        if (!dup && (g->place_words[made] = capitalised(w)) != NULL)
+            made++;
+    }
+    return made == PLACE_WORDS;
+}
+
+static bool make_producers(struct gen *g)
+{
+    size_t nw = count(fl_seed_place_words), nk = count(fl_seed_place_kinds),
+           np = count(fl_seed_producer_kinds);
+
+    g->producers = calloc(PRODUCERS, sizeof(char *));
+    if (g->producers == NULL)
+        return false;
+    for (size_t i = 0; i < PRODUCERS; i++) {
+        char b[128];
+        const char *first = i % 3 ? g->place_words[pick(PLACE_WORDS)] : fl_seed_place_words[pick(nw)];
+        snprintf(b, sizeof(b), "%s %s %s", first, fl_seed_place_kinds[pick(nk)],
+                 fl_seed_producer_kinds[pick(np)]);
+        if ((g->producers[i] = strdup(b)) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* Description words: the common words first, then place words; Zipf weights 1/rank. */
+static bool make_vocab(struct gen *g)
+{
+    size_t nc = count(fl_seed_common_words);
+    double total = 0;
+
+    g->n_vocab = nc + PLACE_WORDS;
+    g->vocab = calloc(g->n_vocab, sizeof(*g->vocab));
+    g->vocab_cdf = calloc(g->n_vocab, sizeof(*g->vocab_cdf));
+    if (g->vocab == NULL || g->vocab_cdf == NULL)
+        return false;
+    for (size_t i = 0; i < g->n_vocab; i++) {
+        g->vocab[i] = i < nc ? fl_seed_common_words[i] : g->place_words[i - nc];
+        total += 1.0 / (double)(i + 1);
+        g->vocab_cdf[i] = total;
+    }
+    for (size_t i = 0; i < g->n_vocab; i++)
+        g->vocab_cdf[i] /= total;
+    return true;
+}
+
+static const char *zipf_word(struct gen *g)
+{
+    double u = (double)(rnd() >> 11) / 9007199254740992.0;
+    size_t lo = 0, hi = g->n_vocab - 1;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (g->vocab_cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return g->vocab[lo];
+}
+
+/* Every word any product can contain goes into the dictionary up front. */
+static bool make_dict(struct gen *g)
+{
+    const char *const *lists[] = {fl_seed_adjectives, fl_seed_common_words, fl_seed_place_words,
+                                  fl_seed_place_kinds, fl_seed_producer_kinds};
+    static const char *const glue[] = {"from", "grown", "by", "with", "and", "per", NULL};
+    struct dict *d = &g->dict;
+
+    for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+        for (size_t i = 0; lists[l][i]; i++)
+            fl_search_words(fl_str_c(lists[l][i]), add_raw, d);
+    for (size_t i = 0; glue[i]; i++)
+        fl_search_words(fl_str_c(glue[i]), add_raw, d);
+    for (size_t i = 0; i < PLACE_WORDS; i++)
+        fl_search_words(fl_str_c(g->place_words[i]), add_raw, d);
+    for (size_t c = 0; c < fl_seed_n_categories; c++) {
+        const struct fl_seed_category *cat = &fl_seed_categories[c];
+        for (size_t i = 0; cat->products[i]; i++)
+            fl_search_words(fl_str_c(cat->products[i]), add_raw, d);
+        for (size_t i = 0; cat->traits[i]; i++)
+            fl_search_words(fl_str_c(cat->traits[i]), add_raw, d);
+    }
+    return dict_seal(d);
+}
+
+struct word_sink {
+    struct gen *g;
+    uint32_t product;
+    size_t first; /* this product's first pair, for de-duplication */
+};
+
+static int record_word(void *ud, struct fl_str w)
+{
+    struct word_sink *s = ud;
+    struct gen *g = s->g;
+    int64_t id = dict_find(&g->dict, w);
+
+    if (id < 0) {
+        fprintf(stderr, "seed: word '%.*s' is missing from the dictionary\n", (int)w.len, w.p);
+        g->failed = true;
+        return 1;
+    }
+    for (size_t i = s->first; i < g->n_pairs; i++)
+        if (g->pairs[i].word == (uint32_t)id)
+            return 0;
+    if (g->n_pairs == g->cap_pairs) {
+        size_t cap = g->cap_pairs ? g->cap_pairs * 2 : (size_t)1 << 20;
+        struct pair *p = realloc(g->pairs, cap * sizeof(*p));
+        if (p == NULL) {
+            g->failed = true;
+            return 1;
+        }
+        g->pairs = p;
+        g->cap_pairs = cap;
+    }
+    g->pairs[g->n_pairs++] = (struct pair){(uint32_t)id, s->product};
+    return 0;
+}
+
+static void format_time(int64_t us, char *out, size_t cap)
+{
+    time_t s = (time_t)(us / 1000000);
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(us % 1000000));
+}
+
+/* Writes product id's row into g->line and records its words. */
+static void make_product(struct gen *g, uint64_t id)
+{
+    const struct fl_seed_category *c = &fl_seed_categories[pick(fl_seed_n_categories)];
+    const char *base = c->products[pick(count(c->products))];
+    const char *producer = g->producers[pick(PRODUCERS)];
+    char name[256], desc[1024], created[32];
+    struct word_sink sink = {g, (uint32_t)id, g->n_pairs};
+    int64_t cents = c->min_cents + (int64_t)pick((size_t)(c->max_cents - c->min_cents + 1));
+    size_t n_traits = count(c->traits), len, words = 4 + pick(5);
+    static const int endings[] = {0, 50, 99};
+
+    if (pick(100) < 70)
+        snprintf(name, sizeof(name), "%s %s", fl_seed_adjectives[pick(count(fl_seed_adjectives))],
+                 base);
+    else
+        snprintf(name, sizeof(name), "%s", base);
+    len = (size_t)snprintf(desc, sizeof(desc), "%s from %s, %s and %s", base, producer,
+                           c->traits[pick(n_traits)], c->traits[pick(n_traits)]);
+    for (size_t i = 0; i < words && len < sizeof(desc) - 40; i++)
+        len += (size_t)snprintf(desc + len, sizeof(desc) - len, " %s", zipf_word(g));
+    snprintf(desc + len, sizeof(desc) - len, ".");
+    if (pick(2)) {
+        /* Shop prices end in .00, .50 or .99: many ties, as in a real catalogue. */
+        int64_t rounded = cents / 100 * 100 + endings[pick(3)];
+        if (rounded >= c->min_cents && rounded <= c->max_cents)
+            cents = rounded;
+    }
+    if (id == 1 || pick(100) >= TIE_PERCENT)
+        g->last_created_us = END_EPOCH_S * 1000000 - (int64_t)(rnd() % (uint64_t)SPAN_US);
+    format_time(g->last_created_us, created, sizeof(created));
+    g->line_len = (size_t)snprintf(
+        g->line, sizeof(g->line), "%" PRIu64 "\t%s-%09" PRIu64 "\t%s\t%s\t%s\t%lld.%02lld\t%s\t%zu\t%s\t%s\t%s\n",
+        id, c->code, id, name, desc, c->name, (long long)(cents / 100), (long long)(cents % 100),
+        c->units[pick(count(c->units))], pick(501), producer, created, created);
+    g->line_off = 0;
+    fl_search_words(fl_str_c(name), record_word, &sink);
+    fl_search_words(fl_str_c(desc), record_word, &sink);
+}
+
+static void progress(struct gen *g, const char *what, uint64_t done, uint64_t total, bool last)
+{
+    int64_t now = fl_time_mono_us();
+    double s = (double)(now - g->t0_us) / 1e6, rate = s > 0 ? (double)done / s : 0;
+
+    if (!last && now - g->last_report_us < 1000000)
+        return;
+    g->last_report_us = now;
+    fprintf(stderr, "\rseed: %s %" PRIu64 "/%" PRIu64 " (%.0f rows/s, ETA %.0f s)   %s", what,
+            done, total, rate, rate > 0 ? (double)(total - done) / rate : 0.0, last ? "\n" : "");
+}
+
+static long product_source(void *ud, char *buf, size_t cap)
+{
+    struct gen *g = ud;
+    size_t n = 0;
+
+    while (n < cap && !g->failed) {
+        if (g->line_off == g->line_len) {
+            if (g->next_id > g->rows)
+                break;
+            make_product(g, g->next_id++);
+            progress(g, "products", g->next_id - 1, g->rows, false);
+        }
+        size_t k = g->line_len - g->line_off < cap - n ? g->line_len - g->line_off : cap - n;
+        memcpy(buf + n, g->line + g->line_off, k);
+        g->line_off += k;
+        n += k;
+    }
+    return g->failed ? -1 : (long)n;
+}
+
+/* product_words rows in primary-key order: pairs sorted by word (stable: products ascend). */
+struct word_stream {
+    struct gen *g;
+    struct pair *sorted;
+    size_t at;
+    char line[64];
+    size_t line_len, line_off;
+};
+
+static long word_source(void *ud, char *buf, size_t cap)
+{
+    struct word_stream *w = ud;
+    size_t n = 0;
+
+    while (n < cap) {
+        if (w->line_off == w->line_len) {
+            struct pair *p;
+            if (w->at == w->g->n_pairs)
+                break;
+            p = &w->sorted[w->at++];
+            w->line_len = (size_t)snprintf(w->line, sizeof(w->line), "%s\t%u\n",
+                                           w->g->dict.words[p->word], p->product);
+            w->line_off = 0;
+        }
+        size_t k = w->line_len - w->line_off < cap - n ? w->line_len - w->line_off : cap - n;
+        memcpy(buf + n, w->line + w->line_off, k);
+        w->line_off += k;
+        n += k;
+    }
+    return (long)n;
+}
+
+static struct pair *sort_pairs(struct gen *g)
+{
+    size_t *start = calloc(g->dict.n + 1, sizeof(size_t));
+    struct pair *out = malloc((g->n_pairs ? g->n_pairs : 1) * sizeof(*out));
+
+    if (start == NULL || out == NULL) {
+        free(start);
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < g->n_pairs; i++)
+        start[g->pairs[i].word + 1]++;
+    for (size_t i = 1; i <= g->dict.n; i++)
+        start[i] += start[i - 1];
+    for (size_t i = 0; i < g->n_pairs; i++)
+        out[start[g->pairs[i].word]++] = g->pairs[i];
+    free(start);
+    return out;
+}
+
+/* ---- the tables ---- */
+
+struct ddl {
+    struct fl_buf drop, add;
+};
+
+static enum fl_err collect_index(void *ud, const struct fl_str *c, size_t n)
+{
+    struct ddl *d = ud;
+
+    if (n != 3 || c[0].p == NULL || c[2].p == NULL)
+        return FL_EDB;
+    fl_buf_appendf(&d->drop, "%sDROP INDEX `%.*s`", d->drop.len ? ", " : "", (int)c[0].len,
+                   c[0].p);
+    fl_buf_appendf(&d->add, "%sADD %sKEY `%.*s` (%.*s)", d->add.len ? ", " : "",
+                   c[1].len == 1 && c[1].p[0] == '0' ? "UNIQUE " : "", (int)c[0].len, c[0].p,
+                   (int)c[2].len, c[2].p);
+    return fl_buf_err(&d->drop) ? fl_buf_err(&d->drop) : fl_buf_err(&d->add);
+}
+
+/* The live table's secondary indexes, as DROP and ADD clauses. */
+static enum fl_err read_indexes(struct fl_db *db, const char *table, struct ddl *d)
+{
+    static const char sql[] =
+        "SELECT INDEX_NAME, MIN(NON_UNIQUE), GROUP_CONCAT(CONCAT('`', COLUMN_NAME, '`',"
+        " IF(SUB_PART IS NULL, '', CONCAT('(', SUB_PART, ')'))) ORDER BY SEQ_IN_INDEX"
+        " SEPARATOR ',') FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+        " AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME ORDER BY INDEX_NAME";
+    struct fl_db_arg a = FL_DB_ARG_STR(fl_str_c(table));
+
+    fl_buf_init(&d->drop, 8192);
+    fl_buf_init(&d->add, 8192);
+    return fl_db_query(db, sql, &a, 1, collect_index, d);
+}
+
+static enum fl_err run(struct fl_db *db, const char *sql)
+{
+    return fl_db_exec_script(db, fl_str_c(sql));
+}
+
+/* Runs "ALTER TABLE <table> <clauses>" when there are clauses. */
+static enum fl_err alter(struct fl_db *db, const char *table, const struct fl_buf *clauses)
+{
+    struct fl_buf sql;
+    enum fl_err err = FL_OK;
+
+    if (clauses->len == 0)
+        return FL_OK;
+    fl_buf_init(&sql, 16384);
+    fl_buf_appendf(&sql, "ALTER TABLE %s %s", table, clauses->p);
+    err = fl_buf_err(&sql) ? fl_buf_err(&sql) : run(db, sql.p);
+    fl_buf_free(&sql);
+    return err;
+}
+
+static enum fl_err flag(void *ud, const struct fl_str *c, size_t n)
+{
+    *(bool *)ud = n == 1 && c[0].p && c[0].len == 1 && c[0].p[0] == '1';
+    return FL_OK;
+}
+
+static void phase(const char *what, int64_t t0)
+{
+    fprintf(stderr, "seed: %-28s %6.1f s\n", what, (double)(fl_time_mono_us() - t0) / 1e6);
+}
+
+static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, uint64_t seed_value,
+                bool replace)
+{
+    struct gen g = {.rows = rows, .next_id = 1};
+    struct ddl pd = {0}, wd = {0};
+    struct word_stream ws = {.g = &g};
+    bool non_empty = false;
+    int64_t t_all = fl_time_mono_us(), t;
+    uint64_t loaded = 0;
+    int status = 1;
+
+    rng_state = seed_value;
+    if (!make_places(&g) || !make_producers(&g) || !make_vocab(&g) || !make_dict(&g)) {
+        fputs("seed: out of memory\n", stderr);
+        goto out;
+    }
+    if (fl_db_query(db, "SELECT EXISTS (SELECT 1 FROM products)", NULL, 0, flag, &non_empty) !=
+        FL_OK) {
+        fputs("seed: cannot read products (run farmlokal-ctl migrate first)\n", stderr);
+        goto out;
+    }
+    if (non_empty && !replace) {
+        fputs("seed: products is not empty; --replace replaces the catalogue\n", stderr);
+        goto out;
+    }
+    t = fl_time_mono_us();
+    if (read_indexes(db, "products", &pd) != FL_OK ||
+        read_indexes(db, "product_words", &wd) != FL_OK ||
+        run(db, "SET SESSION unique_checks = 0, foreign_key_checks = 0") != FL_OK ||
+        run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed") != FL_OK ||
+        run(db, "CREATE TABLE products_seed LIKE products") != FL_OK ||
+        run(db, "CREATE TABLE product_words_seed LIKE product_words") != FL_OK ||
+        alter(db, "products_seed", &pd.drop) != FL_OK ||
+        alter(db, "product_words_seed", &wd.drop) != FL_OK)
+        goto fail;
+    phase("prepared tables", t);
+
+    t = g.t0_us = fl_time_mono_us();
+    if (fl_db_load_data(db,
+                        "LOAD DATA LOCAL INFILE 'products' INTO TABLE products_seed CHARACTER SET "
+                        "utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY "
+                        "'\\n' (id, sku, name, description, category, price, unit, stock, "
+                        "producer, created_at, updated_at)",
+                        product_source, &g, &loaded) != FL_OK ||
+        g.failed || loaded != rows)
+        goto fail;
+    progress(&g, "products", rows, rows, true);
+    phase("loaded products", t);
+
+    t = g.t0_us = fl_time_mono_us();
+    ws.sorted = sort_pairs(&g);
+    if (ws.sorted == NULL ||
+        fl_db_load_data(db,
+                        "LOAD DATA LOCAL INFILE 'words' INTO TABLE product_words_seed CHARACTER "
+                        "SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED "
+                        "BY '\\n' (word, product_id)",
+                        word_source, &ws, &loaded) != FL_OK ||
+        loaded != g.n_pairs)
+        goto fail;
+    fprintf(stderr, "seed: %zu search index rows (%.1f per product)\n", g.n_pairs,
+            (double)g.n_pairs / (double)rows);
+    phase("loaded search index", t);
+
+    t = fl_time_mono_us();
+    if (alter(db, "products_seed", &pd.add) != FL_OK)
+        goto fail;
+    phase("indexed products", t);
+    t = fl_time_mono_us();
+    if (alter(db, "product_words_seed", &wd.add) != FL_OK)
+        goto fail;
+    phase("indexed search index", t);
+    t = fl_time_mono_us();
+    if (run(db, "ANALYZE TABLE products_seed, product_words_seed") != FL_OK ||
+        run(db, "RENAME TABLE products TO products_old, products_seed TO products, "
+                "product_words TO product_words_old, product_words_seed TO product_words") !=
+            FL_OK ||
+        run(db, "DROP TABLE products_old, product_words_old") != FL_OK)
+        goto fail;
+    phase("analysed and swapped in", t);
+    status = 0;
+    goto done;
+fail:
+    fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
+    run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed");
+    goto out;
+done:
+    {
+        /* Cached listings show the old catalogue: invalidate them (best effort). */
+        struct fl_redis *r = fl_redis_new(&cfg->redis, 1000);
+        struct fl_arena *a = fl_arena_new(1 << 16);
+        if (r && a && fl_cache_invalidate(r, a) != FL_OK)
+            fputs("seed: warning: Redis unreachable, cached listings expire by TTL\n", stderr);
+        fl_arena_free(a);
+        fl_redis_free(r);
+    }
+    phase("seeded in all", t_all);
+out:
+    fl_buf_free(&pd.drop);
+    fl_buf_free(&pd.add);
+    fl_buf_free(&wd.drop);
+    fl_buf_free(&wd.add);
+    free(ws.sorted);
+    free(g.pairs);
+    for (size_t i = 0; g.place_words && i < PLACE_WORDS; i++)
+        free(g.place_words[i]);
+    for (size_t i = 0; g.producers && i < PRODUCERS; i++)
+        free(g.producers[i]);
+    free(g.place_words);
+    free(g.producers);
+    free(g.vocab);
+    free(g.vocab_cdf);
+    dict_free(&g.dict);
+    return status;
+}
+
+static const char seed_usage[] =
+    "usage: farmlokal-ctl seed --rows N [--seed S] [--replace]\n"
+    "  N from 1 to 50000000; the same S gives the same catalogue (default 42);\n"
+    "  --replace replaces a catalogue that is not empty\n";
+
+int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv)
+{
+    uint64_t rows = 0, seed_value = 42;
+    bool replace = false;
+    struct fl_db *db;
+    int status;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            fputs(seed_usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc &&
+            fl_str_to_u64(fl_str_c(argv[i + 1]), 1, ROWS_MAX, &rows) == FL_OK) {
+            i++;
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc &&
+                   fl_str_to_u64(fl_str_c(argv[i + 1]), 0, UINT64_MAX, &seed_value) == FL_OK) {
+            i++;
+        } else if (strcmp(argv[i], "--replace") == 0) {
+            replace = true;
+        } else {
+            rows = 0;
+            break;
+        }
+    }
+    if (rows == 0) {
+        fputs(seed_usage, stderr);
+        return 2;
+    }
+    db = fl_db_new(&cfg->mysql, 3600);
+    if (db == NULL)
+        return 1;
+    fl_db_enable_bulk_load(db);
+    status = seed(db, cfg, rows, seed_value, replace);
+    fl_db_free(db);
+    return status;
+}

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /products: the listing (validated parameters, cache, keyset pages, Link and ETag), one
+ * product, and the admin writes. Parsing and rendering live here; the queries live in the
+ * catalog service and the cache in the cache service.
+ */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fl_cache.h"
+#include "fl_catalog.h"
+#include "fl_crypto.h"
+#include "fl_json.h"
+#include "fl_search.h"
+#include "fl_time.h"
+
+#define SEARCH_MAX_CHARS 100
+#define CACHE_WAIT_MS 250
+#define LIMIT_DEFAULT 20
+
+/* ---- rendering ---- */
+
+static void render_product(struct fl_buf *b, const struct fl_product *p)
+{
+    fl_buf_appendf(b, "{\"id\":%llu,\"sku\":", (unsigned long long)p->id);
+    fl_json_str(b, p->sku);
+    fl_buf_puts(b, ",\"name\":");
+    fl_json_str(b, p->name);
+    fl_buf_puts(b, ",\"description\":");
+    fl_json_str(b, p->description);
+    fl_buf_puts(b, ",\"category\":");
+    fl_json_str(b, p->category);
+    fl_buf_puts(b, ",\"price\":");
+    fl_json_str(b, p->price);
+    fl_buf_puts(b, ",\"unit\":");
+    fl_json_str(b, p->unit);
+    fl_buf_appendf(b, ",\"stock\":%llu,\"producer\":", (unsigned long long)p->stock);
+    fl_json_str(b, p->producer);
+    fl_buf_puts(b, ",\"created_at\":");
+    fl_json_str(b, p->created_at);
+    fl_buf_puts(b, ",\"updated_at\":");
+    fl_json_str(b, p->updated_at);
+    fl_buf_putc(b, '}');
+}
+
+static void render_one(struct fl_resp *resp, int status, const struct fl_product *p)
+{
+    resp->status = status;
+    resp->content_type = FL_CT_JSON;
+    fl_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
+    render_product(&resp->body, p);
+    fl_buf_puts(&resp->body, "}\n");
+}
+
+/* ---- listing parameters ---- */
+
+static const char sort_names[] = "newest, oldest, price_asc, price_desc, name_asc";
+
+static bool bad(struct fl_resp *resp, const struct fl_req *req, const char *slug,
+                const char *detail)
+{
+    fl_resp_problem(resp, req, 400, slug, "%s", detail);
+    return false;
+}
+
+static bool parse_price(struct fl_resp *resp, const struct fl_req *req, const char *name,
+                        int64_t *out)
+{
+    const struct fl_str *v = fl_req_param(req, name);
+    char detail[160];
+
+    if (v == NULL)
+        return true;
+    if (fl_str_to_cents(*v, FL_CATALOG_PRICE_MAX_CENTS, out) == FL_OK)
+        return true;
+    snprintf(detail, sizeof(detail),
+             "%s must be a decimal with at most 2 decimals, from 0 to 99999999.99", name);
+    return bad(resp, req, "invalid-parameter", detail);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    const struct fl_str *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = n ? memcmp(x->p, y->p, n) : 0;
+
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Splits "a,b" into distinct, sorted categories. */
+static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
+                             struct fl_listing *q)
+{
+    const struct fl_str *v = fl_req_param(req, "category");
+    size_t at = 0;
+
+    if (v == NULL)
+        return true;
+    for (;;) {
+        const char *comma = memchr(v->p + at, ',', v->len - at);
+        struct fl_str c = {v->p + at, comma ? (size_t)(comma - v->p) - at : v->len - at};
+        bool dup = false;
+
+        if (c.len == 0 || c.len > FL_CATALOG_CATEGORY_MAX_BYTES)
+            return bad(resp, req, "invalid-parameter",
+                       "category must be a comma-separated list of 1 to 20 names of 1 to 64 "
+                       "bytes");
+        for (size_t i = 0; i < q->n_categories; i++)
+            dup = dup || fl_str_eq(q->categories[i], c);
+        if (!dup) {
+            if (q->n_categories == FL_CATALOG_CATEGORIES_MAX)
+                return bad(resp, req, "invalid-parameter",
+                           "category may list at most 20 categories");
+            q->categories[q->n_categories++] = c;
+        }
+        if (comma == NULL)
+            break;
+        at = (size_t)(comma - v->p) + 1;
+    }
+    qsort(q->categories, q->n_categories, sizeof(q->categories[0]), cmp_str);
+    return true;
+}
+
+struct word_collector {
+    struct fl_listing *q;
+    struct fl_arena *arena;
+    bool too_many;
+};
+
+static int collect_word(void *ud, struct fl_str w)
+{
+    struct word_collector *c = ud;
+
+    for (size_t i = 0; i < c->q->n_words; i++)
+        if (fl_str_eq(c->q->words[i], w))
+            return 0;
+    if (c->q->n_words == FL_CATALOG_WORDS_MAX) {
+        c->too_many = true;
+        return 1;
+    }
+    c->q->words[c->q->n_words] = fl_arena_strdup(c->arena, w);
+    if (c->q->words[c->q->n_words].p == NULL) {
+        c->too_many = true;
+        return 1;
+    }
+    c->q->n_words++;
+    return 0;
+}
+
+static bool parse_search(struct fl_resp *resp, const struct fl_req *req, struct fl_listing *q)
+{
+    const struct fl_str *s = fl_req_param(req, "search"), *alias = fl_req_param(req, "q");
+    struct word_collector c = {q, req->arena, false};
+
+    if (s && alias)
+        return bad(resp, req, "invalid-parameter", "use search or q, not both");
+    if (s == NULL)
+        s = alias;
+    if (s == NULL)
+        return true;
+    if (fl_utf8_count(*s) > SEARCH_MAX_CHARS)
+        return bad(resp, req, "invalid-parameter", "search must be at most 100 characters");
+    fl_search_words(*s, collect_word, &c);
+    if (c.too_many)
+        return bad(resp, req, "invalid-parameter", "search may have at most 16 distinct words");
+    if (q->n_words == 0)
+        return bad(resp, req, "invalid-parameter",
+                   "search must contain a word (letters or digits)");
+    qsort(q->words, q->n_words, sizeof(q->words[0]), cmp_str);
+    return true;
+}
+
+static bool parse_listing(struct fl_resp *resp, const struct fl_req *req, struct fl_listing *q)
+{
+    const struct fl_str *v;
+    uint64_t limit = LIMIT_DEFAULT;
+
+    memset(q, 0, sizeof(*q));
+    q->max_cents = FL_CATALOG_PRICE_MAX_CENTS;
+    v = fl_req_param(req, "limit");
+    if (v && fl_str_to_u64(*v, 1, FL_CATALOG_LIMIT_MAX, &limit) != FL_OK)
+        return bad(resp, req, "invalid-parameter", "limit must be an integer from 1 to 100");
+    q->limit = (unsigned)limit;
+    v = fl_req_param(req, "sort");
+    if (v && fl_sort_parse(*v, &q->sort) != FL_OK) {
+        fl_resp_problem(resp, req, 400, "invalid-parameter", "sort must be one of %s",
+                        sort_names);
+        return false;
+    }
+    if (!parse_categories(resp, req, q) || !parse_price(resp, req, "minPrice", &q->min_cents) ||
+        !parse_price(resp, req, "maxPrice", &q->max_cents) || !parse_search(resp, req, q))
+        return false;
+    if (q->min_cents > q->max_cents)
+        return bad(resp, req, "invalid-parameter", "minPrice must not be greater than maxPrice");
+    v = fl_req_param(req, "cursor");
+    if (v) {
+        if (fl_cursor_decode(*v, req->arena, &q->after) != FL_OK)
+            return bad(resp, req, "invalid-cursor", "invalid cursor");
+        if (q->after.sort != q->sort) {
+            fl_resp_problem(resp, req, 400, "invalid-cursor",
+                            "invalid cursor: it was made for sort=%s",
+                            fl_sort_name(q->after.sort));
+            return false;
+        }
+        q->has_cursor = true;
+    }
+    return true;
+}
+
+/* The normalised request: equal for requests that must get the same page. */
+static void canonical(const struct fl_listing *q, struct fl_buf *out)
+{
+    fl_buf_appendf(out, "v1 sort=%s limit=%u min=%lld max=%lld cat=", fl_sort_name(q->sort),
+                   q->limit, (long long)q->min_cents, (long long)q->max_cents);
+    for (size_t i = 0; i < q->n_categories; i++) {
+        fl_buf_put(out, q->categories[i]);
+        fl_buf_putc(out, ',');
+    }
+    fl_buf_puts(out, " words=");
+    for (size_t i = 0; i < q->n_words; i++) {
+        fl_buf_put(out, q->words[i]);
+        fl_buf_putc(out, ' ');
+    }
+    if (q->has_cursor) {
+        fl_buf_appendf(out, " after=%llu.", (unsigned long long)q->after.id);
+        fl_buf_put(out, q->after.key);
+    }
+}
+
+/* ---- the listing ---- */
+
+/* Appends the client's query without its cursor, re-escaping what is unsafe in a URL. */
+static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    struct fl_str q = req->query;
+    bool first = true;
+
+    for (size_t i = 0; i < q.len;) {
+        const char *amp = memchr(q.p + i, '&', q.len - i);
+        size_t end = amp ? (size_t)(amp - q.p) : q.len;
+        struct fl_str part = {q.p + i, end - i};
+
+        i = end + 1;
+        if (part.len == 0 || fl_str_has_prefix(part, FL_STR("cursor=")) ||
+            fl_str_eq(part, FL_STR("cursor")))
+            continue;
+        if (!first)
+            fl_buf_putc(out, '&');
+        first = false;
+        for (size_t k = 0; k < part.len; k++) {
+            unsigned char c = (unsigned char)part.p[k];
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                strchr("-._~%=+,:/", c)) {
+                fl_buf_putc(out, (char)c);
+            } else {
+                char e[3] = {'%', hexd[c >> 4], hexd[c & 15]};
+                fl_buf_append(out, e, 3);
+            }
+        }
+    }
+    if (!first)
+        fl_buf_putc(out, '&');
+}
+
+static void listing_headers(struct fl_resp *resp, const struct fl_req *req, struct fl_str etag,
+                            struct fl_str next, int64_t max_age_s, const char *x_cache)
+{
+    fl_resp_header(resp, "ETag", "%.*s", (int)etag.len, etag.p);
+    fl_resp_header(resp, "Cache-Control", "public, max-age=%lld",
+                   (long long)(max_age_s > 0 ? max_age_s : 0));
+    fl_resp_header(resp, "X-Cache", "%s", x_cache);
+    if (next.len) {
+        struct fl_buf link;
+        fl_buf_init(&link, 16 << 10);
+        query_without_cursor(req, &link);
+        fl_resp_header(resp, "Link", "<%.*s/products?%scursor=%.*s>; rel=\"next\"",
+                       (int)req->prefix.len, req->prefix.p ? req->prefix.p : "",
+                       link.p ? link.p : "", (int)next.len, next.p);
+        fl_buf_free(&link);
+    }
+}
+
+/* True when If-None-Match lists etag (or is "*"). */
+static bool not_modified(const struct fl_req *req, struct fl_str etag)
+{
+    const char *inm = fl_req_env(req, "HTTP_IF_NONE_MATCH");
+    struct fl_str s = fl_str_c(inm);
+
+    if (inm == NULL)
+        return false;
+    if (fl_str_eq(s, FL_STR("*")))
+        return true;
+    for (size_t i = 0; i + etag.len <= s.len; i++) {
+        if (memcmp(s.p + i, etag.p, etag.len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void send_listing(struct fl_resp *resp, const struct fl_req *req, struct fl_str body,
+                         struct fl_str etag, struct fl_str next, int64_t max_age_s,
+                         const char *x_cache)
+{
+    if (not_modified(req, etag)) {
+        resp->status = 304;
+        resp->content_type = NULL;
+    } else {
+        resp->status = 200;
+        resp->content_type = FL_CT_JSON;
+        fl_buf_put(&resp->body, body);
+    }
+    listing_headers(resp, req, etag, next, max_age_s, x_cache);
+}
+
+void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    struct fl_listing q;
+    struct fl_buf key, body, next;
+    struct fl_cache_lookup lk;
+    struct fl_cache_entry entry;
+    struct fl_product *rows;
+    enum fl_cache_state state;
+    char etag[35];
+    size_t n;
+    bool more;
+    enum fl_err err;
+
+    if (!parse_listing(resp, req, &q))
+        return;
+    fl_buf_init(&key, 8192);
+    canonical(&q, &key);
+    state = fl_cache_get(app->redis, req->arena, fl_buf_str(&key), CACHE_WAIT_MS, &lk, &entry);
+    fl_buf_free(&key);
+    if (state == FL_CACHE_HIT) {
+        send_listing(resp, req, entry.body, entry.etag, entry.meta,
+                     (entry.expires_ms - fl_time_wall_ms()) / 1000, "HIT");
+        return;
+    }
+    err = fl_catalog_list(app->db, req->arena, &q, &rows, &n, &more);
+    if (err != FL_OK) {
+        fl_cache_release(app->redis, req->arena, &lk);
+        fl_resp_error(resp, req, err, NULL);
+        return;
+    }
+    fl_buf_init(&body, (size_t)4 << 20);
+    fl_buf_init(&next, FL_CATALOG_CURSOR_MAX_BYTES * 2);
+    if (more) {
+        struct fl_cursor c = {q.sort, rows[n - 1].id, rows[n - 1].sort_key};
+        fl_cursor_encode(&c, &next);
+    }
+    fl_buf_puts(&body, "{\"status\":\"success\",\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fl_buf_putc(&body, ',');
+        render_product(&body, &rows[i]);
+    }
+    fl_buf_puts(&body, "],\"nextCursor\":");
+    if (more)
+        fl_json_str(&body, fl_buf_str(&next));
+    else
+        fl_buf_puts(&body, "null");
+    fl_buf_puts(&body, "}\n");
+    if (fl_buf_err(&body) || fl_buf_err(&next)) {
+        fl_resp_error(resp, req, FL_ENOMEM, NULL);
+    } else {
+        fl_cache_etag(fl_buf_str(&body), etag);
+        if (state == FL_CACHE_MISS)
+            fl_cache_store(app->redis, req->arena, &lk, fl_buf_str(&body), fl_str_c(etag),
+                           fl_buf_str(&next), app->cfg->cache_ttl_s);
+        send_listing(resp, req, fl_buf_str(&body), fl_str_c(etag), fl_buf_str(&next),
+                     state == FL_CACHE_MISS ? app->cfg->cache_ttl_s : 0,
+                     state == FL_CACHE_MISS ? "MISS" : "BYPASS");
+    }
+    fl_buf_free(&body);
+    fl_buf_free(&next);
+}
+
+/* ---- one product ---- */
+
+static bool parse_id(struct fl_resp *resp, const struct fl_req *req, uint64_t *id)
+{
+    if (fl_str_to_u64(req->route_arg, 1, UINT64_MAX, id) == FL_OK)
+        return true;
+    return bad(resp, req, "invalid-parameter", "id must be a positive integer");
+}
+
+void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    struct fl_product p;
+    uint64_t id;
+    enum fl_err err;
+
+    if (!parse_id(resp, req, &id))
+        return;
+    err = fl_catalog_get(app->db, req->arena, id, &p);
+    if (err == FL_ENOTFOUND)
+        fl_resp_problem(resp, req, 404, NULL, "no product with id %llu", (unsigned long long)id);
+    else if (err != FL_OK)
+        fl_resp_error(resp, req, err, NULL);
+    else
+        render_one(resp, 200, &p);
+}
+
+/* ---- admin writes ---- */
+
+/* Admin routes exist only with a configured token; a wrong or missing one is a 401. */
+static bool authorised(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp)
+{
+    const char *auth = fl_req_env(req, "HTTP_AUTHORIZATION");
+    struct fl_str a = fl_str_c(auth);
+
+    if (app->cfg->admin_token == NULL) {
+        fl_resp_problem(resp, req, 404, NULL, "no such resource");
+        return false;
+    }
+    if (auth && fl_str_has_prefix(a, FL_STR("Bearer ")) &&
+        fl_crypto_equal((struct fl_str){a.p + 7, a.len - 7}, fl_str_c(app->cfg->admin_token)))
+        return true;
+    fl_resp_problem(resp, req, 401, "unauthorized", "a valid admin bearer token is required");
+    fl_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"farmlokal\"");
+    return false;
+}
+
+static bool json_body(const struct fl_req *req, struct fl_resp *resp)
+{
+    const char *ct = fl_req_env(req, "CONTENT_TYPE");
+
+    if (ct && strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';'))
+        return true;
+    fl_resp_problem(resp, req, 415, NULL, "the body must be application/json");
+    return false;
+}
+
+enum field { F_SKU, F_NAME, F_DESCRIPTION, F_CATEGORY, F_PRICE, F_UNIT, F_STOCK, F_PRODUCER,
+             F__MAX };
+
+struct text_rule {
+    size_t max_chars;
+    bool required_on_create;
+};
+
+static const struct text_rule rules[F__MAX] = {
+    [F_SKU] = {64, true},       [F_NAME] = {200, true},    [F_DESCRIPTION] = {2000, false},
+    [F_CATEGORY] = {64, true},  [F_PRICE] = {0, true},     [F_UNIT] = {32, true},
+    [F_STOCK] = {0, false},     [F_PRODUCER] = {200, true},
+};
+
+/* Validates the parsed fields into in; on failure the 400 is in resp. */
+static bool product_input(const struct fl_req *req, struct fl_resp *resp,
+                          struct fl_json_field *f, bool create, struct fl_product_input *in)
+{
+    struct fl_str *dst[F__MAX] = {&in->sku, &in->name, &in->description, &in->category,
+                                  &in->price, &in->unit, NULL, &in->producer};
+    bool any = false;
+
+    memset(in, 0, sizeof(*in));
+    for (int i = 0; i < F__MAX; i++) {
+        if (f[i].type == FL_JSON_MISSING) {
+            if (create && rules[i].required_on_create) {
+                fl_resp_problem(resp, req, 400, "invalid-body", "%s is required", f[i].name);
+                return false;
+            }
+            continue;
+        }
+        any = true;
+        if (i == F_STOCK) {
+            if (f[i].type != FL_JSON_NUMBER ||
+                fl_str_to_u64(f[i].text, 0, 4294967295u, &in->stock) != FL_OK) {
+                fl_resp_problem(resp, req, 400, "invalid-body",
+                                "stock must be an integer from 0 to 4294967295");
+                return false;
+            }
+            in->has_stock = true;
+        } else if (i == F_PRICE) {
+            int64_t cents;
+            char *norm;
+            if ((f[i].type != FL_JSON_STRING && f[i].type != FL_JSON_NUMBER) ||
+                fl_str_to_cents(f[i].text, FL_CATALOG_PRICE_MAX_CENTS, &cents) != FL_OK ||
+                (norm = fl_arena_alloc(req->arena, 24)) == NULL) {
+                fl_resp_problem(resp, req, 400, "invalid-body",
+                                "price must be a decimal string with at most 2 decimals, "
+                                "from 0 to 99999999.99");
+                return false;
+            }
+            snprintf(norm, 24, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
+            in->price = fl_str_c(norm);
+        } else {
+            struct fl_str t = f[i].text;
+            size_t chars = fl_utf8_count(t);
+            bool ok = f[i].type == FL_JSON_STRING && chars <= rules[i].max_chars &&
+                      (chars > 0 || i == F_DESCRIPTION) &&
+                      (i == F_DESCRIPTION ? !memchr(t.p, '\0', t.len) : !fl_str_has_control(t)) &&
+                      (i != F_CATEGORY || !memchr(t.p, ',', t.len));
+            if (!ok) {
+                fl_resp_problem(resp, req, 400, "invalid-body",
+                                "%s must be a string of %s%zu characters%s", f[i].name,
+                                i == F_DESCRIPTION ? "at most " : "1 to ", rules[i].max_chars,
+                                i == F_CATEGORY ? " without commas" : "");
+                return false;
+            }
+            *dst[i] = t;
+        }
+    }
+    if (!any)
+        fl_resp_problem(resp, req, 400, "invalid-body", "the body changes no field");
+    return any;
+}
+
+/* Parses and validates a POST (create) or PATCH body. */
+static bool read_input(const struct fl_req *req, struct fl_resp *resp, bool create,
+                       struct fl_product_input *in)
+{
+    struct fl_json_field f[F__MAX] = {
+        {"sku", 0, {0}},      {"name", 0, {0}}, {"description", 0, {0}}, {"category", 0, {0}},
+        {"price", 0, {0}},    {"unit", 0, {0}}, {"stock", 0, {0}},       {"producer", 0, {0}},
+    };
+    struct fl_buf detail;
+    enum fl_err err;
+
+    if (!json_body(req, resp))
+        return false;
+    fl_buf_init(&detail, 512);
+    /* PATCH cannot change the sku: offer it only to create. */
+    err = fl_json_parse_object(req->body, req->arena, create ? f : f + 1,
+                               create ? F__MAX : F__MAX - 1, &detail);
+    if (err == FL_EINVAL)
+        fl_resp_problem(resp, req, 400, "invalid-body", "%s", detail.p ? detail.p : "");
+    else if (err != FL_OK)
+        fl_resp_error(resp, req, err, NULL);
+    fl_buf_free(&detail);
+    if (err != FL_OK)
+        return false;
+    if (!create)
+        f[F_SKU].type = FL_JSON_MISSING;
+    if (create && f[F_SKU].type == FL_JSON_STRING) {
+        struct fl_str s = f[F_SKU].text;
+        for (size_t i = 0; i < s.len; i++) {
+            char c = s.p[i];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.')) {
+                fl_resp_problem(resp, req, 400, "invalid-body",
+                                "sku may hold only letters, digits, '-', '_' and '.'");
+                return false;
+            }
+        }
+    }
+    return product_input(req, resp, f, create, in);
+}
+
+/* After a committed write: every cached listing is stale now. */
+static void written(struct fl_app *app, struct fl_req *req, struct fl_resp *resp, uint64_t id,
+                    int status)
+{
+    struct fl_product p;
+    enum fl_err err;
+
+    fl_cache_invalidate(app->redis, req->arena);
+    err = fl_catalog_get(app->db, req->arena, id, &p);
+    if (err != FL_OK) {
+        fl_resp_error(resp, req, err, NULL);
+        return;
+    }
+    render_one(resp, status, &p);
+    if (status == 201)
+        fl_resp_header(resp, "Location", "%.*s/products/%llu", (int)req->prefix.len,
+                       req->prefix.p ? req->prefix.p : "", (unsigned long long)id);
+}
+
+void fl_h_products_create(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    struct fl_product_input in;
+    uint64_t id = 0;
+    enum fl_err err;
+
+    if (!authorised(app, req, resp) || !read_input(req, resp, true, &in))
+        return;
+    err = fl_catalog_create(app->db, &in, &id);
+    if (err == FL_ECONFLICT)
+        fl_resp_problem(resp, req, 409, "sku-taken", "a product with this sku exists");
+    else if (err != FL_OK)
+        fl_resp_error(resp, req, err, NULL);
+    else
+        written(app, req, resp, id, 201);
+}
+
+void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    struct fl_product_input in;
+    uint64_t id;
+    enum fl_err err;
+
+    if (!authorised(app, req, resp) || !parse_id(resp, req, &id) ||
+        !read_input(req, resp, false, &in))
+        return;
+    err = fl_catalog_update(app->db, id, &in);
+    if (err == FL_ENOTFOUND)
+        fl_resp_problem(resp, req, 404, NULL, "no product with id %llu", (unsigned long long)id);
+    else if (err != FL_OK)
+        fl_resp_error(resp, req, err, NULL);
+    else
+        written(app, req, resp, id, 200);
+}

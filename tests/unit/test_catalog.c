@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* Cursors, sorts and the search word splitter: the catalogue's pure parts. */
+#include "fl_catalog.h"
+#include "fl_search.h"
+#include "test.h"
+
+static struct fl_arena *arena;
+
+static enum fl_err roundtrip(enum fl_sort sort, uint64_t id, const char *key,
+                             struct fl_cursor *out)
+{
+    struct fl_cursor c = {sort, id, fl_str_c(key)};
+    struct fl_buf b;
+    enum fl_err err;
+
+    fl_buf_init(&b, 0);
+    fl_cursor_encode(&c, &b);
+    for (size_t i = 0; i < b.len; i++) {
+        char ch = b.p[i];
+        if (ch == '+' || ch == '/' || ch == '=')
+            FAIL_AT("cursor %s is not base64url without padding", b.p);
+    }
+    err = fl_cursor_decode(fl_buf_str(&b), arena, out);
+    fl_buf_free(&b);
+    return err;
+}
+
+static void test_cursor(void)
+{
+    struct fl_cursor c;
+    const char *bad[] = {"", "!!!!", "a", "eA", "bjEu", /* "n1." no key */
+                         "bjAuMjAyNi0xMS0yNCAxNDo0MjoyOS4xMjM0NTY", /* id 0 */
+                         "eDEuMg",                                  /* unknown sort x */
+                         "bjEuMjAyNi0xMy0yNCAxNDo0MjoyOS4xMjM0NTY", /* month 13 */
+                         "cDEuLjU",                                 /* price ".5" */
+                         "cDEuMWUz"};                               /* price "1e3" */
+
+    ASSERT_EQ(roundtrip(FL_SORT_NEWEST, 1042, "2026-11-24 14:42:29.123456", &c), FL_OK);
+    ASSERT_EQ(c.sort, FL_SORT_NEWEST);
+    ASSERT_EQ(c.id, 1042);
+    ASSERT_TRUE(fl_str_eq(c.key, FL_STR("2026-11-24 14:42:29.123456")));
+    ASSERT_EQ(roundtrip(FL_SORT_PRICE_DESC, 7, "64.50", &c), FL_OK);
+    ASSERT_EQ(c.sort, FL_SORT_PRICE_DESC);
+    ASSERT_EQ(roundtrip(FL_SORT_NAME_ASC, 9, "Caf\xc3\xa9 & \"Tomato\" 1.5 kg", &c), FL_OK);
+    ASSERT_TRUE(fl_str_eq(c.key, FL_STR("Caf\xc3\xa9 & \"Tomato\" 1.5 kg")));
+    ASSERT_EQ(roundtrip(FL_SORT_NEWEST, 1, "not a time", &c), FL_EINVAL);
+    ASSERT_EQ(roundtrip(FL_SORT_PRICE_ASC, 1, "12.345", &c), FL_EINVAL);
+    ASSERT_EQ(roundtrip(FL_SORT_NAME_ASC, 1, "\xff", &c), FL_EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fl_test_checks++;
+        if (fl_cursor_decode(fl_str_c(bad[i]), arena, &c) != FL_EINVAL)
+            FAIL_AT("cursor '%s' was accepted", bad[i]);
+    }
+}
+
+static void test_sort(void)
+{
+    enum fl_sort s;
+    const char *names[] = {"newest", "oldest", "price_asc", "price_desc", "name_asc"};
+
+    for (int i = 0; i < FL_SORT__MAX; i++) {
+        ASSERT_EQ(fl_sort_parse(fl_str_c(names[i]), &s), FL_OK);
+        ASSERT_EQ(s, i);
+        ASSERT_STREQ(fl_sort_name(s), names[i]);
+    }
+    ASSERT_EQ(fl_sort_parse(FL_STR("Newest"), &s), FL_EINVAL);
+    ASSERT_EQ(fl_sort_parse(FL_STR("price"), &s), FL_EINVAL);
+}
+
+static struct fl_buf words;
+
+static int join(void *ud, struct fl_str w)
+{
+    (void)ud;
+    if (words.len)
+        fl_buf_putc(&words, '|');
+    fl_buf_put(&words, w);
+    return 0;
+}
+
+static const char *split(const char *text)
+{
+    fl_buf_reset(&words);
+    fl_buf_putc(&words, '\0'); /* make p non-NULL even with no word */
+    words.len = 0;
+    fl_search_words(fl_str_c(text), join, NULL);
+    return words.p;
+}
+
+static void test_words(void)
+{
+    char long_word[80];
+
+    ASSERT_STREQ(split("Organic Cherry-Tomatoes, 1.5kg!"), "organic|cherry|tomatoes|1|5kg");
+    ASSERT_STREQ(split("  +tomato -\"onion\" (garlic*)  "), "tomato|onion|garlic");
+    ASSERT_STREQ(split("Caf\xc3\xa9 CR\xc3\x88ME"), "caf\xc3\xa9|cr\xc3\x88me");
+    ASSERT_STREQ(split("!!! ..."), "");
+    ASSERT_EQ(fl_search_words(FL_STR("a b  c"), NULL, NULL), 3);
+    /* Cut at 32 bytes, never inside a character: 31 x 'a' + 'é' keeps 31 bytes. */
+    memset(long_word, 'a', 31);
+    memcpy(long_word + 31, "\xc3\xa9zz", 5);
+    ASSERT_EQ(strlen(split(long_word)), 31);
+    memset(long_word, 'b', 40);
+    long_word[40] = '\0';
+    ASSERT_EQ(strlen(split(long_word)), 32);
+}
+
+int main(void)
+{
+    arena = fl_arena_new(1 << 20);
+    fl_buf_init(&words, 4096);
+    test_cursor();
+    test_sort();
+    test_words();
+    fl_arena_free(arena);
+    fl_buf_free(&words);
+    return fl_test_done("test_catalog");
+}

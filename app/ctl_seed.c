@@ -331,7 +331,7 @@ static void make_product(struct gen *g, uint64_t id)
     const struct fl_seed_category *c = &fl_seed_categories[pick(fl_seed_n_categories)];
     const char *base = c->products[pick(count(c->products))];
     const char *producer = g->producers[pick(PRODUCERS)];
-    char name[256], desc[1024], created[32];
+    char name[256], desc[1024], created[64];
     struct word_sink sink = {g, (uint32_t)id, g->n_pairs};
     int64_t cents = c->min_cents + (int64_t)pick((size_t)(c->max_cents - c->min_cents + 1));
     size_t n_traits = count(c->traits), len, words = 4 + pick(5);

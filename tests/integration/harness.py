@@ -481,8 +481,9 @@ class Stack:
     app_pid, timings (seconds per start-up phase).
     """
 
-    def __init__(self, mysql=True, redis=True, nginx=True, keep=None):
+    def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=()):
         self.want = {"mysql": mysql, "redis": redis, "nginx": nginx}
+        self.mysql_args = list(mysql_args)  # extra mariadbd options (benchmarks: bigger pool)
         self.keep = keep if keep is not None else os.environ.get("FL_TEST_KEEP") == "1"
         base = tempfile.gettempdir()
         # unix socket paths are limited to 107 bytes: fall back to /tmp if TMPDIR is deep.
@@ -658,7 +659,7 @@ class Stack:
                 "--skip-name-resolve", "--skip-log-bin",
                 "--innodb-buffer-pool-size=128M",
                 "--innodb-flush-log-at-trx-commit=2",
-                "--innodb-log-file-size=16M"]
+                "--innodb-log-file-size=16M"] + self.mysql_args
         if _is_root():
             argv.append("--user=root")
         self.procs["mysql"] = Proc("mysql", argv, self.path("mariadb.out"), env=self.base_env(), cwd=self.tmp,

@@ -14,7 +14,6 @@ import hmac
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -343,7 +342,6 @@ class UpstreamsSelfTest(unittest.TestCase):
         self.assertEqual(h["webhook-signature"], "v1,%s v1,%s" % tuple(want))
 
     def test_sender_signs_retries_duplicates_and_reorders(self):
-        tok = self.token()
         secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
         rx = Receiver(secret, fail_first={"evt_1", "evt_4"})
         self.addCleanup(rx.close)

@@ -661,8 +661,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True      # handler threads never keep the process alive...
-    block_on_close = False     # ...and server_close() does not wait for them (a long hang)
+    # Spelled out (these are ThreadingHTTPServer's defaults in effect): a handler still
+    # sleeping in a hang step neither blocks server_close() nor keeps the process alive.
+    daemon_threads = True
+    block_on_close = False
 
 
 def write_atomically(path, text):

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""FarmLokal benchmarks: ratios measured in one run against nginx serving the same bytes as
+a static file, so the machine's speed cancels out. Not part of tests/run.
+
+    tests/bench/bench.py health            # /health/live vs static, idle worker RSS
+    tests/bench/bench.py catalog [--rows N] [--skip-seed]
+                                           # seeding, cached/uncached listing, depth, EXPLAIN,
+                                           # search latency (default 1,000,000 rows)
+
+It builds a release tree in build-bench/ (no sanitizers) and starts a private stack with the
+integration harness. wrk drives the load from this machine, on loopback only.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build-bench")
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+
+def build():
+    subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release",
+                    "-DFL_SANITIZE=", "-DFL_TESTS=OFF"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "farmlokal", "farmlokal-ctl"],
+                   check=True, stdout=subprocess.DEVNULL)
+    os.environ["FL_BUILD_DIR"] = BUILD
+    os.environ.setdefault("FL_TEST_CACHE", os.path.join(BUILD, "test-cache"))
+
+
+def wrk(url, seconds=10, conns=64, headers=()):
+    argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    for h in headers:
+        argv += ["-H", h]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {}
+    for p, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)$", out, re.M):
+        pct[p] = float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
+            "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def static_copy(stack, name, body):
+    path = stack.path("www", name)
+    with open(path, "wb") as f:
+        f.write(body)
+    return stack.base_url + "/" + name
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def row(*cols):
+    print("  ".join(str(c).ljust(w) for c, w in zip(cols, (44, 12, 10, 10, 10))))
+
+
+def bench_health(args):
+    import harness
+    with harness.Stack() as s:
+        s.start_app(workers=args.workers)
+        body = s.get("/api/health/live").body
+        static = static_copy(s, "live.json", body)
+        api = s.base_url + "/api/health/live"
+        wrk(api, 3)  # warm up
+        ours, ref = wrk(api, args.seconds), wrk(static, args.seconds)
+        time.sleep(1)
+        rss = [rss_kib(p) for p in s.worker_pids()]
+        print("\n# /health/live through nginx, wrk -t2 -c64 -d%ds, %d workers" % (args.seconds, args.workers))
+        row("what", "req/s", "p50 ms", "p99 ms", "non-2xx")
+        row("nginx static file (same bytes)", "%.0f" % ref["rps"], ref["p50_ms"], ref["p99_ms"], ref["non2xx"])
+        row("farmlokal /api/health/live", "%.0f" % ours["rps"], ours["p50_ms"], ours["p99_ms"], ours["non2xx"])
+        print("ratio farmlokal/static: %.2f (target >= 0.5)" % (ours["rps"] / ref["rps"]))
+        print("idle worker RSS: %s KiB (target <= 8192)" % ", ".join(map(str, rss)))
+
+
+def timed_get(s, path, n=30):
+    """Latencies in ms of n GETs (each a cache miss: a fresh 'limit' defeats the cache)."""
+    out = []
+    for _ in range(n):
+        t = time.monotonic()
+        r = s.get(path)
+        out.append((time.monotonic() - t) * 1000)
+        if r.status != 200:
+            raise RuntimeError("%s -> %d %s" % (path, r.status, r.body[:200]))
+    out.sort()
+    return out
+
+
+def server_ms(s, path):
+    r = s.get(path)
+    m = re.search(r"db;dur=([\d.]+)", r.headers.get("Server-Timing", ""))
+    return float(m.group(1)), r
+
+
+def bench_catalog(args):
+    import harness
+    pool = ["--innodb-buffer-pool-size=%s" % args.buffer_pool, "--innodb-log-file-size=1G",
+            "--innodb-flush-log-at-trx-commit=2", "--local-infile=1"]
+    with harness.Stack(mysql_args=pool) as s:
+        s.start_app(workers=4, env={"FL_RATE_LIMIT": "0"})
+        print("\n# seeding %d rows (farmlokal-ctl seed)" % args.rows)
+        t = time.monotonic()
+        res = s.ctl("seed", "--rows", str(args.rows), timeout=1800)
+        print(res.stderr if hasattr(res, "stderr") else res)
+        print("seed wall time: %.1f s (target <= 45 s, stretch 30 s)" % (time.monotonic() - t))
+
+        cached = "/api/products?limit=20"
+        s.get(cached)
+        body = s.get(cached).body
+        static = static_copy(s, "products.json", body)
+        wrk(s.base_url + cached, 3)
+        ours, ref = wrk(s.base_url + cached, args.seconds), wrk(static, args.seconds)
+        print("\n# cached listing through nginx, wrk -t2 -c64 -d%ds" % args.seconds)
+        row("what", "req/s", "p50 ms", "p99 ms", "non-2xx")
+        row("nginx static file (same bytes)", "%.0f" % ref["rps"], ref["p50_ms"], ref["p99_ms"], ref["non2xx"])
+        row("farmlokal cached /api/products", "%.0f" % ours["rps"], ours["p50_ms"], ours["p99_ms"], ours["non2xx"])
+        print("ratio cached/static: %.2f (target >= 0.5), p99 %.2f ms (target <= 5)" %
+              (ours["rps"] / ref["rps"], ours["p99_ms"]))
+
+        s.redis("CONFIG", "SET", "maxmemory", "1mb")
+        s.redis("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        s.redis("FLUSHALL")
+        s.redis_stop_signal(__import__("signal").SIGSTOP)
+        try:
+            time.sleep(0.3)
+            bypass = wrk(s.base_url + cached, args.seconds)
+        finally:
+            s.redis_stop_signal(__import__("signal").SIGCONT)
+        print("cache bypassed (Redis stopped): %.0f req/s = %.2f of cached (target >= 0.25), p99 %.2f ms"
+              % (bypass["rps"], bypass["rps"] / ours["rps"], bypass["p99_ms"]))
+
+        print("\n# listing on a cache miss, server-side db ms (median of 20), page 1 vs page 10,000")
+        row("variant", "page 1", "page 10k", "ratio", "")
+        variants = [("newest", ""), ("oldest", ""), ("price_asc", ""), ("price_desc", ""),
+                    ("name_asc", ""), ("newest", "&category=vegetables"),
+                    ("price_asc", "&category=dairy"), ("name_asc", "&category=fruits"),
+                    ("newest", "&category=dairy&minPrice=100&maxPrice=120"),
+                    ("price_asc", "&category=vegetables,fruits,honey"),
+                    ("newest", "&minPrice=50&maxPrice=50.5")]
+        for sort, extra in variants:
+            base = "/api/products?sort=%s%s" % (sort, extra)
+            first = deep_cursor(s, base, 0)
+            deep = deep_cursor(s, base, 10000)
+            m1 = median_db(s, base, None)
+            m2 = median_db(s, base, deep) if deep else float("nan")
+            row("%s%s" % (sort, extra), "%.2f" % m1, "%.2f" % m2, "%.2f" % (m2 / m1 if m1 else 0), "")
+            del first
+        print("\n# search, server-side db ms over 20 misses (p50 / p99)")
+        for q in args.search:
+            lat = sorted(server_ms(s, "/api/products?limit=%d&search=%s" % (1 + i % 50, urllib.parse.quote(q)))[0]
+                         for i in range(20))
+            print("  %-40s p50 %.2f  p99 %.2f" % (q, lat[len(lat) // 2], lat[-1]))
+
+
+def deep_cursor(s, base, depth):
+    """A cursor `depth` rows deep, found with one query (the 20th row's keys)."""
+    if depth == 0:
+        return None
+    r = s.get(base + "&limit=100")
+    cursor = r.json()["nextCursor"]
+    hops = depth // 100 - 1
+    for _ in range(max(0, min(hops, 99))):
+        r = s.get(base + "&limit=100&cursor=" + urllib.parse.quote(cursor))
+        cursor = r.json()["nextCursor"]
+        if cursor is None:
+            return None
+    return cursor
+
+
+def median_db(s, base, cursor):
+    out = []
+    for i in range(20):
+        path = base + "&limit=%d" % (15 + i) + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+        out.append(server_ms(s, path)[0])
+    return statistics.median(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    h = sub.add_parser("health")
+    h.add_argument("--seconds", type=int, default=10)
+    h.add_argument("--workers", type=int, default=4)
+    c = sub.add_parser("catalog")
+    c.add_argument("--rows", type=int, default=1000000)
+    c.add_argument("--seconds", type=int, default=10)
+    c.add_argument("--buffer-pool", default="4G")
+    c.add_argument("--search", nargs="*", default=["honey", "fresh", "kaveha", "organic tomatoes",
+                                                    "fresh honey", "cold pressed"])
+    args = ap.parse_args()
+    build()
+    {"health": bench_health, "catalog": bench_catalog}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

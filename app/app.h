@@ -8,6 +8,8 @@
 
 #include "fl_config.h"
 #include "fl_db.h"
+#include "fl_httpc.h"
+#include "fl_oauth.h"
 #include "fl_redis.h"
 #include "fl_request.h"
 #include "fl_response.h"
@@ -24,6 +26,8 @@ struct fl_app {
     const struct fl_config *cfg; /* borrowed */
     struct fl_db *db;            /* owned; the primary */
     struct fl_redis *redis;      /* owned */
+    struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
+    struct fl_oauth *oauth;      /* owned: the upstream token cache */
     struct fl_buf scratch;       /* reused by each request for error details */
 };
 
@@ -62,6 +66,7 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
 void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_products_create(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 
 /*
  * Serves one request without sending it: builds req from env in arena, routes it, reads

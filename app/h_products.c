@@ -233,6 +233,19 @@ static void canonical(const struct fl_listing *q, struct fl_buf *out)
 
 /* ---- the listing ---- */
 
+/* True when a raw "name=value" part is the cursor, however its name was encoded. */
+static bool is_cursor(struct fl_str part)
+{
+    const char *eq = memchr(part.p, '=', part.len);
+    struct fl_str name = {part.p, eq ? (size_t)(eq - part.p) : part.len};
+    char decoded[16];
+    size_t n;
+
+    return name.len <= sizeof(decoded) &&
+           fl_str_unescape(name, true, decoded, &n) == FL_OK &&
+           fl_str_eq((struct fl_str){decoded, n}, FL_STR("cursor"));
+}
+
 /* Appends the client's query without its cursor, re-escaping what is unsafe in a URL. */
 static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
 {
@@ -246,8 +259,7 @@ static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
         struct fl_str part = {q.p + i, end - i};
 
         i = end + 1;
-        if (part.len == 0 || fl_str_has_prefix(part, FL_STR("cursor=")) ||
-            fl_str_eq(part, FL_STR("cursor")))
+        if (part.len == 0 || is_cursor(part))
             continue;
         if (!first)
             fl_buf_putc(out, '&');
@@ -527,7 +539,7 @@ static bool read_input(const struct fl_req *req, struct fl_resp *resp, bool crea
     fl_buf_init(&detail, 512);
     /* PATCH cannot change the sku: offer it only to create. */
     err = fl_json_parse_object(req->body, req->arena, create ? f : f + 1,
-                               create ? F__MAX : F__MAX - 1, &detail);
+                               create ? F__MAX : F__MAX - 1, 0, &detail);
     if (err == FL_EINVAL)
         fl_resp_problem(resp, req, 400, "invalid-body", "%s", detail.p ? detail.p : "");
     else if (err != FL_OK)

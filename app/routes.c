@@ -18,6 +18,7 @@ static const struct fl_route routes[] = {
     {FL_METHOD_GET, "/products", fl_h_products_list, listing_params, 0},
     {FL_METHOD_POST, "/products", fl_h_products_create, no_params, FL_BODY_MAX_BYTES},
     {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0},
+    {FL_METHOD_GET, "/products/external/{id}", fl_h_products_external, no_params, 0},
     {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES},
 };
 

@@ -22,6 +22,7 @@
 #define RESPONSE_MAX_BYTES ((size_t)8 << 20)
 #define DB_TIMEOUT_S 1
 #define REDIS_TIMEOUT_MS 250
+#define UPSTREAM_BODY_MAX_BYTES ((size_t)1 << 20)
 
 enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
 {
@@ -30,7 +31,9 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
     fl_buf_init(&app->scratch, 4096);
     app->db = fl_db_new(&cfg->mysql, DB_TIMEOUT_S);
     app->redis = fl_redis_new(&cfg->redis, REDIS_TIMEOUT_MS);
-    if (app->db == NULL || app->redis == NULL) {
+    app->http = fl_httpc_new(UPSTREAM_BODY_MAX_BYTES);
+    app->oauth = fl_oauth_new(cfg);
+    if (app->db == NULL || app->redis == NULL || app->http == NULL || app->oauth == NULL) {
         fl_app_free(app);
         return FL_ENOMEM;
     }
@@ -41,6 +44,8 @@ void fl_app_free(struct fl_app *app)
 {
     fl_db_free(app->db);
     fl_redis_free(app->redis);
+    fl_httpc_free(app->http);
+    fl_oauth_free(app->oauth);
     fl_buf_free(&app->scratch);
     memset(app, 0, sizeof(*app));
 }
@@ -120,7 +125,7 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
 
 /* Adds the headers every response carries and logs server errors. */
 static void finish_headers(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp,
-                           int64_t t0, int64_t db0, int64_t redis0)
+                           int64_t t0, int64_t db0, int64_t redis0, int64_t up0)
 {
     double total = (double)(fl_time_mono_us() - t0) / 1000.0;
 
@@ -128,7 +133,8 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
     fl_resp_header(resp, "Server-Timing",
                    "cache;dur=%.3f, db;dur=%.3f, upstream;dur=%.3f, total;dur=%.3f",
                    (double)(fl_redis_busy_us(app->redis) - redis0) / 1000.0,
-                   (double)(fl_db_busy_us(app->db) - db0) / 1000.0, 0.0, total);
+                   (double)(fl_db_busy_us(app->db) - db0) / 1000.0,
+                   (double)(fl_httpc_busy_us(app->http) - up0) / 1000.0, total);
     if (fl_buf_err(&resp->body) || fl_buf_err(&resp->headers)) {
         fl_log(FL_LOG_ERROR, "event=response_overflow status=%d", resp->status);
         fl_resp_problem(resp, req, 500, NULL, "the response could not be built");
@@ -144,7 +150,7 @@ void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
               struct fl_arena *arena, struct fl_req *req, struct fl_resp *resp)
 {
     int64_t t0 = fl_time_mono_us(), db0 = fl_db_busy_us(app->db);
-    int64_t redis0 = fl_redis_busy_us(app->redis);
+    int64_t redis0 = fl_redis_busy_us(app->redis), up0 = fl_httpc_busy_us(app->http);
     enum fl_err err;
 
     fl_buf_reset(&app->scratch);
@@ -154,7 +160,7 @@ void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
         fl_resp_error(resp, req, err, app->scratch.p);
     else
         dispatch(app, http, req, resp, &app->scratch);
-    finish_headers(app, req, resp, t0, db0, redis0);
+    finish_headers(app, req, resp, t0, db0, redis0, up0);
 }
 
 int fl_worker_run(const struct fl_config *cfg, int listen_fd)

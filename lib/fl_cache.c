@@ -119,7 +119,12 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
         return FL_CACHE_BYPASS;
     if (rep.type == FL_REDIS_STATUS) {
         lk->locked = true;
-        return FL_CACHE_MISS;
+        /* The previous builder may have stored the entry and released the lock between
+         * our read and our lock: look once more before building it again. */
+        if (read_entry(r, arena, lk, out, &hit) != FL_OK || !hit)
+            return FL_CACHE_MISS;
+        fl_cache_release(r, arena, lk);
+        return FL_CACHE_HIT;
     }
     /* Another worker is building this page: wait a little for its entry. */
     deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;

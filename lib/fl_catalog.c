@@ -3,7 +3,7 @@
  * Catalogue queries. Every listing is a keyset seek on (sort key, id), written in the split
  * form MariaDB range-scans (`k < ? OR (k = ? AND id < ?)`; it does not range-scan row
  * constructors), with the index forced so a plan never depends on statistics:
- *  - one covering-index branch per category (UNION ALL of `LIMIT n+1` branches, merged by
+ *  - one covering-index branch per category (a UNION of `LIMIT n+1` branches, merged by
  *    the outer ORDER BY), then a join back on the primary key for the page's rows only;
  *  - with search words, the planner counts how many index entries the rarest word prefix
  *    has (stopping at RARE_MAX): a rare word drives the query from product_words and sorts
@@ -80,7 +80,7 @@ const char *fl_sort_name(enum fl_sort sort)
 
 void fl_cursor_encode(const struct fl_cursor *c, struct fl_buf *out)
 {
-    char raw[FL_CATALOG_CURSOR_MAX_BYTES];
+    char raw[FL_CATALOG_CURSOR_MAX_BYTES / 4 * 3];
     int n = snprintf(raw, sizeof(raw), "%c%llu.%.*s", sorts[c->sort].code,
                      (unsigned long long)c->id, (int)c->key.len, c->key.p ? c->key.p : "");
     size_t start = out->len;
@@ -259,8 +259,10 @@ static void build_scan(struct fl_buf *sql, struct args *a, const struct fl_listi
     fl_buf_puts(sql, s->key_text);
     fl_buf_puts(sql, " FROM (");
     for (size_t i = 0; i < branches; i++) {
+        /* UNION, not UNION ALL: two spellings of one category ("fruits,FRUITS") are one
+         * category to the column's collation, and their rows must not come twice. */
         if (i)
-            fl_buf_puts(sql, " UNION ALL ");
+            fl_buf_puts(sql, " UNION ");
         fl_buf_appendf(sql, "(SELECT id, %s AS k FROM products FORCE INDEX (%s) WHERE 1=1",
                        s->column, q->n_categories ? s->cat_index : s->index);
         if (q->n_categories) {

@@ -22,7 +22,7 @@
 #define FL_CATALOG_CATEGORY_MAX_BYTES 64
 #define FL_CATALOG_WORDS_MAX 16
 #define FL_CATALOG_PRICE_MAX_CENTS 9999999999LL
-#define FL_CATALOG_CURSOR_MAX_BYTES 512
+#define FL_CATALOG_CURSOR_MAX_BYTES 2048 /* a token; its key can be a 200-character name */
 
 enum fl_sort {
     FL_SORT_NEWEST,     /* created_at desc, id desc */

@@ -537,6 +537,8 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     TRY(get_uint(l, "FL_API_A_TIMEOUT_MS", 2000, 10, 60000, &cfg->api_a_timeout_ms));
     TRY(get_uint(l, "FL_API_A_RETRIES", 3, 0, 10, &cfg->api_a_retries));
     TRY(get_uint(l, "FL_API_A_DEADLINE_MS", 5000, 10, 120000, &cfg->api_a_deadline_ms));
+    TRY(get_uint(l, "FL_API_A_BREAKER_OPEN_MS", 30000, 100, 3600000,
+                 &cfg->api_a_breaker_open_ms));
     TRY(get_http_url(l, "FL_API_B_URL", NULL, &cfg->api_b_url));
     TRY(get_http_url(l, "FL_PUBLIC_URL", NULL, &cfg->public_url));
     TRY(get_webhook_secret(l, cfg));
@@ -633,6 +635,7 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
     fl_buf_appendf(out, "FL_API_A_URL=%s\n", or_unset(cfg->api_a_url));
     fl_buf_appendf(out, "FL_API_A_TIMEOUT_MS=%u\nFL_API_A_RETRIES=%u\nFL_API_A_DEADLINE_MS=%u\n",
                    cfg->api_a_timeout_ms, cfg->api_a_retries, cfg->api_a_deadline_ms);
+    fl_buf_appendf(out, "FL_API_A_BREAKER_OPEN_MS=%u\n", cfg->api_a_breaker_open_ms);
     fl_buf_appendf(out, "FL_API_B_URL=%s\n", or_unset(cfg->api_b_url));
     fl_buf_appendf(out, "FL_PUBLIC_URL=%s\n", or_unset(cfg->public_url));
     fl_buf_appendf(out, "FL_WEBHOOK_SECRET=%s\n", masked(cfg->webhook_secret));

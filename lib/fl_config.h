@@ -58,6 +58,7 @@ struct fl_config {
     unsigned api_a_timeout_ms; /* one try's total timeout */
     unsigned api_a_retries;   /* retries after the first try */
     unsigned api_a_deadline_ms; /* whole request budget */
+    unsigned api_a_breaker_open_ms; /* how long the breaker stays open */
     char *api_b_url;          /* owned or NULL */
     char *public_url;         /* owned or NULL */
     char *webhook_secret;     /* owned raw key bytes (decoded from whsec_), or NULL */

@@ -3,6 +3,7 @@
 #include "fl_crypto.h"
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -61,6 +62,29 @@ enum fl_err fl_crypto_base64_decode(struct fl_str s, struct fl_buf *out)
     out->len = at + (size_t)n - pad;
     out->p[out->len] = '\0';
     return FL_OK;
+}
+
+enum fl_err fl_crypto_hmac_sha256(struct fl_str key, const struct fl_str *parts, size_t n,
+                                  unsigned char out[32])
+{
+    char digest[] = "SHA256"; /* OSSL_PARAM wants a writable buffer */
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    enum fl_err err = FL_EIO;
+    size_t len = 0;
+
+    if (ctx && EVP_MAC_init(ctx, (const unsigned char *)key.p, key.len, params) == 1) {
+        size_t i = 0;
+        while (i < n && EVP_MAC_update(ctx, (const unsigned char *)parts[i].p, parts[i].len) == 1)
+            i++;
+        if (i == n && EVP_MAC_final(ctx, out, &len, 32) == 1 && len == 32)
+            err = FL_OK;
+    }
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    return err;
 }
 
 void fl_crypto_sha256(struct fl_str s, unsigned char out[32])

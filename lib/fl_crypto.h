@@ -25,6 +25,12 @@ void fl_crypto_base64_encode(struct fl_str s, struct fl_buf *out);
  */
 enum fl_err fl_crypto_base64_decode(struct fl_str s, struct fl_buf *out);
 
+/*
+ * Writes HMAC-SHA256(key, parts[0] || parts[1] || ...) to out. Returns FL_OK or FL_EIO.
+ */
+enum fl_err fl_crypto_hmac_sha256(struct fl_str key, const struct fl_str *parts, size_t n,
+                                  unsigned char out[32]);
+
 /* Writes the SHA-256 digest of s to out. */
 void fl_crypto_sha256(struct fl_str s, unsigned char out[32]);
 

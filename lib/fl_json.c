@@ -52,6 +52,35 @@ void fl_json_key(struct fl_buf *b, const char *name)
     fl_buf_append(b, "\":", 2);
 }
 
+/* Parses text strictly; NULL when it is not one complete JSON value. Free with _put. */
+static struct json_object *parse(struct fl_str text)
+{
+    struct json_tokener *tok = json_tokener_new_ex(FL_JSON_DEPTH_MAX);
+    struct json_object *root = NULL;
+
+    if (tok == NULL)
+        return NULL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    if (text.len > 0 && text.len < INT32_MAX)
+        root = json_tokener_parse_ex(tok, text.p, (int)text.len);
+    if (root != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+                         json_tokener_get_parse_end(tok) != text.len)) {
+        json_object_put(root);
+        root = NULL;
+    }
+    json_tokener_free(tok);
+    return root;
+}
+
+bool fl_json_valid(struct fl_str s)
+{
+    struct json_object *root = parse(s);
+
+    /* A literal null parses to NULL too; an upstream answering "null" is no data anyway. */
+    json_object_put(root);
+    return root != NULL;
+}
+
 static struct fl_json_field *find(struct fl_json_field *fields, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
@@ -61,23 +90,18 @@ static struct fl_json_field *find(struct fl_json_field *fields, size_t n, const 
 }
 
 enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
-                                 struct fl_json_field *fields, size_t n, struct fl_buf *detail)
+                                 struct fl_json_field *fields, size_t n, unsigned flags,
+                                 struct fl_buf *detail)
 {
-    struct json_tokener *tok = json_tokener_new_ex(FL_JSON_DEPTH_MAX);
-    struct json_object *root = NULL;
+    struct json_object *root;
     enum fl_err err = FL_EINVAL;
 
     for (size_t i = 0; i < n; i++) {
         fields[i].type = FL_JSON_MISSING;
         fields[i].text = FL_STR_NULL;
     }
-    if (tok == NULL)
-        return FL_ENOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    if (body.len > 0 && body.len < INT32_MAX)
-        root = json_tokener_parse_ex(tok, body.p, (int)body.len);
-    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-        json_tokener_get_parse_end(tok) != body.len) {
+    root = parse(body);
+    if (root == NULL) {
         fl_buf_puts(detail, "the body is not valid JSON");
         goto out;
     }
@@ -90,6 +114,8 @@ enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
         const char *text = NULL;
         size_t len = 0;
 
+        if (f == NULL && (flags & FL_JSON_IGNORE_UNKNOWN))
+            continue;
         if (f == NULL) {
             fl_buf_puts(detail, "unknown field '");
             fl_json_escape(detail, fl_str_c(key).len > 64 ? (struct fl_str){key, 64}
@@ -124,6 +150,5 @@ enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
     err = FL_OK;
 out:
     json_object_put(root);
-    json_tokener_free(tok);
     return err;
 }

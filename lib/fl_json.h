@@ -42,13 +42,21 @@ void fl_json_str(struct fl_buf *b, struct fl_str s);
 /* Appends "name": as an object key (name is a literal, not escaped). */
 void fl_json_key(struct fl_buf *b, const char *name);
 
+/* True when s is one well-formed JSON value (strict, UTF-8, depth-capped). */
+bool fl_json_valid(struct fl_str s);
+
+/* Flags of fl_json_parse_object. */
+#define FL_JSON_IGNORE_UNKNOWN 1u /* keys not in fields are skipped, not refused */
+
 /*
- * Parses body as one JSON object whose keys must all be among fields[0..n) and fills those
- * fields (the others stay FL_JSON_MISSING). Strings are copied into arena. Returns FL_OK;
- * FL_EINVAL with a reason in detail when body is not a JSON object, nests deeper than
- * FL_JSON_DEPTH_MAX, has invalid UTF-8, an unknown or repeated key; FL_ENOMEM.
+ * Parses body as one JSON object whose keys must all be among fields[0..n) (unless flags
+ * has FL_JSON_IGNORE_UNKNOWN) and fills those fields (the others stay FL_JSON_MISSING).
+ * Strings are copied into arena. Returns FL_OK; FL_EINVAL with a reason in detail when body
+ * is not a JSON object, nests deeper than FL_JSON_DEPTH_MAX, has invalid UTF-8 or an
+ * unknown key; FL_ENOMEM.
  */
 enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
-                                 struct fl_json_field *fields, size_t n, struct fl_buf *detail);
+                                 struct fl_json_field *fields, size_t n, unsigned flags,
+                                 struct fl_buf *detail);
 
 #endif

@@ -3,12 +3,26 @@
 #ifndef FL_TIME_H
 #define FL_TIME_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "fl_err.h"
+#include "fl_str.h"
 
 /* Microseconds on the monotonic clock (arbitrary origin). */
 int64_t fl_time_mono_us(void);
 
 /* Milliseconds since the Unix epoch on the wall clock. */
 int64_t fl_time_wall_ms(void);
+
+/*
+ * Parses an RFC 3339 timestamp ("2026-11-24T14:42:29.123456Z", "...+05:30", fraction
+ * optional, up to 9 digits, microseconds kept) into microseconds since the epoch.
+ * Returns FL_OK or FL_EINVAL.
+ */
+enum fl_err fl_time_parse_rfc3339(struct fl_str s, int64_t *out_us);
+
+/* Formats microseconds since the epoch as MySQL DATETIME(6) text in UTC (27 bytes). */
+void fl_time_format_db(int64_t us, char out[32]);
 
 #endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /products/external/{id}: a product from API A, through the upstream policy (OAuth
+ * token, retries, deadline, breaker), wrapped as the original wrapped it.
+ */
+#include "app.h"
+
+#include "fl_upstream.h"
+
+#define ID_MAX_BYTES 64
+
+static bool valid_id(struct fl_str id)
+{
+    if (id.len == 0 || id.len > ID_MAX_BYTES)
+        return false;
+    for (size_t i = 0; i < id.len; i++) {
+        char c = id.p[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    const struct fl_config *cfg = app->cfg;
+    const struct fl_upstream_policy policy = {
+        .name = "api_a",
+        .timeout_ms = cfg->api_a_timeout_ms,
+        .retries = cfg->api_a_retries,
+        .deadline_ms = cfg->api_a_deadline_ms,
+        .backoff_base_ms = 100,
+        .backoff_cap_ms = 2000,
+        .breaker_failures = 5,
+        .breaker_open_ms = cfg->api_a_breaker_open_ms,
+    };
+    struct fl_upstream_result r;
+    struct fl_buf url;
+
+    if (!valid_id(req->route_arg)) {
+        fl_resp_problem(resp, req, 400, "invalid-parameter",
+                        "id must be 1 to 64 letters, digits, '_' or '-'");
+        return;
+    }
+    if (cfg->api_a_url == NULL || cfg->oauth_token_url == NULL) {
+        fl_resp_problem(resp, req, 503, NULL, "the external product API is not configured");
+        return;
+    }
+    fl_buf_init(&url, 4096);
+    fl_buf_appendf(&url, "%s/%.*s", cfg->api_a_url, (int)req->route_arg.len, req->route_arg.p);
+    fl_buf_init(&r.body, (size_t)1 << 20);
+    fl_upstream_get(&policy, app->http, app->oauth, app->redis, req->arena, url.p, &r);
+    switch (r.outcome) {
+    case FL_UPSTREAM_OK:
+        resp->content_type = FL_CT_JSON;
+        fl_buf_puts(&resp->body, "{\"status\":\"success\",\"source\":\"external_api\",\"data\":");
+        fl_buf_put(&resp->body, fl_buf_str(&r.body));
+        fl_buf_puts(&resp->body, "}\n");
+        break;
+    case FL_UPSTREAM_NOT_FOUND:
+        fl_resp_problem(resp, req, 404, NULL, "the external API has no product with this id");
+        break;
+    case FL_UPSTREAM_TIMED_OUT:
+        fl_resp_problem(resp, req, 504, "upstream-timeout",
+                        "the external API did not answer within %u ms", cfg->api_a_deadline_ms);
+        break;
+    case FL_UPSTREAM_OPEN:
+        fl_resp_problem(resp, req, 503, "upstream-unavailable",
+                        "the external API is failing; try again later");
+        fl_resp_header(resp, "Retry-After", "%u", r.retry_after_s);
+        break;
+    default:
+        fl_resp_problem(resp, req, 502, "upstream-failed", "the external API failed");
+        break;
+    }
+    fl_buf_free(&url);
+    fl_buf_free(&r.body);
+}

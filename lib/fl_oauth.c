@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Token cache. The shared entry is "<expires_at_ms> <token>" under fl:oauth:token with a
+ * matching TTL; the lock is fl:oauth:lock. A process whose Redis is down fetches on its own
+ * (coordination needs Redis; the API must not stop for it).
+ */
+#include "fl_oauth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fl_crypto.h"
+#include "fl_json.h"
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define TOKEN_KEY "fl:oauth:token"
+#define LOCK_KEY "fl:oauth:lock"
+#define LOCK_MS 10000
+#define POLL_US 10000
+#define TOKEN_MAX_BYTES 4096
+
+struct fl_oauth {
+    const struct fl_config *cfg;
+    char token[TOKEN_MAX_BYTES + 1];
+    size_t token_len;
+    int64_t expires_ms; /* wall clock; 0 = no token */
+    uint64_t fetches;
+};
+
+static const char release_script[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+    "return 0";
+
+struct fl_oauth *fl_oauth_new(const struct fl_config *cfg)
+{
+    struct fl_oauth *o = calloc(1, sizeof(*o));
+
+    if (o)
+        o->cfg = cfg;
+    return o;
+}
+
+void fl_oauth_free(struct fl_oauth *o)
+{
+    if (o)
+        memset(o->token, 0, sizeof(o->token));
+    free(o);
+}
+
+uint64_t fl_oauth_fetches(const struct fl_oauth *o)
+{
+    return o->fetches;
+}
+
+static bool have_token(const struct fl_oauth *o)
+{
+    return o->token_len > 0 && fl_time_wall_ms() < o->expires_ms;
+}
+
+static void keep(struct fl_oauth *o, struct fl_str token, int64_t expires_ms)
+{
+    if (token.len == 0 || token.len > TOKEN_MAX_BYTES)
+        return;
+    memcpy(o->token, token.p, token.len);
+    o->token[token.len] = '\0';
+    o->token_len = token.len;
+    o->expires_ms = expires_ms;
+}
+
+/* Reads the shared token; true when a valid one was there (and is now ours). */
+static bool from_redis(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
+                       enum fl_err *err)
+{
+    struct fl_redis_cmd get = {2, {FL_STR("GET"), FL_STR(TOKEN_KEY)}};
+    struct fl_redis_reply rep;
+    const char *sp;
+    int64_t exp;
+
+    *err = fl_redis_pipeline(r, arena, &get, 1, &rep);
+    if (*err != FL_OK || rep.type != FL_REDIS_STR)
+        return false;
+    sp = memchr(rep.str.p, ' ', rep.str.len);
+    if (sp == NULL ||
+        fl_str_to_i64((struct fl_str){rep.str.p, (size_t)(sp - rep.str.p)}, 0, INT64_MAX, &exp) !=
+            FL_OK ||
+        exp <= fl_time_wall_ms())
+        return false;
+    keep(o, (struct fl_str){sp + 1, rep.str.len - (size_t)(sp + 1 - rep.str.p)}, exp);
+    return true;
+}
+
+/* Asks the provider for a token (one request); keeps it here and, when possible, in Redis. */
+static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
+                         struct fl_httpc *http, int64_t deadline_us)
+{
+    const struct fl_config *cfg = o->cfg;
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
+                             "Accept: application/json", NULL};
+    struct fl_json_field f[3] = {{"access_token", 0, {0}}, {"expires_in", 0, {0}},
+                                 {"token_type", 0, {0}}};
+    struct fl_httpc_response resp;
+    struct fl_buf form, detail, value;
+    int64_t left_ms = (deadline_us - fl_time_mono_us()) / 1000, expires_in = 0, skew, exp;
+    enum fl_err err;
+
+    if (left_ms <= 0)
+        return FL_ETIMEOUT;
+    fl_buf_init(&form, 4096);
+    fl_buf_init(&detail, 256);
+    fl_buf_init(&resp.body, 64 << 10);
+    fl_buf_puts(&form, "grant_type=client_credentials");
+    if (cfg->oauth_scope) {
+        fl_buf_puts(&form, "&scope=");
+        for (const char *p = cfg->oauth_scope; *p; p++) {
+            unsigned char c = (unsigned char)*p;
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                strchr("-._~", c))
+                fl_buf_putc(&form, (char)c);
+            else
+                fl_buf_appendf(&form, "%%%02X", c);
+        }
+    }
+    o->fetches++;
+    err = fl_httpc_do(http,
+                      &(struct fl_httpc_request){"POST", cfg->oauth_token_url, headers,
+                                                 fl_buf_str(&form), cfg->oauth_client_id,
+                                                 cfg->oauth_client_secret, (unsigned)left_ms},
+                      &resp);
+    if (err == FL_OK && (resp.status == 400 || resp.status == 401)) {
+        fl_log(FL_LOG_ERROR, "event=oauth_refused status=%ld", resp.status);
+        err = FL_EAUTH;
+    } else if (err == FL_OK && resp.status != 200) {
+        fl_log(FL_LOG_WARN, "event=oauth_failed status=%ld", resp.status);
+        err = FL_EUPSTREAM;
+    } else if (err == FL_OK &&
+               (fl_json_parse_object(fl_buf_str(&resp.body), arena, f, 3,
+                                     FL_JSON_IGNORE_UNKNOWN, &detail) != FL_OK ||
+                f[0].type != FL_JSON_STRING || f[0].text.len == 0 ||
+                f[0].text.len > TOKEN_MAX_BYTES || f[1].type != FL_JSON_NUMBER ||
+                fl_str_to_i64(f[1].text, 1, 86400 * 365, &expires_in) != FL_OK)) {
+        fl_log(FL_LOG_WARN, "event=oauth_bad_response");
+        err = FL_EUPSTREAM;
+    }
+    if (err == FL_OK) {
+        skew = expires_in * 1000 / 10 < 60000 ? expires_in * 1000 / 10 : 60000;
+        exp = fl_time_wall_ms() + expires_in * 1000 - skew;
+        keep(o, f[0].text, exp);
+        fl_buf_init(&value, TOKEN_MAX_BYTES + 32);
+        fl_buf_appendf(&value, "%lld ", (long long)exp);
+        fl_buf_put(&value, f[0].text);
+        char px[24];
+        snprintf(px, sizeof(px), "%lld", (long long)(exp - fl_time_wall_ms()));
+        if (exp > fl_time_wall_ms() + 1) {
+            struct fl_redis_cmd set = {5, {FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value),
+                                           FL_STR("PX"), fl_str_c(px)}};
+            struct fl_redis_reply rep;
+            fl_redis_pipeline(r, arena, &set, 1, &rep);
+        }
+        fl_buf_free(&value);
+    }
+    fl_buf_free(&form);
+    fl_buf_free(&detail);
+    fl_buf_free(&resp.body);
+    return err;
+}
+
+enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
+                           struct fl_arena *arena, int64_t deadline_us, struct fl_str *out)
+{
+    unsigned char rnd[16];
+    char token[33], px[16];
+    struct fl_redis_reply rep;
+    enum fl_err err = FL_OK, rerr;
+
+    if (!have_token(o) && !from_redis(o, r, arena, &rerr)) {
+        if (rerr != FL_OK) {
+            err = fetch(o, r, arena, http, deadline_us); /* Redis down: on our own */
+        } else if (fl_crypto_random(rnd, sizeof(rnd)) != FL_OK) {
+            err = FL_EIO;
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            for (size_t i = 0; i < sizeof(rnd); i++) {
+                token[2 * i] = hex[rnd[i] >> 4];
+                token[2 * i + 1] = hex[rnd[i] & 15];
+            }
+            token[32] = '\0';
+            snprintf(px, sizeof(px), "%d", LOCK_MS);
+            struct fl_redis_cmd lock = {6, {FL_STR("SET"), FL_STR(LOCK_KEY), fl_str_c(token),
+                                            FL_STR("NX"), FL_STR("PX"), fl_str_c(px)}};
+            err = fl_redis_pipeline(r, arena, &lock, 1, &rep);
+            if (err != FL_OK) {
+                err = fetch(o, r, arena, http, deadline_us);
+            } else if (rep.type == FL_REDIS_STATUS) {
+                /* Elected. Another fetcher may have published just before we locked. */
+                if (!from_redis(o, r, arena, &rerr))
+                    err = fetch(o, r, arena, http, deadline_us);
+                struct fl_redis_cmd rel = {5, {FL_STR("EVAL"), FL_STR(release_script),
+                                               FL_STR("1"), FL_STR(LOCK_KEY), fl_str_c(token)}};
+                fl_redis_pipeline(r, arena, &rel, 1, &rep);
+            } else {
+                /* Someone else is fetching: wait for the token they publish, or for their
+                 * lock to go without one (their fetch failed: so does ours, at once). */
+                struct fl_redis_cmd held = {2, {FL_STR("EXISTS"), FL_STR(LOCK_KEY)}};
+                err = FL_ETIMEOUT;
+                while (fl_time_mono_us() + POLL_US < deadline_us) {
+                    struct timespec ts = {0, POLL_US * 1000};
+                    nanosleep(&ts, NULL);
+                    if (from_redis(o, r, arena, &rerr)) {
+                        err = FL_OK;
+                        break;
+                    }
+                    if (fl_redis_pipeline(r, arena, &held, 1, &rep) != FL_OK ||
+                        (rep.type == FL_REDIS_INT && rep.integer == 0)) {
+                        err = from_redis(o, r, arena, &rerr) ? FL_OK : FL_EUPSTREAM;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if (err == FL_OK && !have_token(o))
+        err = FL_EUPSTREAM;
+    if (err == FL_OK)
+        *out = (struct fl_str){o->token, o->token_len};
+    return err;
+}
+
+void fl_oauth_drop(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
+                   struct fl_str token)
+{
+    static const char drop_script[] =
+        "local v = redis.call('get', KEYS[1]) "
+        "if v and string.sub(v, -string.len(ARGV[1])) == ARGV[1] then "
+        "return redis.call('del', KEYS[1]) end return 0";
+    struct fl_redis_cmd cmd = {4, {FL_STR("EVAL"), FL_STR(drop_script), FL_STR("1"),
+                                   FL_STR(TOKEN_KEY)}};
+    struct fl_redis_reply rep;
+
+    cmd.argv[4] = token;
+    cmd.argc = 5;
+    if (fl_str_eq(token, (struct fl_str){o->token, o->token_len})) {
+        o->token_len = 0;
+        o->expires_ms = 0;
+    }
+    fl_redis_pipeline(r, arena, &cmd, 1, &rep);
+}

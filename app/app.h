@@ -67,6 +67,7 @@ void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *r
 void fl_h_products_create(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_webhooks_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 
 /*
  * Serves one request without sending it: builds req from env in arena, routes it, reads

@@ -19,6 +19,8 @@ static const char usage[] =
     "  check-config   validate the configuration and print it, secrets masked\n"
     "  seed --rows N [--seed S] [--replace]\n"
     "                 fill the catalogue with N generated products (deterministic per S)\n"
+    "  webhook-register\n"
+    "                 subscribe to API B's product updates (once; a rerun reuses it)\n"
     "\n"
     "--config FILE reads FL_* settings from FILE (KEY=VALUE lines); the environment wins.\n";
 
@@ -74,6 +76,8 @@ int main(int argc, char **argv)
         status = fl_ctl_migrate(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "seed") == 0) {
         status = fl_ctl_seed(&cfg, argc - i, argv + i);
+    } else if (strcmp(argv[i], "webhook-register") == 0) {
+        status = fl_ctl_webhook_register(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "check-config") == 0) {
         status = check_config(&cfg, argc - i);
     } else {

@@ -22,5 +22,6 @@ extern const size_t fl_n_migrations;
 /* Each command returns the process exit status: 0 done, 1 failed, 2 bad usage. */
 int fl_ctl_migrate(const struct fl_config *cfg, int argc, char **argv);
 int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv);
+int fl_ctl_webhook_register(const struct fl_config *cfg, int argc, char **argv);
 
 #endif

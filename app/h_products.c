@@ -17,6 +17,7 @@
 #include "fl_json.h"
 #include "fl_search.h"
 #include "fl_time.h"
+#include "product_input.h"
 
 #define SEARCH_MAX_CHARS 100
 #define CACHE_WAIT_MS 250
@@ -438,108 +439,21 @@ static bool authorised(struct fl_app *app, const struct fl_req *req, struct fl_r
     return false;
 }
 
-static bool json_body(const struct fl_req *req, struct fl_resp *resp)
-{
-    const char *ct = fl_req_env(req, "CONTENT_TYPE");
-
-    if (ct && strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';'))
-        return true;
-    fl_resp_problem(resp, req, 415, NULL, "the body must be application/json");
-    return false;
-}
-
-enum field { F_SKU, F_NAME, F_DESCRIPTION, F_CATEGORY, F_PRICE, F_UNIT, F_STOCK, F_PRODUCER,
-             F__MAX };
-
-struct text_rule {
-    size_t max_chars;
-    bool required_on_create;
-};
-
-static const struct text_rule rules[F__MAX] = {
-    [F_SKU] = {64, true},       [F_NAME] = {200, true},    [F_DESCRIPTION] = {2000, false},
-    [F_CATEGORY] = {64, true},  [F_PRICE] = {0, true},     [F_UNIT] = {32, true},
-    [F_STOCK] = {0, false},     [F_PRODUCER] = {200, true},
-};
-
-/* Validates the parsed fields into in; on failure the 400 is in resp. */
-static bool product_input(const struct fl_req *req, struct fl_resp *resp,
-                          struct fl_json_field *f, bool create, struct fl_product_input *in)
-{
-    struct fl_str *dst[F__MAX] = {&in->sku, &in->name, &in->description, &in->category,
-                                  &in->price, &in->unit, NULL, &in->producer};
-    bool any = false;
-
-    memset(in, 0, sizeof(*in));
-    for (int i = 0; i < F__MAX; i++) {
-        if (f[i].type == FL_JSON_MISSING) {
-            if (create && rules[i].required_on_create) {
-                fl_resp_problem(resp, req, 400, "invalid-body", "%s is required", f[i].name);
-                return false;
-            }
-            continue;
-        }
-        any = true;
-        if (i == F_STOCK) {
-            if (f[i].type != FL_JSON_NUMBER ||
-                fl_str_to_u64(f[i].text, 0, 4294967295u, &in->stock) != FL_OK) {
-                fl_resp_problem(resp, req, 400, "invalid-body",
-                                "stock must be an integer from 0 to 4294967295");
-                return false;
-            }
-            in->has_stock = true;
-        } else if (i == F_PRICE) {
-            int64_t cents;
-            char *norm;
-            if ((f[i].type != FL_JSON_STRING && f[i].type != FL_JSON_NUMBER) ||
-                fl_str_to_cents(f[i].text, FL_CATALOG_PRICE_MAX_CENTS, &cents) != FL_OK ||
-                (norm = fl_arena_alloc(req->arena, 24)) == NULL) {
-                fl_resp_problem(resp, req, 400, "invalid-body",
-                                "price must be a decimal string with at most 2 decimals, "
-                                "from 0 to 99999999.99");
-                return false;
-            }
-            snprintf(norm, 24, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
-            in->price = fl_str_c(norm);
-        } else {
-            struct fl_str t = f[i].text;
-            size_t chars = fl_utf8_count(t);
-            bool ok = f[i].type == FL_JSON_STRING && chars <= rules[i].max_chars &&
-                      (chars > 0 || i == F_DESCRIPTION) &&
-                      (i == F_DESCRIPTION ? !memchr(t.p, '\0', t.len) : !fl_str_has_control(t)) &&
-                      (i != F_CATEGORY || !memchr(t.p, ',', t.len));
-            if (!ok) {
-                fl_resp_problem(resp, req, 400, "invalid-body",
-                                "%s must be a string of %s%zu characters%s", f[i].name,
-                                i == F_DESCRIPTION ? "at most " : "1 to ", rules[i].max_chars,
-                                i == F_CATEGORY ? " without commas" : "");
-                return false;
-            }
-            *dst[i] = t;
-        }
-    }
-    if (!any)
-        fl_resp_problem(resp, req, 400, "invalid-body", "the body changes no field");
-    return any;
-}
-
 /* Parses and validates a POST (create) or PATCH body. */
 static bool read_input(const struct fl_req *req, struct fl_resp *resp, bool create,
                        struct fl_product_input *in)
 {
-    struct fl_json_field f[F__MAX] = {
-        {"sku", 0, {0}},      {"name", 0, {0}}, {"description", 0, {0}}, {"category", 0, {0}},
-        {"price", 0, {0}},    {"unit", 0, {0}}, {"stock", 0, {0}},       {"producer", 0, {0}},
-    };
+    struct fl_json_field f[FL_PF__MAX];
     struct fl_buf detail;
     enum fl_err err;
 
-    if (!json_body(req, resp))
+    if (!fl_json_body(req, resp))
         return false;
+    fl_pfields_init(f);
     fl_buf_init(&detail, 512);
     /* PATCH cannot change the sku: offer it only to create. */
     err = fl_json_parse_object(req->body, req->arena, create ? f : f + 1,
-                               create ? F__MAX : F__MAX - 1, 0, &detail);
+                               create ? FL_PF__MAX : FL_PF__MAX - 1, 0, &detail);
     if (err == FL_EINVAL)
         fl_resp_problem(resp, req, 400, "invalid-body", "%s", detail.p ? detail.p : "");
     else if (err != FL_OK)
@@ -548,20 +462,8 @@ static bool read_input(const struct fl_req *req, struct fl_resp *resp, bool crea
     if (err != FL_OK)
         return false;
     if (!create)
-        f[F_SKU].type = FL_JSON_MISSING;
-    if (create && f[F_SKU].type == FL_JSON_STRING) {
-        struct fl_str s = f[F_SKU].text;
-        for (size_t i = 0; i < s.len; i++) {
-            char c = s.p[i];
-            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.')) {
-                fl_resp_problem(resp, req, 400, "invalid-body",
-                                "sku may hold only letters, digits, '-', '_' and '.'");
-                return false;
-            }
-        }
-    }
-    return product_input(req, resp, f, create, in);
+        f[FL_PF_SKU].type = FL_JSON_MISSING;
+    return fl_product_input_parse(req, resp, f, create ? FL_PF_REQUIRED_ON_CREATE : 0, "", in);
 }
 
 /* After a committed write: every cached listing is stale now. */

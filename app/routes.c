@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "fl_webhook.h"
+
 static const char *const no_params[] = {NULL};
 static const char *const listing_params[] = {"limit", "cursor",   "category", "minPrice",
                                              "maxPrice", "search", "q",       "sort", NULL};
@@ -19,6 +21,8 @@ static const struct fl_route routes[] = {
     {FL_METHOD_POST, "/products", fl_h_products_create, no_params, FL_BODY_MAX_BYTES},
     {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0},
     {FL_METHOD_GET, "/products/external/{id}", fl_h_products_external, no_params, 0},
+    {FL_METHOD_POST, "/webhooks/update", fl_h_webhooks_update, no_params,
+     FL_WEBHOOK_BODY_MAX_BYTES},
     {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES},
 };
 

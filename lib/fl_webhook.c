@@ -84,28 +84,28 @@ static enum fl_err update_product(struct fl_db *db, const struct fl_webhook_even
     fl_buf_init(&sql, 512);
     fl_buf_puts(&sql, "UPDATE products SET updated_at = UTC_TIMESTAMP(6), last_event_at = ?");
     a[n++] = FL_DB_ARG_STR(fl_str_c(occurred));
-    if (ev->price.p) {
+    if (ev->data.price.p) {
         fl_buf_puts(&sql, ", price = ?");
-        a[n++] = FL_DB_ARG_STR(ev->price);
+        a[n++] = FL_DB_ARG_STR(ev->data.price);
     }
-    if (ev->has_stock) {
+    if (ev->data.has_stock) {
         fl_buf_puts(&sql, ", stock = ?");
-        a[n++] = FL_DB_ARG_U64(ev->stock);
+        a[n++] = FL_DB_ARG_U64(ev->data.stock);
     }
-    if (ev->name.p) {
+    if (ev->data.name.p) {
         fl_buf_puts(&sql, ", name = ?");
-        a[n++] = FL_DB_ARG_STR(ev->name);
+        a[n++] = FL_DB_ARG_STR(ev->data.name);
     }
-    if (ev->description.p) {
+    if (ev->data.description.p) {
         fl_buf_puts(&sql, ", description = ?");
-        a[n++] = FL_DB_ARG_STR(ev->description);
+        a[n++] = FL_DB_ARG_STR(ev->data.description);
     }
     fl_buf_puts(&sql, " WHERE id = ?");
     a[n++] = FL_DB_ARG_U64(t->id);
     err = fl_buf_err(&sql) ? fl_buf_err(&sql) : fl_db_exec(db, sql.p, a, n, NULL, NULL);
-    if (err == FL_OK && (ev->name.p || ev->description.p))
-        err = fl_catalog_index_words(db, t->id, ev->name.p ? ev->name : t->name,
-                                     ev->description.p ? ev->description : t->description);
+    if (err == FL_OK && (ev->data.name.p || ev->data.description.p))
+        err = fl_catalog_index_words(db, t->id, ev->data.name.p ? ev->data.name : t->name,
+                                     ev->data.description.p ? ev->data.description : t->description);
     fl_buf_free(&sql);
     return err;
 }
@@ -131,7 +131,7 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
         [FL_WEBHOOK_APPLIED] = "applied", [FL_WEBHOOK_STALE] = "stale",
         [FL_WEBHOOK_UNKNOWN_PRODUCT] = "unknown_product", [FL_WEBHOOK_DUPLICATE] = "duplicate"};
     struct target t = {.arena = arena};
-    struct fl_db_arg sku = FL_DB_ARG_STR(ev->sku);
+    struct fl_db_arg sku = FL_DB_ARG_STR(ev->data.sku);
     struct fl_buf key;
     char occurred[32];
     enum fl_err err;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fl_arena.h"
+#include "fl_catalog.h"
 #include "fl_db.h"
 #include "fl_err.h"
 #include "fl_redis.h"
@@ -27,13 +28,11 @@
 enum fl_err fl_webhook_verify(struct fl_str secret, struct fl_str id, struct fl_str timestamp,
                               struct fl_str signatures, struct fl_str body, int64_t now_s);
 
-/* An update to apply; a NULL p means "not sent". */
+/* An update to apply. */
 struct fl_webhook_event {
     struct fl_str event_id, type;
     int64_t occurred_us;           /* microseconds since the epoch */
-    struct fl_str sku, price, name, description;
-    bool has_stock;
-    uint64_t stock;
+    struct fl_product_input data;  /* sku, and any of price, stock, name, description */
 };
 
 enum fl_webhook_outcome {

@@ -10,6 +10,7 @@
 #include "fl_db.h"
 #include "fl_httpc.h"
 #include "fl_oauth.h"
+#include "fl_ratelimit.h"
 #include "fl_redis.h"
 #include "fl_request.h"
 #include "fl_response.h"
@@ -29,6 +30,8 @@ struct fl_app {
     struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
     struct fl_oauth *oauth;      /* owned: the upstream token cache */
     struct fl_buf scratch;       /* reused by each request for error details */
+    struct fl_ratelimit rl;      /* this request's rate limit, while rl_pending */
+    bool rl_pending;             /* the route limits itself in its own Redis round trip */
 };
 
 struct fl_http;
@@ -43,6 +46,10 @@ void fl_app_free(struct fl_app *app);
 /* Fills resp for req. Handlers never free request data (it lives in req->arena). */
 typedef void (*fl_handler_fn)(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 
+/* Route flags. */
+#define FL_ROUTE_UNLIMITED 1u     /* never rate limited (health, metrics) */
+#define FL_ROUTE_LIMITS_ITSELF 2u /* sends the rate limit with its own Redis round trip */
+
 /* One entry of the route table. */
 struct fl_route {
     enum fl_method method;
@@ -50,7 +57,15 @@ struct fl_route {
     fl_handler_fn handler;
     const char *const *params;   /* allowed query parameters, NULL-terminated; NULL: none */
     size_t max_body_bytes;       /* 0: no body allowed */
+    unsigned flags;              /* FL_ROUTE_* */
 };
+
+/*
+ * Applies app->rl's verdict: adds the RateLimit headers and, when the client is over its
+ * limit, replaces resp with a 429. Returns true when the request may go on (also when
+ * Redis gave no verdict: the limit fails open).
+ */
+bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp);
 
 /*
  * Finds the route for req's method and path and stores its {segment} in req->route_arg.

@@ -336,6 +336,8 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
     struct fl_buf key, body, next;
     struct fl_cache_lookup lk;
     struct fl_cache_entry entry;
+    struct fl_redis_cmd rl_cmd;
+    struct fl_redis_reply rl_reply = {0};
     struct fl_product *rows;
     enum fl_cache_state state;
     char etag[35];
@@ -347,8 +349,19 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
         return;
     fl_buf_init(&key, 8192);
     canonical(&q, &key);
-    state = fl_cache_get(app->redis, req->arena, fl_buf_str(&key), CACHE_WAIT_MS, &lk, &entry);
+    /* The rate limit rides in the cache lookup's round trip. */
+    rl_cmd = fl_ratelimit_cmd(&app->rl);
+    state = fl_cache_get(app->redis, req->arena, fl_buf_str(&key), CACHE_WAIT_MS,
+                         app->rl_pending ? &rl_cmd : NULL, &rl_reply, &lk, &entry);
     fl_buf_free(&key);
+    if (app->rl_pending) {
+        if (state != FL_CACHE_BYPASS)
+            fl_ratelimit_read(&app->rl, &rl_reply);
+        if (!fl_rate_verdict(app, req, resp)) {
+            fl_cache_release(app->redis, req->arena, &lk);
+            return;
+        }
+    }
     if (state == FL_CACHE_HIT) {
         send_listing(resp, req, entry.body, entry.etag, entry.meta,
                      (entry.expires_ms - fl_time_wall_ms()) / 1000, "HIT");

@@ -77,6 +77,24 @@ static void install_signals(sigset_t *stop_set)
     sigaddset(stop_set, SIGHUP);
 }
 
+bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp)
+{
+    const struct fl_ratelimit *rl = &app->rl;
+
+    app->rl_pending = false;
+    if (!rl->decided)
+        return true; /* Redis gave no verdict: fail open, the API stays up */
+    if (!rl->allowed) {
+        fl_resp_problem(resp, req, 429, "quota-exceeded",
+                        "too many requests; allowed: %u per second, bursts of %u",
+                        app->cfg->rate_limit, app->cfg->rate_burst);
+        fl_resp_header(resp, "Retry-After", "%lld", rl->retry_after_s);
+    }
+    fl_resp_header(resp, "RateLimit-Policy", "\"default\";q=%u;w=1", app->cfg->rate_limit);
+    fl_resp_header(resp, "RateLimit", "\"default\";r=%lld;t=%lld", rl->remaining, rl->reset_s);
+    return rl->allowed;
+}
+
 /* Everything between accept and send: routing, limits, query, body, handler. */
 static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *req,
                      struct fl_resp *resp, struct fl_buf *scratch)
@@ -101,6 +119,16 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
             fl_resp_header(resp, "Allow", "%s", scratch->p);
         }
         return;
+    }
+    app->rl_pending = false;
+    if (!(route->flags & FL_ROUTE_UNLIMITED) && fl_ratelimit_prepare(app->cfg, req, &app->rl)) {
+        if (route->flags & FL_ROUTE_LIMITS_ITSELF) {
+            app->rl_pending = true;
+        } else {
+            fl_ratelimit_check(app->redis, req->arena, &app->rl);
+            if (!fl_rate_verdict(app, req, resp))
+                return;
+        }
     }
     fl_buf_reset(scratch);
     err = fl_req_parse_query(req, route->params, scratch);

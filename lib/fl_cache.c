@@ -68,21 +68,28 @@ static bool parse_entry(struct fl_str v, long long gen, struct fl_cache_entry *o
     return true;
 }
 
-/* GET generation and entry in one round trip. */
+/* GET generation and entry (and the extra command, if any) in one round trip. */
 static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
-                              struct fl_cache_lookup *lk, struct fl_cache_entry *out, bool *hit)
+                              struct fl_cache_lookup *lk, const struct fl_redis_cmd *extra,
+                              struct fl_redis_reply *extra_reply, struct fl_cache_entry *out,
+                              bool *hit)
 {
-    struct fl_redis_cmd cmds[2] = {
+    struct fl_redis_cmd cmds[3] = {
         {2, {FL_STR("GET"), FL_STR(GEN_KEY)}},
         {2, {FL_STR("GET"), fl_str_c(lk->key)}},
     };
-    struct fl_redis_reply rep[2];
+    struct fl_redis_reply rep[3];
     int64_t g = 0;
-    enum fl_err err = fl_redis_pipeline(r, arena, cmds, 2, rep);
+    enum fl_err err;
 
+    if (extra)
+        cmds[2] = *extra;
+    err = fl_redis_pipeline(r, arena, cmds, extra ? 3 : 2, rep);
     *hit = false;
     if (err != FL_OK)
         return err;
+    if (extra)
+        *extra_reply = rep[2];
     if (rep[0].type == FL_REDIS_STR && fl_str_to_i64(rep[0].str, 0, INT64_MAX, &g) != FL_OK)
         g = -1;
     lk->gen = g;
@@ -92,7 +99,9 @@ static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
 
 enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
                                  struct fl_str canonical, unsigned wait_ms,
-                                 struct fl_cache_lookup *lk, struct fl_cache_entry *out)
+                                 const struct fl_redis_cmd *extra,
+                                 struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
+                                 struct fl_cache_entry *out)
 {
     unsigned char d[32], rnd[16];
     char h[33];
@@ -106,7 +115,7 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     snprintf(lk->key, sizeof(lk->key), "fl:list:%s", h);
     snprintf(lk->lock_key, sizeof(lk->lock_key), "fl:lock:%s", h);
     lk->locked = false;
-    if (read_entry(r, arena, lk, out, &hit) != FL_OK)
+    if (read_entry(r, arena, lk, extra, extra_reply, out, &hit) != FL_OK)
         return FL_CACHE_BYPASS;
     if (hit)
         return FL_CACHE_HIT;
@@ -121,7 +130,7 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
         lk->locked = true;
         /* The previous builder may have stored the entry and released the lock between
          * our read and our lock: look once more before building it again. */
-        if (read_entry(r, arena, lk, out, &hit) != FL_OK || !hit)
+        if (read_entry(r, arena, lk, NULL, NULL, out, &hit) != FL_OK || !hit)
             return FL_CACHE_MISS;
         fl_cache_release(r, arena, lk);
         return FL_CACHE_HIT;
@@ -131,7 +140,7 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     while (fl_time_mono_us() < deadline) {
         struct timespec ts = {0, POLL_US * 1000};
         nanosleep(&ts, NULL);
-        if (read_entry(r, arena, lk, out, &hit) != FL_OK)
+        if (read_entry(r, arena, lk, NULL, NULL, out, &hit) != FL_OK)
             return FL_CACHE_BYPASS;
         if (hit)
             return FL_CACHE_HIT;

@@ -40,10 +40,14 @@ struct fl_cache_entry {
  * Looks up the entry for canonical (the normalised request). On a miss, tries to take the
  * build lock; if another worker holds it, waits up to wait_ms for its entry. Returns HIT with
  * out filled, MISS (build the response, then fl_cache_store), or BYPASS when Redis is down.
+ * extra, when not NULL, is one more command sent in the lookup's round trip (the rate
+ * limit's); its reply goes to extra_reply (left untouched when Redis is down).
  */
 enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
                                  struct fl_str canonical, unsigned wait_ms,
-                                 struct fl_cache_lookup *lk, struct fl_cache_entry *out);
+                                 const struct fl_redis_cmd *extra,
+                                 struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
+                                 struct fl_cache_entry *out);
 
 /*
  * Stores body with etag and meta (no spaces or newlines; may be empty) for ttl_s under lk's

@@ -30,6 +30,7 @@ struct fl_app {
     struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
     struct fl_oauth *oauth;      /* owned: the upstream token cache */
     struct fl_buf scratch;       /* reused by each request for error details */
+    unsigned route_index;        /* this request's route, for metrics (0: none matched) */
     struct fl_ratelimit rl;      /* this request's rate limit, while rl_pending */
     bool rl_pending;             /* the route limits itself in its own Redis round trip */
 };
@@ -60,6 +61,12 @@ struct fl_route {
     unsigned flags;              /* FL_ROUTE_* */
 };
 
+/* A stable index of route's template (routes sharing a template share it), from 1. */
+unsigned fl_route_index(const struct fl_route *route);
+
+/* Labels for fl_route_index values: names[0] "unmatched", NULL for unused indexes. */
+size_t fl_route_names(const char **names, size_t cap);
+
 /*
  * Applies app->rl's verdict: adds the RateLimit headers and, when the client is over its
  * limit, replaces resp with a 429. Returns true when the request may go on (also when
@@ -83,6 +90,11 @@ void fl_h_products_create(struct fl_app *app, struct fl_req *req, struct fl_resp
 void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_webhooks_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+
+/* API A's call policy, from the configuration (the handler's and the metrics' view). */
+struct fl_upstream_policy;
+void fl_api_a_policy(const struct fl_config *cfg, struct fl_upstream_policy *out);
 
 /*
  * Serves one request without sending it: builds req from env in arena, routes it, reads

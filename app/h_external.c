@@ -5,6 +5,7 @@
  */
 #include "app.h"
 
+#include "fl_metrics.h"
 #include "fl_upstream.h"
 
 #define ID_MAX_BYTES 64
@@ -22,10 +23,9 @@ static bool valid_id(struct fl_str id)
     return true;
 }
 
-void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+void fl_api_a_policy(const struct fl_config *cfg, struct fl_upstream_policy *out)
 {
-    const struct fl_config *cfg = app->cfg;
-    const struct fl_upstream_policy policy = {
+    *out = (struct fl_upstream_policy){
         .name = "api_a",
         .timeout_ms = cfg->api_a_timeout_ms,
         .retries = cfg->api_a_retries,
@@ -35,6 +35,20 @@ void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_re
         .breaker_failures = 5,
         .breaker_open_ms = cfg->api_a_breaker_open_ms,
     };
+}
+
+static const enum fl_metric outcome_metric[FL_UPSTREAM__MAX] = {
+    [FL_UPSTREAM_OK] = FL_M_UPSTREAM_OK,
+    [FL_UPSTREAM_NOT_FOUND] = FL_M_UPSTREAM_NOT_FOUND,
+    [FL_UPSTREAM_FAILED] = FL_M_UPSTREAM_FAILED,
+    [FL_UPSTREAM_TIMED_OUT] = FL_M_UPSTREAM_TIMED_OUT,
+    [FL_UPSTREAM_OPEN] = FL_M_UPSTREAM_REJECTED,
+};
+
+void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    const struct fl_config *cfg = app->cfg;
+    struct fl_upstream_policy policy;
     struct fl_upstream_result r;
     struct fl_buf url;
 
@@ -47,10 +61,14 @@ void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_re
         fl_resp_problem(resp, req, 503, NULL, "the external product API is not configured");
         return;
     }
+    fl_api_a_policy(cfg, &policy);
     fl_buf_init(&url, 4096);
     fl_buf_appendf(&url, "%s/%.*s", cfg->api_a_url, (int)req->route_arg.len, req->route_arg.p);
     fl_buf_init(&r.body, (size_t)1 << 20);
     fl_upstream_get(&policy, app->http, app->oauth, app->redis, req->arena, url.p, &r);
+    fl_metrics_add(outcome_metric[r.outcome], 1);
+    if (r.tries > 1)
+        fl_metrics_add(FL_M_UPSTREAM_RETRIES, r.tries - 1);
     switch (r.outcome) {
     case FL_UPSTREAM_OK:
         resp->content_type = FL_CT_JSON;

@@ -15,6 +15,7 @@
 #include "fl_catalog.h"
 #include "fl_crypto.h"
 #include "fl_json.h"
+#include "fl_metrics.h"
 #include "fl_search.h"
 #include "fl_time.h"
 #include "product_input.h"
@@ -362,6 +363,10 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
             return;
         }
     }
+    fl_metrics_add(state == FL_CACHE_HIT    ? FL_M_CACHE_HIT
+                   : state == FL_CACHE_MISS ? FL_M_CACHE_MISS
+                                            : FL_M_CACHE_BYPASS,
+                   1);
     if (state == FL_CACHE_HIT) {
         send_listing(resp, req, entry.body, entry.etag, entry.meta,
                      (entry.expires_ms - fl_time_wall_ms()) / 1000, "HIT");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fl_cache.h"
+#include "fl_metrics.h"
 #include "fl_time.h"
 #include "fl_webhook.h"
 #include "product_input.h"
@@ -21,6 +22,13 @@ static const char *const messages[FL_WEBHOOK__MAX] = {
     [FL_WEBHOOK_STALE] = "Stale event",
     [FL_WEBHOOK_UNKNOWN_PRODUCT] = "Unknown product",
     [FL_WEBHOOK_DUPLICATE] = "Already processed",
+};
+
+static const enum fl_metric outcome_metric[FL_WEBHOOK__MAX] = {
+    [FL_WEBHOOK_APPLIED] = FL_M_WEBHOOK_APPLIED,
+    [FL_WEBHOOK_STALE] = FL_M_WEBHOOK_STALE,
+    [FL_WEBHOOK_UNKNOWN_PRODUCT] = FL_M_WEBHOOK_UNKNOWN,
+    [FL_WEBHOOK_DUPLICATE] = FL_M_WEBHOOK_DUPLICATE,
 };
 
 static bool visible_ascii(struct fl_str s)
@@ -118,6 +126,7 @@ void fl_h_webhooks_update(struct fl_app *app, struct fl_req *req, struct fl_resp
     enum fl_err err;
 
     if (fl_webhook_verify(secret, id, ts, sig, req->body, fl_time_wall_ms() / 1000) != FL_OK) {
+        fl_metrics_add(FL_M_WEBHOOK_REJECTED, 1);
         fl_resp_problem(resp, req, 401, "invalid-signature",
                         "the webhook signature is missing, wrong or too old");
         return;
@@ -130,6 +139,7 @@ void fl_h_webhooks_update(struct fl_app *app, struct fl_req *req, struct fl_resp
         fl_resp_error(resp, req, err, NULL);
         return;
     }
+    fl_metrics_add(outcome_metric[outcome], 1);
     if (outcome == FL_WEBHOOK_APPLIED)
         fl_cache_invalidate(app->redis, req->arena);
     resp->content_type = FL_CT_JSON;

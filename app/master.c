@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fl_log.h"
+#include "fl_metrics.h"
 #include "fl_time.h"
 
 #define WORKERS_MAX 256
@@ -331,6 +332,8 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
     sigaddset(&block, SIGHUP);
     sigprocmask(SIG_BLOCK, &block, NULL);
     sigemptyset(&none);
+    /* The pool's metrics count from its start. */
+    fl_metrics_clear(cfg->metrics_dir);
     fl_log(FL_LOG_INFO, "event=master_started listen=%s workers=%u version=%s", listen_spec,
            n_workers, FL_VERSION);
 

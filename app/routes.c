@@ -17,6 +17,7 @@ static const char *const listing_params[] = {"limit", "cursor",   "category", "m
 static const struct fl_route routes[] = {
     {FL_METHOD_GET, "/health", fl_h_health, no_params, 0, FL_ROUTE_UNLIMITED},
     {FL_METHOD_GET, "/health/live", fl_h_health_live, no_params, 0, FL_ROUTE_UNLIMITED},
+    {FL_METHOD_GET, "/metrics", fl_h_metrics, no_params, 0, FL_ROUTE_UNLIMITED},
     {FL_METHOD_GET, "/products", fl_h_products_list, listing_params, 0, FL_ROUTE_LIMITS_ITSELF},
     {FL_METHOD_POST, "/products", fl_h_products_create, no_params, FL_BODY_MAX_BYTES, 0},
     {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0, 0},
@@ -26,6 +27,26 @@ static const struct fl_route routes[] = {
      FL_WEBHOOK_BODY_MAX_BYTES, FL_ROUTE_UNLIMITED},
     {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES, 0},
 };
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+unsigned fl_route_index(const struct fl_route *route)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (strcmp(routes[i].pattern, route->pattern) == 0)
+            return (unsigned)i + 1;
+    return 0;
+}
+
+size_t fl_route_names(const char **names, size_t cap)
+{
+    size_t n = N_ROUTES + 1 < cap ? N_ROUTES + 1 : cap;
+
+    names[0] = "unmatched";
+    for (size_t i = 1; i < n; i++)
+        names[i] = fl_route_index(&routes[i - 1]) == i ? routes[i - 1].pattern : NULL;
+    return n;
+}
 
 /* Matches path against pattern segment by segment; "{x}" takes one non-empty segment. */
 static bool match(const char *pattern, struct fl_str path, struct fl_str *arg)
@@ -63,7 +84,7 @@ const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow)
     /* "/health/" is "/health": a trailing slash is not a different resource. */
     if (path.len > 1 && path.p[path.len - 1] == '/')
         path.len--;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (size_t i = 0; i < N_ROUTES; i++) {
         struct fl_str arg = FL_STR_NULL;
         if (!match(routes[i].pattern, path, &arg))
             continue;

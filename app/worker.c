@@ -16,6 +16,7 @@
 #include "fl_arena.h"
 #include "fl_http.h"
 #include "fl_log.h"
+#include "fl_metrics.h"
 #include "fl_time.h"
 
 #define ARENA_MAX_BYTES ((size_t)8 << 20)
@@ -82,9 +83,12 @@ bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_res
     const struct fl_ratelimit *rl = &app->rl;
 
     app->rl_pending = false;
-    if (!rl->decided)
+    if (!rl->decided) {
+        fl_metrics_add(FL_M_RATELIMIT_FAIL_OPEN, 1);
         return true; /* Redis gave no verdict: fail open, the API stays up */
+    }
     if (!rl->allowed) {
+        fl_metrics_add(FL_M_RATELIMITED, 1);
         fl_resp_problem(resp, req, 429, "quota-exceeded",
                         "too many requests; allowed: %u per second, bursts of %u",
                         app->cfg->rate_limit, app->cfg->rate_burst);
@@ -110,6 +114,7 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
     }
     fl_buf_reset(scratch);
     route = fl_route_match(req, scratch);
+    app->route_index = route ? fl_route_index(route) : 0;
     if (route == NULL) {
         if (scratch->len == 0) {
             fl_resp_problem(resp, req, 404, NULL, "no such resource");
@@ -168,6 +173,11 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
         fl_resp_problem(resp, req, 500, NULL, "the response could not be built");
         fl_resp_header(resp, "X-Request-Id", "%s", req->id);
     }
+    fl_metrics_request(app->route_index, (unsigned)req->method, resp->status, total / 1000.0);
+    fl_metrics_set(FL_M_DB_QUERIES, fl_db_queries(app->db));
+    fl_metrics_set(FL_M_DB_ERRORS, fl_db_errors(app->db));
+    fl_metrics_set(FL_M_REDIS_ERRORS, fl_redis_errors(app->redis));
+    fl_metrics_set(FL_M_TOKEN_FETCHES, fl_oauth_fetches(app->oauth));
     if (resp->status >= 500)
         fl_log(FL_LOG_WARN, "event=server_error status=%d method=%s path=\"%.*s\" ms=%.3f",
                resp->status, fl_method_name(req->method), (int)req->path.len,
@@ -182,6 +192,7 @@ void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
     enum fl_err err;
 
     fl_buf_reset(&app->scratch);
+    app->route_index = 0;
     err = fl_req_init(req, arena, env, fl_str_c(app->cfg->base_path), &app->scratch);
     fl_log_set_request_id(req->id);
     if (err != FL_OK)
@@ -206,6 +217,9 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
         status = 1;
         goto out;
     }
+    if (fl_metrics_open(cfg->metrics_dir) != FL_OK)
+        fl_log(FL_LOG_WARN, "event=metrics_unavailable dir=%s action=\"counting in memory\"",
+               cfg->metrics_dir);
     install_signals(&stop_set);
     sigprocmask(SIG_BLOCK, &stop_set, NULL);
     for (;;) {
@@ -229,6 +243,7 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
 out:
     fl_http_close(the_http);
     the_http = NULL;
+    fl_metrics_close();
     fl_app_free(&app);
     fl_resp_free(&resp);
     fl_arena_free(arena);

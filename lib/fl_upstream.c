@@ -106,6 +106,32 @@ static void breaker_record(const struct fl_upstream_policy *p, struct fl_redis *
     fl_log(FL_LOG_WARN, "event=breaker_open upstream=%s failures=%lld", p->name, rep[0].integer);
 }
 
+static void keys_for(const struct fl_upstream_policy *p, struct keys *k)
+{
+    snprintf(k->fails, sizeof(k->fails), "fl:breaker:%s:fails", p->name);
+    snprintf(k->open, sizeof(k->open), "fl:breaker:%s:open", p->name);
+    snprintf(k->trial, sizeof(k->trial), "fl:breaker:%s:trial", p->name);
+}
+
+int fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redis *r,
+                              struct fl_arena *arena)
+{
+    struct keys k;
+    struct fl_redis_reply rep[2];
+    int64_t fails = 0;
+
+    keys_for(p, &k);
+    struct fl_redis_cmd get[2] = {{2, {FL_STR("EXISTS"), fl_str_c(k.open)}},
+                                  {2, {FL_STR("GET"), fl_str_c(k.fails)}}};
+    if (fl_redis_pipeline(r, arena, get, 2, rep) != FL_OK)
+        return -1;
+    if (rep[0].type == FL_REDIS_INT && rep[0].integer == 1)
+        return 1;
+    if (rep[1].type == FL_REDIS_STR)
+        fl_str_to_i64(rep[1].str, 0, INT64_MAX, &fails);
+    return fails >= (int64_t)p->breaker_failures ? 2 : 0;
+}
+
 void fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
                      struct fl_oauth *oauth, struct fl_redis *r, struct fl_arena *arena,
                      const char *url, struct fl_upstream_result *out)
@@ -121,9 +147,7 @@ void fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
 
     out->tries = 0;
     out->outcome = FL_UPSTREAM_FAILED;
-    snprintf(k.fails, sizeof(k.fails), "fl:breaker:%s:fails", p->name);
-    snprintf(k.open, sizeof(k.open), "fl:breaker:%s:open", p->name);
-    snprintf(k.trial, sizeof(k.trial), "fl:breaker:%s:trial", p->name);
+    keys_for(p, &k);
     if (!breaker_admits(p, r, arena, &k, out))
         return;
 

@@ -53,4 +53,8 @@ void fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
                      struct fl_oauth *oauth, struct fl_redis *r, struct fl_arena *arena,
                      const char *url, struct fl_upstream_result *out);
 
+/* The breaker's state for metrics: 0 closed, 1 open, 2 half-open, -1 unknown (no Redis). */
+int fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redis *r,
+                              struct fl_arena *arena);
+
 #endif

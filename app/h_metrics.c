@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /metrics: every worker's counters on this host, in Prometheus text format 0.0.4. */
+#include "app.h"
+
+#include "fl_metrics.h"
+#include "fl_upstream.h"
+
+void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
+{
+    const char *routes[FL_METRICS_ROUTES_MAX], *methods[FL_METHOD__MAX];
+    struct fl_upstream_policy policy;
+    size_t n_routes = fl_route_names(routes, FL_METRICS_ROUTES_MAX);
+    int circuit;
+
+    for (int m = 0; m < FL_METHOD__MAX; m++)
+        methods[m] = fl_method_name((enum fl_method)m);
+    fl_api_a_policy(app->cfg, &policy);
+    circuit = fl_upstream_breaker_state(&policy, app->redis, req->arena);
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    fl_resp_header(resp, "Cache-Control", "no-store");
+    fl_metrics_render(app->cfg->metrics_dir, routes, n_routes, methods, FL_METHOD__MAX,
+                      circuit < 0 ? 0 : circuit, &resp->body);
+}

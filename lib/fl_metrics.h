@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Metrics: each worker counts into its own file in FL_METRICS_DIR, mapped into memory, so
+ * counting is a plain add and a worker killed at any moment loses nothing it counted. A
+ * scrape sums every file in the directory (workers alive or exited since the directory was
+ * cleared) into Prometheus text format 0.0.4. Without FL_METRICS_DIR the counters live in
+ * ordinary memory and /metrics shows this worker only.
+ */
+#ifndef FL_METRICS_H
+#define FL_METRICS_H
+
+#include <stdint.h>
+
+#include "fl_buf.h"
+#include "fl_err.h"
+
+/* Plain counters. */
+enum fl_metric {
+    FL_M_CACHE_HIT,
+    FL_M_CACHE_MISS,
+    FL_M_CACHE_BYPASS,
+    FL_M_DB_QUERIES,        /* set from the connection's own count */
+    FL_M_DB_ERRORS,
+    FL_M_REDIS_ERRORS,
+    FL_M_UPSTREAM_OK,
+    FL_M_UPSTREAM_NOT_FOUND,
+    FL_M_UPSTREAM_FAILED,
+    FL_M_UPSTREAM_TIMED_OUT,
+    FL_M_UPSTREAM_REJECTED, /* refused by the open breaker, no call made */
+    FL_M_UPSTREAM_RETRIES,
+    FL_M_TOKEN_FETCHES,     /* set from the token cache's own count */
+    FL_M_WEBHOOK_APPLIED,
+    FL_M_WEBHOOK_STALE,
+    FL_M_WEBHOOK_UNKNOWN,
+    FL_M_WEBHOOK_DUPLICATE,
+    FL_M_WEBHOOK_REJECTED,  /* bad signature */
+    FL_M_RATELIMITED,
+    FL_M_RATELIMIT_FAIL_OPEN,
+    FL_M__MAX
+};
+
+#define FL_METRICS_ROUTES_MAX 16 /* route index 0 is "unmatched" */
+
+/*
+ * Opens this process's counters: a new file named for its pid in dir, or, when dir is
+ * NULL, anonymous memory. Call once per worker, after fork. Returns FL_OK or FL_EIO.
+ */
+enum fl_err fl_metrics_open(const char *dir);
+
+/* Unmaps (and keeps) the file. */
+void fl_metrics_close(void);
+
+/* Removes every metrics file in dir (a new master's fresh start). */
+void fl_metrics_clear(const char *dir);
+
+void fl_metrics_add(enum fl_metric m, uint64_t n);
+void fl_metrics_set(enum fl_metric m, uint64_t value);
+
+/* Counts one request: route index (< FL_METRICS_ROUTES_MAX), method index, status, time. */
+void fl_metrics_request(unsigned route, unsigned method, int status, double seconds);
+
+/*
+ * Appends the sum over dir's files (or this process's counters without a dir) in
+ * Prometheus text format. route_names[i] labels route i, method_names[i] method i.
+ * circuit_open is the breaker's state (0 closed, 1 open, 2 half-open) read by the caller.
+ */
+void fl_metrics_render(const char *dir, const char *const *route_names, size_t n_routes,
+                       const char *const *method_names, size_t n_methods, int circuit_open,
+                       struct fl_buf *out);
+
+#endif

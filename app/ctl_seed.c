@@ -315,16 +315,6 @@ static int record_word(void *ud, struct fl_str w)
     return 0;
 }
 
-static void format_time(int64_t us, char *out, size_t cap)
-{
-    time_t s = (time_t)(us / 1000000);
-    struct tm tm;
-
-    gmtime_r(&s, &tm);
-    snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(us % 1000000));
-}
-
 /* Writes product id's row into g->line and records its words. */
 static void make_product(struct gen *g, uint64_t id)
 {
@@ -355,7 +345,7 @@ static void make_product(struct gen *g, uint64_t id)
     }
     if (id == 1 || pick(100) >= TIE_PERCENT)
         g->last_created_us = END_EPOCH_S * 1000000 - (int64_t)(rnd() % (uint64_t)SPAN_US);
-    format_time(g->last_created_us, created, sizeof(created));
+    fl_time_format_db(g->last_created_us, created);
     g->line_len = (size_t)snprintf(
         g->line, sizeof(g->line), "%" PRIu64 "\t%s-%09" PRIu64 "\t%s\t%s\t%s\t%lld.%02lld\t%s\t%zu\t%s\t%s\t%s\n",
         id, c->code, id, name, desc, c->name, (long long)(cents / 100), (long long)(cents % 100),

@@ -164,9 +164,36 @@ void fl_http_send(struct fl_http *h, const struct fl_req *req, const struct fl_r
         put(h, resp->body.p, resp->body.len);
 }
 
+/*
+ * libfcgi closes a connection by shutting down our side and then waiting for the web
+ * server to close its own (a linger, so TCP never answers unread input with a reset). That
+ * keeps the worker from its next request until the web server has been scheduled and read
+ * the response. Having read the request to its end, there is nothing left for a reset to
+ * destroy, so we close at once instead; a request with input left over (a body refused
+ * unread) still gets libfcgi's careful close.
+ */
+static bool drained(struct fl_http *h)
+{
+    char buf[4096];
+    size_t left = 64 << 10;
+    int n;
+
+    while (left > 0 && (n = FCGX_GetStr(buf, sizeof(buf), h->req.in)) > 0)
+        left -= (size_t)n < left ? (size_t)n : left;
+    return FCGX_HasSeenEOF(h->req.in) == EOF && FCGX_GetError(h->req.in) == 0;
+}
+
 void fl_http_finish(struct fl_http *h)
 {
-    if (h->accepted)
+    if (h->accepted) {
+        bool quick = !h->req.keepConnection && drained(h);
+        if (quick)
+            h->req.keepConnection = 1; /* libfcgi: finish the request, keep the socket */
         FCGX_Finish_r(&h->req);
+        if (quick && h->req.ipcFd >= 0) {
+            close(h->req.ipcFd);
+            h->req.ipcFd = -1;
+        }
+    }
     h->accepted = false;
 }

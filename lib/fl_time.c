@@ -81,12 +81,12 @@ enum fl_err fl_time_parse_rfc3339(struct fl_str s, int64_t *out_us)
     return FL_OK;
 }
 
-void fl_time_format_db(int64_t us, char out[32])
+void fl_time_format_db(int64_t us, char out[64])
 {
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
 
     gmtime_r(&s, &tm);
-    snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900, tm.tm_mon + 1,
+    snprintf(out, 64, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
 }

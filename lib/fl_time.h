@@ -22,7 +22,7 @@ int64_t fl_time_wall_ms(void);
  */
 enum fl_err fl_time_parse_rfc3339(struct fl_str s, int64_t *out_us);
 
-/* Formats microseconds since the epoch as MySQL DATETIME(6) text in UTC (27 bytes). */
-void fl_time_format_db(int64_t us, char out[32]);
+/* Formats microseconds since the epoch as MySQL DATETIME(6) text in UTC (26 bytes + NUL). */
+void fl_time_format_db(int64_t us, char out[64]);
 
 #endif

@@ -133,7 +133,7 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
     struct target t = {.arena = arena};
     struct fl_db_arg sku = FL_DB_ARG_STR(ev->data.sku);
     struct fl_buf key;
-    char occurred[32];
+    char occurred[64];
     enum fl_err err;
 
     fl_buf_init(&key, 256);

@@ -77,7 +77,7 @@ static void test_verify(void)
 static void test_time(void)
 {
     int64_t us = 0;
-    char db[32];
+    char db[64];
 
     ASSERT_EQ(fl_time_parse_rfc3339(FL_STR("2026-11-24T14:42:29.123456Z"), &us), FL_OK);
     fl_time_format_db(us, db);

@@ -55,10 +55,12 @@ static const struct sort_spec sorts[FL_SORT__MAX] = {
                           "ix_products_cat_name", "p.name", "", 0},
 };
 
-static const char columns[] =
-    "p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, p.producer, "
-    "DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "
-    "DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), ";
+/* A product's columns, in read_product's order; the sort key follows as the last one. */
+#define COLUMNS                                                                                \
+    "p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, p.producer, "  \
+    "DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                    \
+    "DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "
+static const char columns[] = COLUMNS;
 
 enum fl_err fl_sort_parse(struct fl_str s, enum fl_sort *out)
 {
@@ -239,12 +241,14 @@ static void word_probes(struct fl_buf *sql, struct args *a, const struct fl_list
     }
 }
 
-static void order_by(struct fl_buf *sql, const struct sort_spec *s, const char *pfx,
-                     const char *key)
+/* " ORDER BY <key> <dir>, id <dir> LIMIT n+1": one page and the row that tells if more follow. */
+static void order_limit(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                        const char *pfx, const char *key)
 {
-    const char *dir = s->desc ? "DESC" : "ASC";
+    const char *dir = sorts[q->sort].desc ? "DESC" : "ASC";
 
-    fl_buf_appendf(sql, " ORDER BY %s%s %s, %sid %s", pfx, key, dir, pfx, dir);
+    fl_buf_appendf(sql, " ORDER BY %s%s %s, %sid %s LIMIT ?", pfx, key, dir, pfx, dir);
+    arg(a, FL_DB_ARG_U64(q->limit + 1));
 }
 
 /* The listing scan: covering-index branches, then a join back for the page's rows. */
@@ -272,14 +276,11 @@ static void build_scan(struct fl_buf *sql, struct args *a, const struct fl_listi
         price_range(sql, a, "");
         keyset(sql, a, q, "");
         word_probes(sql, a, q, SIZE_MAX, "products.id", patterns);
-        order_by(sql, s, "", s->column);
-        fl_buf_puts(sql, " LIMIT ?)");
-        arg(a, FL_DB_ARG_U64(q->limit + 1));
+        order_limit(sql, a, q, "", s->column);
+        fl_buf_putc(sql, ')');
     }
     fl_buf_puts(sql, ") k JOIN products p ON p.id = k.id");
-    order_by(sql, s, "k.", "k");
-    fl_buf_puts(sql, " LIMIT ?");
-    arg(a, FL_DB_ARG_U64(q->limit + 1));
+    order_limit(sql, a, q, "k.", "k");
 }
 
 /* The rare-word plan: the driver word's few products, filtered, sorted, cut. */
@@ -303,9 +304,7 @@ static void build_rare(struct fl_buf *sql, struct args *a, const struct fl_listi
     price_range(sql, a, "p.");
     keyset(sql, a, q, "p.");
     word_probes(sql, a, q, driver, "p.id", patterns);
-    order_by(sql, s, "p.", s->column);
-    fl_buf_puts(sql, " LIMIT ?");
-    arg(a, FL_DB_ARG_U64(q->limit + 1));
+    order_limit(sql, a, q, "p.", s->column);
 }
 
 static enum fl_err read_count(void *ud, const struct fl_str *cols, size_t ncols)
@@ -421,10 +420,7 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
 enum fl_err fl_catalog_get(struct fl_db *db, struct fl_arena *arena, uint64_t id,
                            struct fl_product *out)
 {
-    static const char sql[] =
-        "SELECT p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, "
-        "p.producer, DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "
-        "DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), '' FROM products p WHERE p.id = ?";
+    static const char sql[] = "SELECT " COLUMNS "'' FROM products p WHERE p.id = ?";
     struct rows rows = {.arena = arena, .out = out, .cap = 1};
     struct fl_db_arg a = FL_DB_ARG_U64(id);
     enum fl_err err = fl_db_query(db, sql, &a, 1, read_product, &rows);

@@ -50,6 +50,8 @@ enum fl_err fl_time_parse_rfc3339(struct fl_str s, int64_t *out_us)
     if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
         sec > 60)
         return FL_EINVAL;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return FL_EINVAL; /* timegm would quietly make it March 1st */
     if (s.p[i] == '.') {
         int n = 0;
         for (i++; i < s.len && s.p[i] >= '0' && s.p[i] <= '9'; i++, n++) {
@@ -78,15 +80,23 @@ enum fl_err fl_time_parse_rfc3339(struct fl_str s, int64_t *out_us)
     tm.tm_min = mi;
     tm.tm_sec = sec > 59 ? 59 : sec; /* a leap second is kept inside its minute */
     *out_us = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000000 + frac_us;
+    /* What MySQL's DATETIME can hold, in UTC: an offset can push a time out of it. */
+    if (*out_us < FL_TIME_MIN_US || *out_us > FL_TIME_MAX_US)
+        return FL_EINVAL;
     return FL_OK;
 }
 
 void fl_time_format_db(int64_t us, char out[64])
 {
+    int64_t frac = us % 1000000;
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
 
+    if (frac < 0) { /* before 1970: floor, so the fraction stays in [0, 1 s) */
+        frac += 1000000;
+        s -= 1;
+    }
     gmtime_r(&s, &tm);
     snprintf(out, 64, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 }

@@ -27,8 +27,6 @@ import os
 import random
 import re
 import secrets
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -194,6 +192,18 @@ class UpstreamTestCase(harness.StackTestCase):
 
     def clear_breaker(self):
         self.stack.redis("DEL", *BREAKER_KEYS)
+
+    def restart_redis_and_wait(self):
+        """Start Redis again and wait until every worker uses it again (/health "ok" many
+        times in a row: workers space their reconnect attempts)."""
+        self.stack.redis_start()
+        def healthy():
+            for _ in range(8):
+                r = self.get("/api/health")
+                if r.status != 200 or r.json().get("status") != "ok":
+                    return False
+            return True
+        self.assertTrue(poll(healthy, timeout=15, interval=0.1), "the app did not see Redis again")
 
     def assertNoTokensLogged(self):
         for name in ("app.log", "nginx-error.log", "access.log"):
@@ -459,6 +469,33 @@ class ExternalApiTest(UpstreamTestCase):
                          "Basic " + base64.b64encode(b"farmlokal:s3cret").decode())
         self.assertEqual(urllib.parse.parse_qs(t["body"], strict_parsing=True),
                          {"grant_type": ["client_credentials"], "scope": ["items:read extra/scope"]})
+
+    def test_provider_error_is_502_and_the_next_request_fetches_again(self):
+        self.assertEqual(self.external(self.new_id("warm")).status, 200)
+        self.mock.revoke()
+        self.mock.config("oauth", fail_next=1)
+        r = self.external(self.new_id("oauth500"))
+        self.assertProblem(r, 502)
+        r = self.external(self.new_id("oauthok"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["status"] for e in self.mock.token_requests()], [500, 200])
+
+    def test_zy_redis_down_api_a_is_still_served(self):
+        # Coordination needs Redis; the API does not stop for it. With Redis down each
+        # worker keeps (or fetches) its own token, and the breaker is simply not shared.
+        self.assertEqual(self.external(self.new_id("warm")).status, 200)
+        self.stack.redis_kill()
+        try:
+            for _ in range(4):
+                r = self.external(self.new_id("noredis"))
+                self.assertEqual(r.status, 200, r)
+            self.mock.revoke()
+            for _ in range(4):
+                r = self.external(self.new_id("noredis-rev"))
+                self.assertEqual(r.status, 200, r)
+            self.assertLessEqual(len(self.mock.token_requests()), 2, "at most one per worker")
+        finally:
+            self.restart_redis_and_wait()
 
     def test_zz_no_tokens_in_logs(self):
         self.assertNoTokensLogged()
@@ -1050,6 +1087,18 @@ class WebhookTest(WebhookMixin, UpstreamTestCase):
             self.stack.start_app(workers=self.workers, env=self.upstream_env(), migrate=False)
         self.assertEqual(self.recorded(ev["event_id"]), {})
 
+    def test_redis_down_webhooks_still_apply_exactly_once(self):
+        pid, sku = self.take_product()
+        ev = event(self.eid(), sku, occurred_at=iso(datetime.datetime(2026, 9, 1)), price="19.19")
+        self.stack.redis_kill()
+        try:
+            self.assertOutcome(self.deliver(ev))
+            self.assertOutcome(self.deliver(ev), "Already processed")
+            self.assertEqual(self.product(pid)["price"], "19.19")
+        finally:
+            self.restart_redis_and_wait()
+        self.assertOutcome(self.deliver(ev), "Already processed")
+
     def test_unknown_sku(self):
         ev = event(self.eid(), "NOPE-000000001", price="1.00")
         self.assertOutcome(self.deliver(ev), "Unknown product")
@@ -1080,6 +1129,12 @@ class WebhookTest(WebhookMixin, UpstreamTestCase):
 
     def test_webhook_register_is_idempotent(self):
         env = self.upstream_env(FL_PUBLIC_URL="http://127.0.0.1:8080", FL_BASE_PATH="/api")
+        # API B fails once: the command fails, prints no secret and stores nothing.
+        self.mock.config("api_b", fail_next=1)
+        res = self.stack.ctl("webhook-register", env=env)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertNotIn(b"FL_WEBHOOK_SECRET=", res.stdout)
+        self.assertEqual(self.mock.state("api_b")["subscriptions"], [])
         outs = []
         for run in range(2):
             res = self.stack.ctl("webhook-register", env=env)
@@ -1192,6 +1247,10 @@ class WebhookStormTest(WebhookMixin, UpstreamTestCase):
                    compact({"status": "ignored", "message": "Already processed"})}
         answers = collections.Counter(compact(x["response"]) for x in res["results"])
         self.assertLessEqual(set(answers), allowed, answers)
+        self.assertGreaterEqual(answers[compact({"status": "ignored", "message": "Already processed"})],
+                                self.DELIVERIES - self.EVENTS, answers)
+        self.assertGreater(answers[compact({"status": "ignored", "message": "Stale event"})],
+                           self.EVENTS // 10, "the shuffle should make many events stale")
 
         # Exactly the 7,000 distinct events are recorded, each once.
         rows = s.sql("SELECT event_id, outcome, DATE_FORMAT(occurred_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "

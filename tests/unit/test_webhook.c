@@ -89,9 +89,16 @@ static void test_time(void)
     fl_time_format_db(us, db);
     ASSERT_STREQ(db, "2026-11-24 14:42:29.100000");
     ASSERT_EQ(fl_time_parse_rfc3339(FL_STR("2026-11-24T14:42:29.123456789Z"), &us), FL_OK);
+    /* Before 1970 the fraction must not go negative (found by the webhook tests). */
+    ASSERT_EQ(fl_time_parse_rfc3339(FL_STR("1969-12-31T23:59:59.500000Z"), &us), FL_OK);
+    fl_time_format_db(us, db);
+    ASSERT_STREQ(db, "1969-12-31 23:59:59.500000");
+    ASSERT_EQ(fl_time_parse_rfc3339(FL_STR("2024-02-29T12:00:00Z"), &us), FL_OK);
     const char *bad[] = {"2026-11-24 14:42:29Z", "2026-13-24T14:42:29Z", "2026-02-30T14:42:29Z",
                          "2026-11-24T14:42:29", "2026-11-24T14:42:29.Z", "2026-11-24T24:00:00Z",
-                         "2026-11-24T14:42:29+5:30", "yesterday", ""};
+                         "2026-11-24T14:42:29+5:30", "yesterday", "",
+                         "2026-02-29T12:00:00Z", "1900-02-29T00:00:00Z",
+                         "9999-12-31T23:30:00-01:00", "1000-01-01T00:30:00+01:00"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fl_test_checks++;
         if (fl_time_parse_rfc3339(fl_str_c(bad[i]), &us) != FL_EINVAL)

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * farmlokal-ctl seed: fills the catalogue with N realistic, deterministic products (same
- * --seed, same rows) as fast as MariaDB allows. Rows are built into fresh copies of
- * products and product_words (CREATE TABLE ... LIKE, so the schema stays in sql/ alone)
- * without their secondary indexes, streamed in primary-key order through LOAD DATA LOCAL
- * (generated on the fly, no temporary file), indexed in one ALTER per table, analysed, and
- * swapped in with one atomic RENAME: an interrupted seed leaves the live tables untouched.
+ * --seed, same rows) as fast as MariaDB allows. Rows are generated in memory, then loaded
+ * into fresh copies of products and product_words (CREATE TABLE ... LIKE, so the schema
+ * stays in sql/ alone) without their secondary indexes, in primary-key order through LOAD
+ * DATA LOCAL (no temporary file), the two tables at once on two connections; each is then
+ * indexed in one ALTER, both are analysed and swapped in with one atomic RENAME: an
+ * interrupted seed leaves the live tables untouched.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +156,7 @@ struct pair {
 };
 
 struct gen {
-    uint64_t rows, next_id;
+    uint64_t rows;
     char **place_words;    /* generated, e.g. "Kelmora" */
     char **producers;      /* e.g. "Kelmora Valley Farm" */
     const char **vocab;    /* description words, most frequent first (Zipf) */
@@ -164,8 +166,8 @@ struct gen {
     struct dict dict;
     struct pair *pairs;    /* (word, product) of every product, in product order */
     size_t n_pairs, cap_pairs;
-    char line[4096];       /* the row being handed to LOAD DATA */
-    size_t line_len, line_off;
+    char line[4096];       /* the row being generated */
+    size_t line_len;
     int64_t t0_us, last_report_us;
     bool failed;
 };
@@ -324,7 +326,7 @@ static void make_product(struct gen *g, uint64_t id)
     char name[256], desc[1024], created[64];
     struct word_sink sink = {g, (uint32_t)id, g->n_pairs};
     int64_t cents = c->min_cents + (int64_t)pick((size_t)(c->max_cents - c->min_cents + 1));
-    size_t n_traits = count(c->traits), len, words = 4 + pick(5);
+    size_t n_traits = count(c->traits), len, words = 3 + pick(4);
     static const int endings[] = {0, 50, 99};
 
     if (pick(100) < 70)
@@ -332,7 +334,7 @@ static void make_product(struct gen *g, uint64_t id)
                  base);
     else
         snprintf(name, sizeof(name), "%s", base);
-    len = (size_t)snprintf(desc, sizeof(desc), "%s from %s, %s and %s", base, producer,
+    len = (size_t)snprintf(desc, sizeof(desc), "%s, %s and %s", base,
                            c->traits[pick(n_traits)], c->traits[pick(n_traits)]);
     for (size_t i = 0; i < words && len < sizeof(desc) - 40; i++)
         len += (size_t)snprintf(desc + len, sizeof(desc) - len, " %s", zipf_word(g));
@@ -350,7 +352,6 @@ static void make_product(struct gen *g, uint64_t id)
         g->line, sizeof(g->line), "%" PRIu64 "\t%s-%09" PRIu64 "\t%s\t%s\t%s\t%lld.%02lld\t%s\t%zu\t%s\t%s\t%s\n",
         id, c->code, id, name, desc, c->name, (long long)(cents / 100), (long long)(cents % 100),
         c->units[pick(count(c->units))], pick(501), producer, created, created);
-    g->line_off = 0;
     fl_search_words(fl_str_c(name), record_word, &sink);
     fl_search_words(fl_str_c(desc), record_word, &sink);
 }
@@ -367,24 +368,31 @@ static void progress(struct gen *g, const char *what, uint64_t done, uint64_t to
             done, total, rate, rate > 0 ? (double)(total - done) / rate : 0.0, last ? "\n" : "");
 }
 
-static long product_source(void *ud, char *buf, size_t cap)
+/* Generates every product row (TSV, for LOAD DATA) into out, and their words into g. */
+static bool generate(struct gen *g, struct fl_buf *out)
 {
-    struct gen *g = ud;
-    size_t n = 0;
-
-    while (n < cap && !g->failed) {
-        if (g->line_off == g->line_len) {
-            if (g->next_id > g->rows)
-                break;
-            make_product(g, g->next_id++);
-            progress(g, "products", g->next_id - 1, g->rows, false);
-        }
-        size_t k = g->line_len - g->line_off < cap - n ? g->line_len - g->line_off : cap - n;
-        memcpy(buf + n, g->line + g->line_off, k);
-        g->line_off += k;
-        n += k;
+    for (uint64_t id = 1; id <= g->rows && !g->failed; id++) {
+        make_product(g, id);
+        fl_buf_append(out, g->line, g->line_len);
+        progress(g, "generated", id, g->rows, id == g->rows);
     }
-    return g->failed ? -1 : (long)n;
+    return !g->failed && fl_buf_err(out) == FL_OK;
+}
+
+/* A LOAD DATA source reading from memory. */
+struct mem_source {
+    struct fl_str text;
+    size_t at;
+};
+
+static long mem_source(void *ud, char *buf, size_t cap)
+{
+    struct mem_source *m = ud;
+    size_t n = m->text.len - m->at < cap ? m->text.len - m->at : cap;
+
+    memcpy(buf, m->text.p + m->at, n);
+    m->at += n;
+    return (long)n;
 }
 
 /* product_words rows in primary-key order: pairs sorted by word (stable: products ascend). */
@@ -505,18 +513,62 @@ static void phase(const char *what, int64_t t0)
     fprintf(stderr, "seed: %-28s %6.1f s\n", what, (double)(fl_time_mono_us() - t0) / 1e6);
 }
 
+/*
+ * One table's load: rows from src into <table>_seed, then its secondary indexes. The two
+ * tables load on two connections at once (MariaDB loads and indexes a table on one core).
+ */
+struct load_job {
+    const struct fl_config *cfg;
+    const char *load_sql;
+    const char *table;   /* the shadow table */
+    const char *what;
+    struct fl_buf *add;  /* ADD KEY clauses */
+    fl_db_source_fn src;
+    void *src_ud;
+    uint64_t expect;     /* rows */
+    int64_t load_us, index_us;
+    bool ok;
+};
+
+static void *run_job(void *ud)
+{
+    struct load_job *j = ud;
+    struct fl_db *db = fl_db_new(&j->cfg->mysql, 3600);
+    int64_t t = fl_time_mono_us();
+    uint64_t loaded = 0;
+
+    j->ok = false;
+    if (db == NULL)
+        return NULL;
+    fl_db_enable_bulk_load(db);
+    if (run(db, "SET SESSION unique_checks = 0, foreign_key_checks = 0") == FL_OK &&
+        fl_db_load_data(db, j->load_sql, j->src, j->src_ud, &loaded) == FL_OK &&
+        loaded == j->expect) {
+        j->load_us = fl_time_mono_us() - t;
+        t = fl_time_mono_us();
+        j->ok = alter(db, j->table, j->add) == FL_OK;
+        j->index_us = fl_time_mono_us() - t;
+    }
+    fl_db_free(db);
+    return NULL;
+}
+
 static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, uint64_t seed_value,
                 bool replace)
 {
-    struct gen g = {.rows = rows, .next_id = 1};
+    struct gen g = {.rows = rows};
     struct ddl pd = {0}, wd = {0};
     struct word_stream ws = {.g = &g};
+    struct fl_buf tsv;
+    struct mem_source ps;
+    struct load_job jobs[2];
+    pthread_t words_thread;
     bool non_empty = false;
     int64_t t_all = fl_time_mono_us(), t;
-    uint64_t loaded = 0;
     int status = 1;
 
     rng_state = seed_value;
+    fl_buf_init(&tsv, (size_t)rows * 1024 + 4096);
     if (!make_places(&g) || !make_producers(&g) || !make_vocab(&g) || !make_dict(&g)) {
         fputs("seed: out of memory\n", stderr);
         goto out;
@@ -533,7 +585,6 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     t = fl_time_mono_us();
     if (read_indexes(db, "products", &pd) != FL_OK ||
         read_indexes(db, "product_words", &wd) != FL_OK ||
-        run(db, "SET SESSION unique_checks = 0, foreign_key_checks = 0") != FL_OK ||
         run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed") != FL_OK ||
         run(db, "CREATE TABLE products_seed LIKE products") != FL_OK ||
         run(db, "CREATE TABLE product_words_seed LIKE product_words") != FL_OK ||
@@ -543,39 +594,40 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     phase("prepared tables", t);
 
     t = g.t0_us = fl_time_mono_us();
-    if (fl_db_load_data(db,
-                        "LOAD DATA LOCAL INFILE 'products' INTO TABLE products_seed CHARACTER SET "
-                        "utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY "
-                        "'\\n' (id, sku, name, description, category, price, unit, stock, "
-                        "producer, created_at, updated_at)",
-                        product_source, &g, &loaded) != FL_OK ||
-        g.failed || loaded != rows)
+    if (!generate(&g, &tsv) || (ws.sorted = sort_pairs(&g)) == NULL) {
+        fputs("seed: generating the rows failed\n", stderr);
         goto fail;
-    progress(&g, "products", rows, rows, true);
-    phase("loaded products", t);
-
-    t = g.t0_us = fl_time_mono_us();
-    ws.sorted = sort_pairs(&g);
-    if (ws.sorted == NULL ||
-        fl_db_load_data(db,
-                        "LOAD DATA LOCAL INFILE 'words' INTO TABLE product_words_seed CHARACTER "
-                        "SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED "
-                        "BY '\\n' (word, product_id)",
-                        word_source, &ws, &loaded) != FL_OK ||
-        loaded != g.n_pairs)
-        goto fail;
+    }
     fprintf(stderr, "seed: %zu search index rows (%.1f per product)\n", g.n_pairs,
             (double)g.n_pairs / (double)rows);
-    phase("loaded search index", t);
+    phase("generated rows", t);
 
     t = fl_time_mono_us();
-    if (alter(db, "products_seed", &pd.add) != FL_OK)
+    ps = (struct mem_source){fl_buf_str(&tsv), 0};
+    jobs[0] = (struct load_job){cfg,
+                                "LOAD DATA LOCAL INFILE 'products' INTO TABLE products_seed "
+                                "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
+                                "LINES TERMINATED BY '\\n' (id, sku, name, description, category, "
+                                "price, unit, stock, producer, created_at, updated_at)",
+                                "products_seed", "products", &pd.add, mem_source, &ps, rows,
+                                0, 0, false};
+    jobs[1] = (struct load_job){cfg,
+                                "LOAD DATA LOCAL INFILE 'words' INTO TABLE product_words_seed "
+                                "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
+                                "LINES TERMINATED BY '\\n' (word, product_id)",
+                                "product_words_seed", "search index", &wd.add, word_source, &ws,
+                                g.n_pairs, 0, 0, false};
+    if (pthread_create(&words_thread, NULL, run_job, &jobs[1]) != 0)
         goto fail;
-    phase("indexed products", t);
-    t = fl_time_mono_us();
-    if (alter(db, "product_words_seed", &wd.add) != FL_OK)
+    run_job(&jobs[0]);
+    pthread_join(words_thread, NULL);
+    for (int i = 0; i < 2; i++)
+        fprintf(stderr, "seed: %-13s loaded in %.1f s, indexed in %.1f s%s\n", jobs[i].what,
+                (double)jobs[i].load_us / 1e6, (double)jobs[i].index_us / 1e6,
+                jobs[i].ok ? "" : " (FAILED)");
+    phase("loaded and indexed, together", t);
+    if (!jobs[0].ok || !jobs[1].ok)
         goto fail;
-    phase("indexed search index", t);
     t = fl_time_mono_us();
     if (run(db, "ANALYZE TABLE products_seed, product_words_seed") != FL_OK ||
         run(db, "RENAME TABLE products TO products_old, products_seed TO products, "
@@ -602,6 +654,7 @@ done:
     }
     phase("seeded in all", t_all);
 out:
+    fl_buf_free(&tsv);
     fl_buf_free(&pd.drop);
     fl_buf_free(&pd.add);
     fl_buf_free(&wd.drop);

@@ -282,18 +282,26 @@ static void build_scan(struct fl_buf *sql, struct args *a, const struct fl_listi
     order_limit(sql, a, q, "k.", "k");
 }
 
-/* The rare-word plan: the driver word's few products, filtered, sorted, cut. */
-static void build_rare(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                       struct fl_str *patterns, size_t driver)
+/*
+ * The narrow plans: a small candidate set, filtered, sorted, cut. The candidates are the
+ * rarest word's products (driver < n_words), or, without words, the products in a narrow
+ * price range read through the price index (driver == SIZE_MAX).
+ */
+static void build_narrow(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                         struct fl_str *patterns, size_t driver)
 {
     const struct sort_spec *s = &sorts[q->sort];
 
     fl_buf_puts(sql, "SELECT ");
     fl_buf_puts(sql, columns);
     fl_buf_puts(sql, s->key_text);
-    fl_buf_puts(sql, " FROM (SELECT DISTINCT product_id FROM product_words WHERE word LIKE ?)"
-                     " d JOIN products p ON p.id = d.product_id WHERE 1=1");
-    arg(a, FL_DB_ARG_STR(patterns[driver]));
+    if (driver == SIZE_MAX) {
+        fl_buf_puts(sql, " FROM products p FORCE INDEX (ix_products_price) WHERE 1=1");
+    } else {
+        fl_buf_puts(sql, " FROM (SELECT DISTINCT product_id FROM product_words WHERE word LIKE ?)"
+                         " d JOIN products p ON p.id = d.product_id WHERE 1=1");
+        arg(a, FL_DB_ARG_STR(patterns[driver]));
+    }
     for (size_t i = 0; i < q->n_categories; i++) {
         fl_buf_puts(sql, i ? ", ?" : " AND p.category IN (?");
         arg(a, FL_DB_ARG_STR(q->categories[i]));
@@ -331,6 +339,27 @@ static enum fl_err estimate(struct fl_db *db, const struct fl_str *pattern, doub
     uint64_t n = 0;
     enum fl_err err = fl_db_query(db, pattern ? words : products, &a, pattern ? 1 : 0,
                                   read_estimate, &n);
+
+    *out = (double)n;
+    return err;
+}
+
+/* True when the listing filters by price but sorts by something else. */
+static bool price_sorts_elsewhere(const struct fl_listing *q)
+{
+    return (q->min_cents > 0 || q->max_cents < FL_CATALOG_PRICE_MAX_CENTS) &&
+           q->sort != FL_SORT_PRICE_ASC && q->sort != FL_SORT_PRICE_DESC;
+}
+
+/* Estimated products in the listing's price range (a->prices holds its bounds). */
+static enum fl_err estimate_prices(struct fl_db *db, struct args *a, double *out)
+{
+    static const char sql[] = "EXPLAIN SELECT 1 FROM products FORCE INDEX (ix_products_price) "
+                              "WHERE price BETWEEN ? AND ?";
+    struct fl_db_arg b[2] = {FL_DB_ARG_STR(fl_str_c(a->prices[0])),
+                             FL_DB_ARG_STR(fl_str_c(a->prices[1]))};
+    uint64_t n = 0;
+    enum fl_err err = fl_db_query(db, sql, b, 2, read_estimate, &n);
 
     *out = (double)n;
     return err;
@@ -431,6 +460,7 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
     struct args *a = fl_arena_alloc(arena, sizeof(*a));
     struct fl_buf sql;
     double total = 0;
+    bool narrow_prices = false;
     enum fl_err err = FL_OK;
 
     rows.out = fl_arena_alloc(arena, sizeof(*rows.out) * rows.cap);
@@ -449,15 +479,27 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
         if ((err = estimate(db, &w[i].pattern, &w[i].rows)) != FL_OK)
             return err;
     }
-    if (q->n_words && (err = estimate(db, NULL, &total)) != FL_OK)
+    if ((q->n_words || price_sorts_elsewhere(q)) && (err = estimate(db, NULL, &total)) != FL_OK)
         return err;
+    if (!q->n_words && price_sorts_elsewhere(q)) {
+        /* A price range under another sort: the scan reads (limit+1)/f entries of its
+         * index to find a page; reading the f*N products in the range and sorting them is
+         * cheaper when the range is narrow (~3 us a row against ~1 us an entry). */
+        double in_range = 0;
+        if ((err = estimate_prices(db, a, &in_range)) != FL_OK)
+            return err;
+        narrow_prices = in_range * 3 < (q->limit + 1.0) * (total > 1 ? total : 1) /
+                                           (in_range > 1 ? in_range : 1);
+    }
     /* Rarest first: the rare plan's driver, and the cheapest order for probes. */
     qsort(w, q->n_words, sizeof(w[0]), by_rows);
     for (size_t i = 0; i < q->n_words; i++)
         patterns[i] = w[i].pattern;
     fl_buf_init(&sql, 64 << 10);
     if (q->n_words && rare_is_cheaper(w, q->n_words, total > 1 ? total : 1, q->limit))
-        build_rare(&sql, a, q, patterns, 0);
+        build_narrow(&sql, a, q, patterns, 0);
+    else if (narrow_prices)
+        build_narrow(&sql, a, q, patterns, SIZE_MAX);
     else
         build_scan(&sql, a, q, patterns);
     if (fl_buf_err(&sql))

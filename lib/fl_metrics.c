@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,22 @@ static bool is_metrics_file(const char *name)
            strncmp(name, "worker-", 7) == 0;
 }
 
+/* True when the file's worker still runs (its counts are live, not history). */
+static bool owner_alive(const char *path)
+{
+    struct counters head;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool alive = false;
+
+    if (fd < 0)
+        return false;
+    if (pread(fd, &head, offsetof(struct counters, c), 0) == (ssize_t)offsetof(struct counters, c) &&
+        head.magic == MAGIC)
+        alive = kill((pid_t)head.pid, 0) == 0 || errno == EPERM;
+    close(fd);
+    return alive;
+}
+
 void fl_metrics_clear(const char *dir)
 {
     DIR *d = dir ? opendir(dir) : NULL;
@@ -100,7 +117,9 @@ void fl_metrics_clear(const char *dir)
         if (!is_metrics_file(e->d_name))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
+        /* Another pool may share the directory: its running workers' files stay. */
+        if (!owner_alive(path))
+            unlink(path);
     }
     if (d)
         closedir(d);

@@ -2,8 +2,8 @@
 /*
  * Metrics: each worker counts into its own file in FL_METRICS_DIR, mapped into memory, so
  * counting is a plain add and a worker killed at any moment loses nothing it counted. A
- * scrape sums every file in the directory (workers alive or exited since the directory was
- * cleared) into Prometheus text format 0.0.4. Without FL_METRICS_DIR the counters live in
+ * scrape sums every file in the directory (workers alive, or exited since a master last
+ * cleared it) into Prometheus text format 0.0.4. Without FL_METRICS_DIR the counters live in
  * ordinary memory and /metrics shows this worker only.
  */
 #ifndef FL_METRICS_H
@@ -50,7 +50,7 @@ enum fl_err fl_metrics_open(const char *dir);
 /* Unmaps (and keeps) the file. */
 void fl_metrics_close(void);
 
-/* Removes every metrics file in dir (a new master's fresh start). */
+/* Removes the files of exited workers in dir (a new master's fresh start). */
 void fl_metrics_clear(const char *dir);
 
 void fl_metrics_add(enum fl_metric m, uint64_t n);

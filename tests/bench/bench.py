@@ -163,11 +163,13 @@ def bench_catalog(args):
             m2 = median_db(s, base, deep) if deep else float("nan")
             row("%s%s" % (sort, extra), "%.2f" % m1, "%.2f" % m2, "%.2f" % (m2 / m1 if m1 else 0), "")
             del first
-        print("\n# EXPLAIN of each listing variant's statement, page 1 and page 10,000 (from the general log)")
+        print("\n# EXPLAIN of each listing variant's statement, page 1 then page 10,000 (from the general"
+              "\n# log), and the index rows it really read (Handler_read_*: LIMIT stops the range scans)")
         log = s.path("general.log")
+        s.redis("FLUSHALL")
         s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
         for sort, extra in variants + [("newest", "&search=honey"), ("newest", "&search=kaveha")]:
-            base = "/api/products?sort=%s%s&limit=19" % (sort, extra)
+            base = "/api/products?sort=%s%s&limit=11" % (sort, extra)
             s.get(base)
             deep = deep_cursor(s, "/api/products?sort=%s%s" % (sort, extra), 10000)
             if deep:
@@ -175,11 +177,15 @@ def bench_catalog(args):
         s.sql("SET GLOBAL general_log = OFF")
         with open(log, errors="replace") as f:
             statements = [line.split("Execute", 1)[1].strip() for line in f
-                          if "Execute" in line and "LIMIT 20" in line and "EXPLAIN" not in line]
+                          if "Execute" in line and "LIMIT 12" in line and "EXPLAIN" not in line]
         for stmt in statements:
-            print("\n" + stmt[:160] + (" ..." if len(stmt) > 160 else ""))
+            where = re.search(r"WHERE 1=1(.*?)(ORDER BY|$)", stmt)
+            print("\n" + (where.group(1).strip()[:150] if where else stmt[:150]))
             for r in s.sql("EXPLAIN " + stmt, database="farmlokal"):
                 print("   %-10s %-14s %-8s %-28s rows=%-8s %s" % (r[1], r[2], r[3], r[5], r[8], r[9]))
+            reads = s.sql("FLUSH STATUS; %s; SHOW SESSION STATUS LIKE 'Handler_read%%'" % stmt,
+                          database="farmlokal")
+            print("   rows read: %d" % sum(int(r[1]) for r in reads if r[0].startswith("Handler_read")))
         print("\n# search, server-side db ms over 20 misses (p50 / p99)")
         for q in args.search:
             lat = sorted(server_ms(s, "/api/products?limit=%d&search=%s" % (1 + i % 50, urllib.parse.quote(q)))[0]

@@ -231,8 +231,15 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
         sigprocmask(SIG_UNBLOCK, &stop_set, NULL);
         err = fl_http_accept(the_http, &env);
         sigprocmask(SIG_BLOCK, &stop_set, NULL);
-        if (err != FL_OK)
+        if (err != FL_OK) {
+            /* Asked to stop, or the one CGI request is done: a clean exit. Otherwise accept
+             * itself failed: exit non-zero, so a master backs off before replacing us. */
+            if (!fl_http_done(the_http)) {
+                fl_log(FL_LOG_ERROR, "event=accept_failed");
+                status = 1;
+            }
             break;
+        }
         fl_serve(&app, the_http, env, arena, &req, &resp);
         fl_http_send(the_http, &req, &resp);
         fl_http_finish(the_http);

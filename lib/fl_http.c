@@ -84,6 +84,11 @@ enum fl_err fl_http_accept(struct fl_http *h, const char *const **env)
     return FL_OK;
 }
 
+bool fl_http_done(const struct fl_http *h)
+{
+    return h->stopped || h->cgi_served;
+}
+
 /* Reads up to n bytes of body; returns how many were read (fewer only at end of input). */
 static size_t read_some(struct fl_http *h, char *p, size_t n)
 {

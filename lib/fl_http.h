@@ -35,6 +35,9 @@ bool fl_http_stdin_is_listener(void);
  */
 enum fl_err fl_http_accept(struct fl_http *h, const char *const **env);
 
+/* True when fl_http_accept has nothing more to give by design: stopped, or CGI served. */
+bool fl_http_done(const struct fl_http *h);
+
 /*
  * Reads the request body (req->content_length bytes) into req->body in req's arena.
  * Returns FL_OK; FL_ETOOBIG when content_length exceeds max_bytes (nothing is read);

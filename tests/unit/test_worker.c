@@ -4,6 +4,7 @@
  * fl_serve(), and the test reads the response it leaves behind.
  */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -211,6 +212,30 @@ static void test_body_limits(void)
     fl_buf_free(&detail);
 }
 
+/* A worker whose accept fails for a reason of its own must exit non-zero (the master then
+ * backs off); a stop or the end of a CGI request is a clean exit. */
+static void test_accept_outcomes(void)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0); /* accept() on it fails at once */
+    struct fl_http *h = fl_http_open(fd);
+    const char *const *env;
+
+    ASSERT_TRUE(h != NULL);
+    ASSERT_EQ(fl_http_accept(h, &env), FL_EIO);
+    ASSERT_TRUE(!fl_http_done(h));
+    fl_http_stop(h);
+    ASSERT_EQ(fl_http_accept(h, &env), FL_EIO);
+    ASSERT_TRUE(fl_http_done(h));
+    fl_http_close(h);
+
+    h = fl_http_open(-1);
+    ASSERT_EQ(fl_http_accept(h, &env), FL_OK);
+    fl_http_finish(h);
+    ASSERT_EQ(fl_http_accept(h, &env), FL_EIO);
+    ASSERT_TRUE(fl_http_done(h));
+    fl_http_close(h);
+}
+
 static void test_health_db_down(void)
 {
     const char *env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/health", NULL};
@@ -248,6 +273,7 @@ int main(void)
     test_bad_queries();
     test_query_parser();
     test_body_limits();
+    test_accept_outcomes();
     test_health_db_down();
 
     fl_resp_free(&resp);

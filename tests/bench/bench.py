@@ -168,6 +168,12 @@ def bench_catalog(args):
         log = s.path("general.log")
         s.redis("FLUSHALL")
         s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
+        # The log shows parameter values only for statements prepared while it is on: roll
+        # the workers (SIGHUP) so they reconnect and prepare again.
+        old = s.worker_pids()
+        s.signal_app(__import__("signal").SIGHUP)
+        s.wait_workers(len(old), exclude=old, timeout=30)
+        time.sleep(0.5)
         for sort, extra in variants + [("newest", "&search=honey"), ("newest", "&search=kaveha")]:
             base = "/api/products?sort=%s%s&limit=11" % (sort, extra)
             s.get(base)

@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-#include "fl_cache.h"
 #include "fl_metrics.h"
 #include "fl_time.h"
 #include "fl_webhook.h"
@@ -140,8 +139,6 @@ void fl_h_webhooks_update(struct fl_app *app, struct fl_req *req, struct fl_resp
         return;
     }
     fl_metrics_add(outcome_metric[outcome], 1);
-    if (outcome == FL_WEBHOOK_APPLIED)
-        fl_cache_invalidate(app->redis, req->arena);
     resp->content_type = FL_CT_JSON;
     if (messages[outcome])
         fl_buf_appendf(&resp->body, "{\"status\":\"ignored\",\"message\":\"%s\"}\n",

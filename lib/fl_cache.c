@@ -200,9 +200,14 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
     fl_buf_free(&v);
 }
 
+struct fl_redis_cmd fl_cache_invalidate_cmd(void)
+{
+    return (struct fl_redis_cmd){2, {FL_STR("INCR"), FL_STR(GEN_KEY)}};
+}
+
 enum fl_err fl_cache_invalidate(struct fl_redis *r, struct fl_arena *arena)
 {
-    struct fl_redis_cmd cmd = {2, {FL_STR("INCR"), FL_STR(GEN_KEY)}};
+    struct fl_redis_cmd cmd = fl_cache_invalidate_cmd();
     struct fl_redis_reply rep;
     enum fl_err err = fl_redis_pipeline(r, arena, &cmd, 1, &rep);
 

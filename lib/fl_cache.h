@@ -59,6 +59,9 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
 /* Releases lk's build lock, if held, without storing anything (the build failed). */
 void fl_cache_release(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk);
 
+/* The command that invalidates every listing, to send in another module's pipeline. */
+struct fl_redis_cmd fl_cache_invalidate_cmd(void);
+
 /* Invalidates every listing (INCR of the generation). Returns FL_OK or FL_ECACHE. */
 enum fl_err fl_cache_invalidate(struct fl_redis *r, struct fl_arena *arena);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fl_buf.h"
+#include "fl_cache.h"
 #include "fl_catalog.h"
 #include "fl_crypto.h"
 #include "fl_log.h"
@@ -173,10 +174,15 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
         err = FL_OK;
     }
     if (err == FL_OK) {
-        struct fl_redis_cmd set = {5, {FL_STR("SET"), fl_buf_str(&key), FL_STR("1"), FL_STR("EX"),
-                                       FL_STR(SEEN_TTL_S)}};
-        struct fl_redis_reply rep;
-        fl_redis_pipeline(r, arena, &set, 1, &rep);
+        /* Remember the event and, when it changed a product, invalidate every cached
+         * listing: one round trip. */
+        struct fl_redis_cmd cmds[2] = {{5, {FL_STR("SET"), fl_buf_str(&key), FL_STR("1"),
+                                            FL_STR("EX"), FL_STR(SEEN_TTL_S)}},
+                                       fl_cache_invalidate_cmd()};
+        struct fl_redis_reply rep[2];
+        if (fl_redis_pipeline(r, arena, cmds, *out == FL_WEBHOOK_APPLIED ? 2 : 1, rep) != FL_OK &&
+            *out == FL_WEBHOOK_APPLIED)
+            fl_log(FL_LOG_ERROR, "event=cache_invalidate_failed error=\"redis unreachable\"");
     }
     fl_buf_free(&key);
     return err;

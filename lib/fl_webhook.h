@@ -45,8 +45,8 @@ enum fl_webhook_outcome {
 
 /*
  * Records ev and, when it is the newest for its product, applies it, exactly once whatever
- * the concurrency or Redis's state. Returns FL_OK with the outcome, or FL_EDB (nothing was
- * recorded: the sender's retry will apply it).
+ * the concurrency or Redis's state, and then invalidates the listing cache. Returns FL_OK
+ * with the outcome, or FL_EDB (nothing was recorded: the sender's retry will apply it).
  */
 enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_arena *arena,
                              const struct fl_webhook_event *ev, enum fl_webhook_outcome *out);

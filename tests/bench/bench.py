@@ -297,7 +297,7 @@ def main():
     c.add_argument("--search", nargs="*", default=["kaveha", "tomato", "honey", "fresh", "organic tomatoes",
                                                     "fresh honey", "cold pressed"])
     i = sub.add_parser("integrations")
-    i.add_argument("--workers", type=int, default=4)
+    i.add_argument("--workers", type=int, default=2)
     i.add_argument("--requests", type=int, default=500)
     i.add_argument("--events", type=int, default=60000)
     i.add_argument("--seconds", type=int, default=8)

@@ -22,24 +22,13 @@ static const char release_script[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
     "return 0";
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void fl_cache_etag(struct fl_str body, char out[35])
 {
     unsigned char d[32];
 
     fl_crypto_sha256(body, d);
     out[0] = '"';
-    hex(d, 16, out + 1);
+    fl_crypto_hex(d, 16, out + 1);
     out[33] = '"';
     out[34] = '\0';
 }
@@ -103,7 +92,7 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
                                  struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
                                  struct fl_cache_entry *out)
 {
-    unsigned char d[32], rnd[16];
+    unsigned char d[32];
     char h[33];
     struct fl_redis_reply rep;
     struct fl_redis_cmd lock;
@@ -111,7 +100,7 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     bool hit;
 
     fl_crypto_sha256(canonical, d);
-    hex(d, 16, h);
+    fl_crypto_hex(d, 16, h);
     snprintf(lk->key, sizeof(lk->key), "fl:list:%s", h);
     snprintf(lk->lock_key, sizeof(lk->lock_key), "fl:lock:%s", h);
     lk->locked = false;
@@ -119,9 +108,8 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
         return FL_CACHE_BYPASS;
     if (hit)
         return FL_CACHE_HIT;
-    if (fl_crypto_random(rnd, sizeof(rnd)) != FL_OK)
+    if (fl_crypto_random_hex(16, lk->token) != FL_OK)
         return FL_CACHE_MISS;
-    hex(rnd, sizeof(rnd), lk->token);
     lock = (struct fl_redis_cmd){6, {FL_STR("SET"), fl_str_c(lk->lock_key), fl_str_c(lk->token),
                                      FL_STR("NX"), FL_STR("PX"), FL_STR(LOCK_MS)}};
     if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)

@@ -16,6 +16,27 @@ enum fl_err fl_crypto_random(void *p, size_t n)
     return FL_OK;
 }
 
+void fl_crypto_hex(const void *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+enum fl_err fl_crypto_random_hex(size_t n, char *out)
+{
+    unsigned char rnd[64] = {0};
+    enum fl_err err = n <= sizeof(rnd) ? fl_crypto_random(rnd, n) : FL_EINVAL;
+
+    fl_crypto_hex(rnd, n <= sizeof(rnd) ? n : 0, out);
+    return err;
+}
+
 void fl_crypto_base64_encode(struct fl_str s, struct fl_buf *out)
 {
     char *p;

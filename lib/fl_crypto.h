@@ -16,6 +16,15 @@
 /* Fills p with n cryptographically random bytes. Returns FL_OK or FL_EIO. */
 enum fl_err fl_crypto_random(void *p, size_t n);
 
+/* Writes n bytes of p as 2n lower-case hex digits and a NUL to out (2n + 1 bytes). */
+void fl_crypto_hex(const void *p, size_t n, char *out);
+
+/*
+ * Writes n random bytes as 2n hex digits and a NUL to out (2n + 1 bytes): request ids and
+ * lock tokens. Returns FL_OK or FL_EIO (out then holds a less random value, still valid).
+ */
+enum fl_err fl_crypto_random_hex(size_t n, char *out);
+
 /* Appends the standard base64 encoding of s to out. */
 void fl_crypto_base64_encode(struct fl_str s, struct fl_buf *out);
 

@@ -45,9 +45,7 @@ static enum fl_method parse_method(const char *m)
 /* Takes the client's X-Request-Id when it is 1-128 visible ASCII bytes, else makes one. */
 static void set_request_id(struct fl_req *req)
 {
-    static const char hex[] = "0123456789abcdef";
     const char *in = fl_req_env(req, "HTTP_X_REQUEST_ID");
-    unsigned char rnd[12] = {0};
     size_t n = in ? strlen(in) : 0;
     bool ok = n >= 1 && n <= FL_REQ_ID_MAX_BYTES;
 
@@ -57,14 +55,8 @@ static void set_request_id(struct fl_req *req)
         memcpy(req->id, in, n + 1);
         return;
     }
-    if (fl_crypto_random(rnd, sizeof(rnd)) != FL_OK) {
-        /* Uniqueness is best effort here; a request is never refused for want of an id. */
-    }
-    for (size_t i = 0; i < sizeof(rnd); i++) {
-        req->id[2 * i] = hex[rnd[i] >> 4];
-        req->id[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    req->id[2 * sizeof(rnd)] = '\0';
+    /* Uniqueness is best effort: a request is never refused for want of an id. */
+    fl_crypto_random_hex(12, req->id);
 }
 
 static struct fl_str strip_slashes(struct fl_str s)

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Listing cache. An entry's value is "<generation> <expires_ms> <etag> <meta>\n<body>". The build
- * lock is SET NX PX with a random token and released by compare-and-delete, so a worker
- * never deletes a lock that expired and was taken by another.
+ * lock is fl_redis's shared lock, with a random token.
  */
 #include "fl_cache.h"
 
@@ -17,10 +16,6 @@
 #define GEN_KEY "fl:products:gen"
 #define LOCK_MS "2000"
 #define POLL_US 3000
-
-static const char release_script[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-    "return 0";
 
 void fl_cache_etag(struct fl_str body, char out[35])
 {
@@ -110,8 +105,7 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
         return FL_CACHE_HIT;
     if (fl_crypto_random_hex(16, lk->token) != FL_OK)
         return FL_CACHE_MISS;
-    lock = (struct fl_redis_cmd){6, {FL_STR("SET"), fl_str_c(lk->lock_key), fl_str_c(lk->token),
-                                     FL_STR("NX"), FL_STR("PX"), FL_STR(LOCK_MS)}};
+    lock = fl_redis_lock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token), FL_STR(LOCK_MS));
     if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
         return FL_CACHE_BYPASS;
     if (rep.type == FL_REDIS_STATUS) {
@@ -136,15 +130,9 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     return FL_CACHE_MISS;
 }
 
-static struct fl_redis_cmd release_cmd(const struct fl_cache_lookup *lk)
-{
-    return (struct fl_redis_cmd){5, {FL_STR("EVAL"), FL_STR(release_script), FL_STR("1"),
-                                     fl_str_c(lk->lock_key), fl_str_c(lk->token)}};
-}
-
 void fl_cache_release(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk)
 {
-    struct fl_redis_cmd cmd = release_cmd(lk);
+    struct fl_redis_cmd cmd = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
     struct fl_redis_reply rep;
 
     if (lk->locked)
@@ -178,7 +166,7 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
         cmds[0] = (struct fl_redis_cmd){5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v),
                                             FL_STR("PX"), fl_str_c(ttl_ms)}};
         if (lk->locked) {
-            cmds[1] = release_cmd(lk);
+            cmds[1] = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
             n = 2;
         }
         fl_redis_pipeline(r, arena, cmds, n, rep);

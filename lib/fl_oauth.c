@@ -18,7 +18,7 @@
 
 #define TOKEN_KEY "fl:oauth:token"
 #define LOCK_KEY "fl:oauth:lock"
-#define LOCK_MS 10000
+#define LOCK_MS "10000"
 #define POLL_US 10000
 #define TOKEN_MAX_BYTES 4096
 
@@ -29,10 +29,6 @@ struct fl_oauth {
     int64_t expires_ms; /* wall clock; 0 = no token */
     uint64_t fetches;
 };
-
-static const char release_script[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-    "return 0";
 
 struct fl_oauth *fl_oauth_new(const struct fl_config *cfg)
 {
@@ -167,59 +163,63 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
     return err;
 }
 
-enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
-                           struct fl_arena *arena, int64_t deadline_us, struct fl_str *out)
+/* Elected fetcher: fetch (unless a token was published just before we locked), unlock. */
+static enum fl_err fetch_elected(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
+                                 struct fl_httpc *http, int64_t deadline_us, struct fl_str token)
 {
-    unsigned char rnd[16];
-    char token[33], px[16];
+    struct fl_redis_cmd unlock = fl_redis_unlock_cmd(FL_STR(LOCK_KEY), token);
     struct fl_redis_reply rep;
     enum fl_err err = FL_OK, rerr;
 
-    if (!have_token(o) && !from_redis(o, r, arena, &rerr)) {
-        if (rerr != FL_OK) {
-            err = fetch(o, r, arena, http, deadline_us); /* Redis down: on our own */
-        } else if (fl_crypto_random(rnd, sizeof(rnd)) != FL_OK) {
-            err = FL_EIO;
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            for (size_t i = 0; i < sizeof(rnd); i++) {
-                token[2 * i] = hex[rnd[i] >> 4];
-                token[2 * i + 1] = hex[rnd[i] & 15];
-            }
-            token[32] = '\0';
-            snprintf(px, sizeof(px), "%d", LOCK_MS);
-            struct fl_redis_cmd lock = {6, {FL_STR("SET"), FL_STR(LOCK_KEY), fl_str_c(token),
-                                            FL_STR("NX"), FL_STR("PX"), fl_str_c(px)}};
-            err = fl_redis_pipeline(r, arena, &lock, 1, &rep);
-            if (err != FL_OK) {
-                err = fetch(o, r, arena, http, deadline_us);
-            } else if (rep.type == FL_REDIS_STATUS) {
-                /* Elected. Another fetcher may have published just before we locked. */
-                if (!from_redis(o, r, arena, &rerr))
-                    err = fetch(o, r, arena, http, deadline_us);
-                struct fl_redis_cmd rel = {5, {FL_STR("EVAL"), FL_STR(release_script),
-                                               FL_STR("1"), FL_STR(LOCK_KEY), fl_str_c(token)}};
-                fl_redis_pipeline(r, arena, &rel, 1, &rep);
-            } else {
-                /* Someone else is fetching: wait for the token they publish, or for their
-                 * lock to go without one (their fetch failed: so does ours, at once). */
-                struct fl_redis_cmd held = {2, {FL_STR("EXISTS"), FL_STR(LOCK_KEY)}};
-                err = FL_ETIMEOUT;
-                while (fl_time_mono_us() + POLL_US < deadline_us) {
-                    struct timespec ts = {0, POLL_US * 1000};
-                    nanosleep(&ts, NULL);
-                    if (from_redis(o, r, arena, &rerr)) {
-                        err = FL_OK;
-                        break;
-                    }
-                    if (fl_redis_pipeline(r, arena, &held, 1, &rep) != FL_OK ||
-                        (rep.type == FL_REDIS_INT && rep.integer == 0)) {
-                        err = from_redis(o, r, arena, &rerr) ? FL_OK : FL_EUPSTREAM;
-                        break;
-                    }
-                }
-            }
-        }
+    if (!from_redis(o, r, arena, &rerr))
+        err = fetch(o, r, arena, http, deadline_us);
+    fl_redis_pipeline(r, arena, &unlock, 1, &rep);
+    return err;
+}
+
+/*
+ * Someone else is fetching: waits for the token they publish, or for their lock to go
+ * without one (their fetch failed: so does ours, at once).
+ */
+static enum fl_err wait_for_peer(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
+                                 int64_t deadline_us)
+{
+    struct fl_redis_cmd held = {2, {FL_STR("EXISTS"), FL_STR(LOCK_KEY)}};
+    struct fl_redis_reply rep;
+    enum fl_err rerr;
+
+    while (fl_time_mono_us() + POLL_US < deadline_us) {
+        struct timespec ts = {0, POLL_US * 1000};
+        nanosleep(&ts, NULL);
+        if (from_redis(o, r, arena, &rerr))
+            return FL_OK;
+        if (fl_redis_pipeline(r, arena, &held, 1, &rep) != FL_OK ||
+            (rep.type == FL_REDIS_INT && rep.integer == 0))
+            return from_redis(o, r, arena, &rerr) ? FL_OK : FL_EUPSTREAM;
+    }
+    return FL_ETIMEOUT;
+}
+
+enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
+                           struct fl_arena *arena, int64_t deadline_us, struct fl_str *out)
+{
+    char token[33];
+    struct fl_redis_reply rep;
+    struct fl_redis_cmd lock;
+    enum fl_err err = FL_OK, rerr;
+
+    if (have_token(o) || from_redis(o, r, arena, &rerr)) {
+        /* ours, or shared by another process */
+    } else if (rerr != FL_OK) {
+        err = fetch(o, r, arena, http, deadline_us); /* Redis down: on our own */
+    } else if ((err = fl_crypto_random_hex(16, token)) == FL_OK) {
+        lock = fl_redis_lock_cmd(FL_STR(LOCK_KEY), fl_str_c(token), FL_STR(LOCK_MS));
+        if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
+            err = fetch(o, r, arena, http, deadline_us);
+        else if (rep.type == FL_REDIS_STATUS)
+            err = fetch_elected(o, r, arena, http, deadline_us, fl_str_c(token));
+        else
+            err = wait_for_peer(o, r, arena, deadline_us);
     }
     if (err == FL_OK && !have_token(o))
         err = FL_EUPSTREAM;

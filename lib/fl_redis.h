@@ -59,6 +59,16 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
                               const struct fl_redis_cmd *cmds, size_t n,
                               struct fl_redis_reply *out);
 
+/*
+ * A short lock shared by every process on the Redis: SET key token NX PX ttl. The reply is
+ * FL_REDIS_STATUS when it was taken, FL_REDIS_NIL when someone else holds it. ttl_ms is
+ * text ("2000"); key, token and ttl_ms are borrowed while the command is used.
+ */
+struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, struct fl_str ttl_ms);
+
+/* Releases that lock only if it still holds token (compare-and-delete, one script call). */
+struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token);
+
 /* Microseconds spent in calls on r since it was created (for Server-Timing). */
 int64_t fl_redis_busy_us(const struct fl_redis *r);
 

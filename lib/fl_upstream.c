@@ -73,8 +73,7 @@ static bool breaker_admits(const struct fl_upstream_policy *p, struct fl_redis *
         return true;
     /* Half-open: one trial call goes through, the rest wait for its verdict. */
     snprintf(px, sizeof(px), "%u", p->deadline_ms + 1000);
-    struct fl_redis_cmd set = {6, {FL_STR("SET"), fl_str_c(k->trial), FL_STR("1"), FL_STR("NX"),
-                                   FL_STR("PX"), fl_str_c(px)}};
+    struct fl_redis_cmd set = fl_redis_lock_cmd(fl_str_c(k->trial), FL_STR("1"), fl_str_c(px));
     if (fl_redis_pipeline(r, arena, &set, 1, &lock) != FL_OK || lock.type == FL_REDIS_STATUS)
         return true;
     out->outcome = FL_UPSTREAM_OPEN;

@@ -17,13 +17,8 @@
 
 #define FILE_MAX_BYTES ((size_t)64 << 10)
 
-/* The KEY=VALUE lines of the --config file, NUL-separated in one owned buffer. */
-struct file_vars {
-    struct fl_buf text;
-};
-
 struct loader {
-    struct file_vars file;
+    struct fl_buf file; /* the --config file's KEY=VALUE lines, NUL-separated */
     struct fl_buf *errmsg;
 };
 
@@ -34,8 +29,8 @@ static const char *lookup(const struct loader *l, const char *name)
 
     if (v)
         return v;
-    for (size_t i = 0; i < l->file.text.len;) {
-        const char *line = l->file.text.p + i;
+    for (size_t i = 0; i < l->file.len;) {
+        const char *line = l->file.p + i;
         size_t len = strlen(line);
         if (len > n && line[n] == '=' && memcmp(line, name, n) == 0)
             v = line + n + 1; /* later lines win, as in a shell */
@@ -104,12 +99,12 @@ static enum fl_err read_file(struct loader *l, const char *path)
             v++, ve--;
         for (char *k = eq; k > line && (k[-1] == ' ' || k[-1] == '\t'); k--)
             eq = k - 1;
-        fl_buf_append(&l->file.text, line, (size_t)(eq - line));
-        fl_buf_putc(&l->file.text, '=');
-        fl_buf_append(&l->file.text, v, (size_t)(ve - v));
-        fl_buf_putc(&l->file.text, '\0');
+        fl_buf_append(&l->file, line, (size_t)(eq - line));
+        fl_buf_putc(&l->file, '=');
+        fl_buf_append(&l->file, v, (size_t)(ve - v));
+        fl_buf_putc(&l->file, '\0');
     }
-    if (fl_buf_err(&l->file.text))
+    if (fl_buf_err(&l->file))
         err = FL_ENOMEM;
 out:
     fclose(f);
@@ -563,13 +558,13 @@ enum fl_err fl_config_load(struct fl_config *cfg, const char *file, struct fl_bu
     enum fl_err err;
 
     memset(cfg, 0, sizeof(*cfg));
-    fl_buf_init(&l.file.text, FILE_MAX_BYTES);
+    fl_buf_init(&l.file, FILE_MAX_BYTES);
     err = file ? read_file(&l, file) : FL_OK;
     if (err == FL_OK)
         err = load(&l, cfg);
     if (err == FL_ENOMEM && errmsg->len == 0)
         fl_buf_puts(errmsg, "configuration: out of memory");
-    fl_buf_free(&l.file.text);
+    fl_buf_free(&l.file);
     if (err != FL_OK)
         fl_config_free(cfg);
     return err;

@@ -154,6 +154,15 @@ struct pair {
     uint32_t word, product;
 };
 
+/* What a product's search index rows repeat of it: its sort keys and category. */
+struct product_keys {
+    int64_t created_us, cents;
+    size_t name_at;        /* the name's offset in the products TSV */
+    size_t first_pair;     /* its first (word, product) pair */
+    uint16_t name_len;
+    uint8_t category;
+};
+
 struct gen {
     uint64_t rows;
     char **place_words;    /* generated, e.g. "Kelmora" */
@@ -165,6 +174,7 @@ struct gen {
     struct dict dict;
     struct pair *pairs;    /* (word, product) of every product, in product order */
     size_t n_pairs, cap_pairs;
+    struct product_keys *keys; /* [id - 1] */
     char line[4096];       /* the row being generated */
     size_t line_len;
     int64_t t0_us, last_report_us;
@@ -347,6 +357,9 @@ static void make_product(struct gen *g, uint64_t id)
     if (id == 1 || pick(100) >= TIE_PERCENT)
         g->last_created_us = END_EPOCH_S * 1000000 - (int64_t)(rnd() % (uint64_t)SPAN_US);
     fl_time_format_db(g->last_created_us, created);
+    g->keys[id - 1] = (struct product_keys){g->last_created_us, cents, 0, g->n_pairs,
+                                            (uint16_t)strlen(name),
+                                            (uint8_t)(c - fl_seed_categories)};
     g->line_len = (size_t)snprintf(
         g->line, sizeof(g->line), "%" PRIu64 "\t%s-%09" PRIu64 "\t%s\t%s\t%s\t%lld.%02lld\t%s\t%zu\t%s\t%s\t%s\n",
         id, c->code, id, name, desc, c->name, (long long)(cents / 100), (long long)(cents % 100),
@@ -372,6 +385,9 @@ static bool generate(struct gen *g, struct fl_buf *out)
 {
     for (uint64_t id = 1; id <= g->rows && !g->failed; id++) {
         make_product(g, id);
+        /* The name is the third field: "id\tsku\tname\t..." */
+        g->keys[id - 1].name_at = out->len + (size_t)(strchr(strchr(g->line, '\t') + 1, '\t') -
+                                                      g->line) + 1;
         fl_buf_append(out, g->line, g->line_len);
         progress(g, "generated", id, g->rows, id == g->rows);
     }
@@ -394,12 +410,14 @@ static long mem_source(void *ud, char *buf, size_t cap)
     return (long)n;
 }
 
-/* product_words rows in primary-key order: pairs sorted by word (stable: products ascend). */
+/* product_words rows in primary-key order (word, created_at, product_id), each with the
+ * product's sort keys and category. */
 struct word_stream {
     struct gen *g;
+    const char *tsv;       /* the products TSV, where the names are */
     struct pair *sorted;
     size_t at;
-    char line[64];
+    char line[512];
     size_t line_len, line_off;
 };
 
@@ -410,12 +428,19 @@ static long word_source(void *ud, char *buf, size_t cap)
 
     while (n < cap) {
         if (w->line_off == w->line_len) {
+            const struct product_keys *k;
+            char created[64];
             struct pair *p;
             if (w->at == w->g->n_pairs)
                 break;
             p = &w->sorted[w->at++];
-            w->line_len = (size_t)snprintf(w->line, sizeof(w->line), "%s\t%u\n",
-                                           w->g->dict.words[p->word], p->product);
+            k = &w->g->keys[p->product - 1];
+            fl_time_format_db(k->created_us, created);
+            w->line_len = (size_t)snprintf(
+                w->line, sizeof(w->line), "%s\t%u\t%s\t%lld.%02lld\t%.*s\t%s\n",
+                w->g->dict.words[p->word], p->product, created, (long long)(k->cents / 100),
+                (long long)(k->cents % 100), (int)k->name_len, w->tsv + k->name_at,
+                fl_seed_categories[k->category].name);
             w->line_off = 0;
         }
         size_t k = w->line_len - w->line_off < cap - n ? w->line_len - w->line_off : cap - n;
@@ -426,23 +451,49 @@ static long word_source(void *ud, char *buf, size_t cap)
     return (long)n;
 }
 
+struct by_created {
+    int64_t created_us;
+    uint32_t id;
+};
+
+static int cmp_created(const void *a, const void *b)
+{
+    const struct by_created *x = a, *y = b;
+
+    if (x->created_us != y->created_us)
+        return x->created_us < y->created_us ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The pairs in (word, created_at, product) order: products in (created_at, id) order,
+ * each one's pairs dealt into per-word buckets (a counting sort by word). */
 static struct pair *sort_pairs(struct gen *g)
 {
     size_t *start = calloc(g->dict.n + 1, sizeof(size_t));
     struct pair *out = malloc((g->n_pairs ? g->n_pairs : 1) * sizeof(*out));
+    struct by_created *order = malloc(g->rows * sizeof(*order));
 
-    if (start == NULL || out == NULL) {
+    if (start == NULL || out == NULL || order == NULL) {
         free(start);
         free(out);
+        free(order);
         return NULL;
     }
     for (size_t i = 0; i < g->n_pairs; i++)
         start[g->pairs[i].word + 1]++;
     for (size_t i = 1; i <= g->dict.n; i++)
         start[i] += start[i - 1];
-    for (size_t i = 0; i < g->n_pairs; i++)
-        out[start[g->pairs[i].word]++] = g->pairs[i];
+    for (uint64_t i = 0; i < g->rows; i++)
+        order[i] = (struct by_created){g->keys[i].created_us, (uint32_t)(i + 1)};
+    qsort(order, g->rows, sizeof(*order), cmp_created);
+    for (uint64_t i = 0; i < g->rows; i++) {
+        uint32_t id = order[i].id;
+        size_t end = id < g->rows ? g->keys[id].first_pair : g->n_pairs;
+        for (size_t k = g->keys[id - 1].first_pair; k < end; k++)
+            out[start[g->pairs[k].word]++] = g->pairs[k];
+    }
     free(start);
+    free(order);
     return out;
 }
 
@@ -568,7 +619,8 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
 
     rng_state = seed_value;
     fl_buf_init(&tsv, (size_t)rows * 1024 + 4096);
-    if (!make_places(&g) || !make_producers(&g) || !make_vocab(&g) || !make_dict(&g)) {
+    g.keys = malloc(rows * sizeof(*g.keys));
+    if (g.keys == NULL || !make_places(&g) || !make_producers(&g) || !make_vocab(&g) || !make_dict(&g)) {
         fputs("seed: out of memory\n", stderr);
         goto out;
     }
@@ -603,6 +655,7 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
 
     t = fl_time_mono_us();
     ps = (struct mem_source){fl_buf_str(&tsv), 0};
+    ws.tsv = tsv.p;
     jobs[0] = (struct load_job){cfg,
                                 "LOAD DATA LOCAL INFILE 'products' INTO TABLE products_seed "
                                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
@@ -613,7 +666,8 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     jobs[1] = (struct load_job){cfg,
                                 "LOAD DATA LOCAL INFILE 'words' INTO TABLE product_words_seed "
                                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
-                                "LINES TERMINATED BY '\\n' (word, product_id)",
+                                "LINES TERMINATED BY '\\n' (word, product_id, created_at, price, "
+                                "name, category)",
                                 "product_words_seed", "search index", &wd.add, word_source, &ws,
                                 g.n_pairs, 0, 0, false};
     if (pthread_create(&words_thread, NULL, run_job, &jobs[1]) != 0)
@@ -660,6 +714,7 @@ out:
     fl_buf_free(&wd.add);
     free(ws.sorted);
     free(g.pairs);
+    free(g.keys);
     for (size_t i = 0; g.place_words && i < PLACE_WORDS; i++)
         free(g.place_words[i]);
     for (size_t i = 0; g.producers && i < PRODUCERS; i++)

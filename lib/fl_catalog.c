@@ -2,13 +2,16 @@
 /*
  * Catalogue queries. Every listing is a keyset seek on (sort key, id), written in the split
  * form MariaDB range-scans (`k < ? OR (k = ? AND id < ?)`; it does not range-scan row
- * constructors), with the index forced so a plan never depends on statistics:
- *  - one covering-index branch per category (a UNION of `LIMIT n+1` branches, merged by
- *    the outer ORDER BY), then a join back on the primary key for the page's rows only;
- *  - with search words, the planner asks the optimizer how many index entries each word
- *    prefix has and compares two costs: a rare word drives the query from product_words
- *    and sorts its few matches; common words ride along the listing scan as probes of
- *    (product_id, word), rarest first, which find a match every few rows.
+ * constructors), with the index forced so a plan never depends on statistics, reading
+ * (id, key) from covering branches (a UNION of `LIMIT n+1` branches, merged by the outer
+ * ORDER BY), then joining back on the primary key for the page's rows only:
+ *  - without words, one branch per category of products' (category, key, id) index;
+ *  - with words, product_words holds (word, key, product_id) for every sort, so the rarest
+ *    word's products come in listing order and LIMIT stops the read after a page; one
+ *    branch per indexed word the prefix matches ("tomato" -> tomato, tomatoes), the other
+ *    words as eq_ref probes of (product_id, word). The planner asks the optimizer how many
+ *    entries each prefix has (EXPLAIN, ~0.1 ms) and takes the listing scan with probes
+ *    instead when that reads less: a broad, common prefix ("a"), or a small category.
  * The first page uses a sentinel key below or above every row, so first and later pages
  * share one statement shape.
  */
@@ -24,6 +27,9 @@
 
 #define COLUMNS_N 12
 #define WORDS_PER_INSERT 32
+#define VARIANTS_MAX 16  /* a prefix matching more indexed words is read as one range */
+#define VARIANTS_LIMIT "17"
+#define JOINS_MAX 24     /* probe joins a statement may hold (MariaDB allows 61 tables) */
 
 struct sort_spec {
     const char *name;
@@ -32,6 +38,7 @@ struct sort_spec {
     bool desc;
     const char *index;        /* covering index without / with a category */
     const char *cat_index;
+    const char *word_index;   /* product_words' (word, key, product_id) index */
     const char *key_text;     /* the key as cursor text, from alias p */
     const char *first_key;    /* sentinel before the first row */
     uint64_t first_id;
@@ -39,19 +46,19 @@ struct sort_spec {
 
 static const struct sort_spec sorts[FL_SORT__MAX] = {
     [FL_SORT_NEWEST] = {"newest", 'n', "created_at", true, "ix_products_created",
-                        "ix_products_cat_created",
+                        "ix_products_cat_created", "PRIMARY",
                         "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
                         "9999-12-31 23:59:59.999999", UINT64_MAX},
     [FL_SORT_OLDEST] = {"oldest", 'o', "created_at", false, "ix_products_created",
-                        "ix_products_cat_created",
+                        "ix_products_cat_created", "PRIMARY",
                         "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
                         "1000-01-01 00:00:00.000000", 0},
     [FL_SORT_PRICE_ASC] = {"price_asc", 'p', "price", false, "ix_products_price",
-                           "ix_products_cat_price", "p.price", "-1", 0},
+                           "ix_products_cat_price", "ix_product_words_price", "p.price", "-1", 0},
     [FL_SORT_PRICE_DESC] = {"price_desc", 'q', "price", true, "ix_products_price",
-                            "ix_products_cat_price", "p.price", "100000000", UINT64_MAX},
+                            "ix_products_cat_price", "ix_product_words_price", "p.price", "100000000", UINT64_MAX},
     [FL_SORT_NAME_ASC] = {"name_asc", 'a', "name", false, "ix_products_name",
-                          "ix_products_cat_name", "p.name", "", 0},
+                          "ix_products_cat_name", "ix_product_words_name", "p.name", "", 0},
 };
 
 /* A product's columns, in read_product's order; the sort key follows as the last one. */
@@ -181,10 +188,32 @@ out:
 
 /* ---- the listing ---- */
 
+/* A query word and what the planner knows of it. */
+struct word_plan {
+    struct fl_str pattern;                  /* "w%" */
+    double rows;                            /* estimated index entries with the prefix */
+    struct fl_str variants[VARIANTS_MAX];   /* the indexed words with the prefix ... */
+    size_t n_variants;                      /* ... or VARIANTS_MAX + 1: too many to list */
+};
+
 struct args {
     struct fl_db_arg a[512];
     size_t n;
     char prices[2][24];
+};
+
+/* How a page is read. */
+enum plan_kind {
+    PLAN_TERMS,   /* the rarest word's index entries in listing order, one branch a variant */
+    PLAN_RANGE,   /* the rarest word's whole prefix range, sorted (a rare, broad prefix) */
+    PLAN_SCAN,    /* the products listing index, one branch a category, words as probes */
+    PLAN_PRICES,  /* a narrow price range read through the price index, sorted */
+};
+
+struct plan {
+    enum plan_kind kind;
+    struct word_plan *w; /* rarest first; w[0] drives PLAN_TERMS and PLAN_RANGE */
+    size_t n_words;
 };
 
 static void arg(struct args *a, struct fl_db_arg v)
@@ -198,120 +227,189 @@ static void cents_text(char *out, size_t cap, int64_t cents)
     snprintf(out, cap, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
 }
 
-/* Appends "AND (k < ? OR (k = ? AND id < ?))" for column prefix pfx ("" or "p."). */
+/* Appends "AND (x.k < ? OR (x.k = ? AND x.<id> < ?))" for table alias x. */
 static void keyset(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                   const char *pfx)
+                   const char *x, const char *id)
 {
     const struct sort_spec *s = &sorts[q->sort];
     const char *op = s->desc ? "<" : ">";
     struct fl_str key = q->has_cursor ? q->after.key : fl_str_c(s->first_key);
-    uint64_t id = q->has_cursor ? q->after.id : s->first_id;
+    uint64_t after = q->has_cursor ? q->after.id : s->first_id;
 
-    fl_buf_appendf(sql, " AND (%s%s %s ? OR (%s%s = ? AND %sid %s ?))", pfx, s->column, op, pfx,
-                   s->column, pfx, op);
+    fl_buf_appendf(sql, " AND (%s.%s %s ? OR (%s.%s = ? AND %s.%s %s ?))", x, s->column, op, x,
+                   s->column, x, id, op);
     arg(a, FL_DB_ARG_STR(key));
     arg(a, FL_DB_ARG_STR(key));
-    arg(a, FL_DB_ARG_U64(id));
+    arg(a, FL_DB_ARG_U64(after));
 }
 
-static void price_range(struct fl_buf *sql, struct args *a, const char *pfx)
+/* The price filter, when the listing has one (every price is in 0..max). */
+static void price_range(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                        const char *x)
 {
-    fl_buf_appendf(sql, " AND %sprice BETWEEN ? AND ?", pfx);
+    if (q->min_cents == 0 && q->max_cents == FL_CATALOG_PRICE_MAX_CENTS)
+        return;
+    fl_buf_appendf(sql, " AND %s.price BETWEEN ? AND ?", x);
     arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[0])));
     arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[1])));
 }
 
-/* A word condition for each word but skip (SIZE_MAX: none skipped). */
-static void word_probes(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                        size_t skip, const char *id_expr, struct fl_str *patterns)
+static void categories_in(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                          const char *x)
 {
-    for (size_t i = 0; i < q->n_words; i++) {
-        if (i == skip)
-            continue;
-        /* A scalar subquery, not EXISTS: MariaDB turns EXISTS into a semi-join that
-         * materialises every product with the word, which is what a common word must not
-         * cost. This form probes (product_id, word) once per row scanned. */
-        fl_buf_appendf(sql,
-                       " AND (SELECT 1 FROM product_words w FORCE INDEX "
-                       "(ix_product_words_product) WHERE w.product_id = %s AND w.word LIKE ? "
-                       "LIMIT 1) IS NOT NULL",
-                       id_expr);
-        arg(a, FL_DB_ARG_STR(patterns[i]));
-    }
-}
-
-/* " ORDER BY <key> <dir>, id <dir> LIMIT n+1": one page and the row that tells if more follow. */
-static void order_limit(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                        const char *pfx, const char *key)
-{
-    const char *dir = sorts[q->sort].desc ? "DESC" : "ASC";
-
-    fl_buf_appendf(sql, " ORDER BY %s%s %s, %sid %s LIMIT ?", pfx, key, dir, pfx, dir);
-    arg(a, FL_DB_ARG_U64(q->limit + 1));
-}
-
-/* The listing scan: covering-index branches, then a join back for the page's rows. */
-static void build_scan(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                       struct fl_str *patterns)
-{
-    const struct sort_spec *s = &sorts[q->sort];
-    size_t branches = q->n_categories ? q->n_categories : 1;
-
-    fl_buf_puts(sql, "SELECT ");
-    fl_buf_puts(sql, columns);
-    fl_buf_puts(sql, s->key_text);
-    fl_buf_puts(sql, " FROM (");
-    for (size_t i = 0; i < branches; i++) {
-        /* UNION, not UNION ALL: two spellings of one category ("fruits,FRUITS") are one
-         * category to the column's collation, and their rows must not come twice. */
-        if (i)
-            fl_buf_puts(sql, " UNION ");
-        fl_buf_appendf(sql, "(SELECT id, %s AS k FROM products FORCE INDEX (%s) WHERE 1=1",
-                       s->column, q->n_categories ? s->cat_index : s->index);
-        if (q->n_categories) {
-            fl_buf_puts(sql, " AND category = ?");
-            arg(a, FL_DB_ARG_STR(q->categories[i]));
-        }
-        price_range(sql, a, "");
-        keyset(sql, a, q, "");
-        word_probes(sql, a, q, SIZE_MAX, "products.id", patterns);
-        order_limit(sql, a, q, "", s->column);
-        fl_buf_putc(sql, ')');
-    }
-    fl_buf_puts(sql, ") k JOIN products p ON p.id = k.id");
-    order_limit(sql, a, q, "k.", "k");
-}
-
-/*
- * The narrow plans: a small candidate set, filtered, sorted, cut. The candidates are the
- * rarest word's products (driver < n_words), or, without words, the products in a narrow
- * price range read through the price index (driver == SIZE_MAX).
- */
-static void build_narrow(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                         struct fl_str *patterns, size_t driver)
-{
-    const struct sort_spec *s = &sorts[q->sort];
-
-    fl_buf_puts(sql, "SELECT ");
-    fl_buf_puts(sql, columns);
-    fl_buf_puts(sql, s->key_text);
-    if (driver == SIZE_MAX) {
-        fl_buf_puts(sql, " FROM products p FORCE INDEX (ix_products_price) WHERE 1=1");
-    } else {
-        fl_buf_puts(sql, " FROM (SELECT DISTINCT product_id FROM product_words WHERE word LIKE ?)"
-                         " d JOIN products p ON p.id = d.product_id WHERE 1=1");
-        arg(a, FL_DB_ARG_STR(patterns[driver]));
-    }
     for (size_t i = 0; i < q->n_categories; i++) {
-        fl_buf_puts(sql, i ? ", ?" : " AND p.category IN (?");
+        if (i == 0)
+            fl_buf_appendf(sql, " AND %s.category IN (?", x);
+        else
+            fl_buf_puts(sql, ", ?");
         arg(a, FL_DB_ARG_STR(q->categories[i]));
     }
     if (q->n_categories)
         fl_buf_putc(sql, ')');
-    price_range(sql, a, "p.");
-    keyset(sql, a, q, "p.");
-    word_probes(sql, a, q, driver, "p.id", patterns);
-    order_limit(sql, a, q, "p.", s->column);
+}
+
+/* True when word i is probed by joins on (product_id, word), one per variant. */
+static bool probe_joins(const struct plan *p, size_t i)
+{
+    size_t joins = 0;
+
+    for (size_t j = 0; j <= i; j++)
+        if (p->w[j].n_variants <= VARIANTS_MAX && (p->kind == PLAN_SCAN || j > 0))
+            joins += p->w[j].n_variants;
+    return p->w[i].n_variants <= VARIANTS_MAX && joins <= JOINS_MAX;
+}
+
+/*
+ * The words other than the driver must each match: a LEFT JOIN per variant, an eq_ref
+ * lookup of the unique (product_id, word) (~1 us a row, where a dependent subquery costs
+ * ~7 us), and "one of them matched" in WHERE. A product has a word once, so a join never
+ * repeats a row. A prefix with too many variants is probed by one range subquery.
+ */
+static void word_joins(struct fl_buf *sql, struct args *a, const struct plan *p, const char *id)
+{
+    for (size_t i = p->kind == PLAN_SCAN ? 0 : 1; i < p->n_words; i++) {
+        if (!probe_joins(p, i))
+            continue;
+        for (size_t v = 0; v < p->w[i].n_variants; v++) {
+            fl_buf_appendf(sql,
+                           " LEFT JOIN product_words b%zu_%zu FORCE INDEX "
+                           "(ix_product_words_product) ON b%zu_%zu.product_id = x.%s AND "
+                           "b%zu_%zu.word = ?",
+                           i, v, i, v, id, i, v);
+            arg(a, FL_DB_ARG_STR(p->w[i].variants[v]));
+        }
+    }
+}
+
+static void word_conditions(struct fl_buf *sql, struct args *a, const struct plan *p,
+                            const char *id)
+{
+    for (size_t i = p->kind == PLAN_SCAN ? 0 : 1; i < p->n_words; i++) {
+        if (!probe_joins(p, i)) {
+            fl_buf_appendf(sql,
+                           " AND (SELECT 1 FROM product_words w FORCE INDEX "
+                           "(ix_product_words_product) WHERE w.product_id = x.%s AND "
+                           "w.word LIKE ? LIMIT 1) IS NOT NULL",
+                           id);
+            arg(a, FL_DB_ARG_STR(p->w[i].pattern));
+            continue;
+        }
+        for (size_t v = 0; v < p->w[i].n_variants; v++)
+            fl_buf_appendf(sql, "%sb%zu_%zu.product_id IS NOT NULL", v ? " OR " : " AND (", i,
+                           v);
+        fl_buf_putc(sql, ')');
+    }
+}
+
+/* " ORDER BY <k> <dir>, <id> <dir> LIMIT n+1": one page and the row that tells if more follow. */
+static void order_limit(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                        const char *k, const char *id)
+{
+    const char *dir = sorts[q->sort].desc ? "DESC" : "ASC";
+
+    fl_buf_appendf(sql, " ORDER BY %s %s, %s %s LIMIT ?", k, dir, id, dir);
+    arg(a, FL_DB_ARG_U64(q->limit + 1));
+}
+
+/*
+ * One branch: (id, k) of up to limit+1 rows in listing order from x, a covering index of
+ * products (PLAN_SCAN: branch is a category, or 0 without one) or of product_words (branch
+ * is the driver's variant; PLAN_RANGE: its whole prefix).
+ */
+static void branch(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                   const struct plan *p, size_t b)
+{
+    const struct sort_spec *s = &sorts[q->sort];
+    bool scan = p->kind == PLAN_SCAN;
+    const char *id = scan ? "id" : "product_id";
+    char k[32];
+
+    /* A range holds a product once per word it has with the prefix: DISTINCT. */
+    fl_buf_appendf(sql, "(SELECT STRAIGHT_JOIN%s x.%s AS id, x.%s AS k FROM %s x FORCE INDEX (%s)",
+                   p->kind == PLAN_RANGE ? " DISTINCT" : "", id, s->column,
+                   scan ? "products" : "product_words",
+                   scan ? (q->n_categories ? s->cat_index : s->index) : s->word_index);
+    word_joins(sql, a, p, id);
+    if (scan && q->n_categories) {
+        /* One category a branch: the (category, key, id) index is read in order. */
+        fl_buf_puts(sql, " WHERE x.category = ?");
+        arg(a, FL_DB_ARG_STR(q->categories[b]));
+    } else if (scan) {
+        fl_buf_puts(sql, " WHERE 1=1");
+    } else {
+        fl_buf_puts(sql, p->kind == PLAN_TERMS ? " WHERE x.word = ?" : " WHERE x.word LIKE ?");
+        arg(a, FL_DB_ARG_STR(p->kind == PLAN_TERMS ? p->w[0].variants[b] : p->w[0].pattern));
+        categories_in(sql, a, q, "x");
+    }
+    price_range(sql, a, q, "x");
+    keyset(sql, a, q, "x", id);
+    word_conditions(sql, a, p, id);
+    snprintf(k, sizeof(k), "x.%s", s->column);
+    order_limit(sql, a, q, k, scan ? "x.id" : "x.product_id");
+    fl_buf_putc(sql, ')');
+}
+
+/*
+ * Every plan but PLAN_PRICES: a UNION of branches, merged by the outer ORDER BY, then a
+ * join back on the primary key for the page's rows only. UNION, not UNION ALL: two
+ * spellings of a category ("fruits,FRUITS") are one to the column's collation, and a
+ * product with two variants of a prefix ("tomato", "tomatoes") is one row.
+ */
+static void build_branches(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
+                           const struct plan *p)
+{
+    size_t n = p->kind == PLAN_TERMS ? p->w[0].n_variants
+             : p->kind == PLAN_SCAN && q->n_categories ? q->n_categories
+                                                       : 1;
+
+    fl_buf_puts(sql, "SELECT ");
+    fl_buf_puts(sql, columns);
+    fl_buf_puts(sql, sorts[q->sort].key_text);
+    fl_buf_puts(sql, " FROM (");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fl_buf_puts(sql, " UNION ");
+        branch(sql, a, q, p, i);
+    }
+    fl_buf_puts(sql, ") k JOIN products p ON p.id = k.id");
+    order_limit(sql, a, q, "k.k", "k.id");
+}
+
+/* A narrow price range under another sort: every product in it, filtered, sorted, cut. */
+static void build_prices(struct fl_buf *sql, struct args *a, const struct fl_listing *q)
+{
+    const struct sort_spec *s = &sorts[q->sort];
+    char k[32];
+
+    fl_buf_puts(sql, "SELECT ");
+    fl_buf_puts(sql, columns);
+    fl_buf_puts(sql, s->key_text);
+    fl_buf_puts(sql, " FROM products p FORCE INDEX (ix_products_price) WHERE 1=1");
+    categories_in(sql, a, q, "p");
+    price_range(sql, a, q, "p");
+    keyset(sql, a, q, "p", "id");
+    snprintf(k, sizeof(k), "p.%s", s->column);
+    order_limit(sql, a, q, k, "p.id");
 }
 
 /* Reads EXPLAIN's "rows" column (the optimizer's estimate from index dives). */
@@ -327,21 +425,132 @@ static enum fl_err read_estimate(void *ud, const struct fl_str *cols, size_t nco
 }
 
 /*
- * Estimates rows cheaply (about 0.1 ms, no scan): products in the table, and index entries
- * whose word starts with a pattern's prefix. Estimates run up to twice the truth for large
- * ranges and are exact for small ones, which is all a choice between two plans needs.
+ * Estimates rows cheaply (about 0.1 ms, no scan) with EXPLAIN. Estimates run up to twice
+ * the truth for large ranges and are exact for small ones, which is all a choice between
+ * plans needs.
  */
-static enum fl_err estimate(struct fl_db *db, const struct fl_str *pattern, double *out)
+static enum fl_err estimate(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
+                            size_t n, double *out)
 {
-    static const char words[] = "EXPLAIN SELECT 1 FROM product_words WHERE word LIKE ?";
-    static const char products[] = "EXPLAIN SELECT 1 FROM products";
-    struct fl_db_arg a = FL_DB_ARG_STR(pattern ? *pattern : FL_STR(""));
-    uint64_t n = 0;
-    enum fl_err err = fl_db_query(db, pattern ? words : products, &a, pattern ? 1 : 0,
-                                  read_estimate, &n);
+    uint64_t rows = 0;
+    enum fl_err err = fl_db_query(db, sql, args, n, read_estimate, &rows);
 
-    *out = (double)n;
+    *out = (double)rows;
     return err;
+}
+
+static enum fl_err estimate_categories(struct fl_db *db, const struct fl_listing *q,
+                                       double *out)
+{
+    struct args a = {.n = 0};
+    struct fl_buf sql;
+    enum fl_err err;
+
+    fl_buf_init(&sql, 1024);
+    fl_buf_puts(&sql, "EXPLAIN SELECT 1 FROM products x FORCE INDEX (ix_products_cat_price)"
+                      " WHERE 1=1");
+    categories_in(&sql, &a, q, "x");
+    err = fl_buf_err(&sql) ? fl_buf_err(&sql) : estimate(db, sql.p, a.a, a.n, out);
+    fl_buf_free(&sql);
+    return err;
+}
+
+struct variants {
+    struct word_plan *w;
+    struct fl_arena *arena;
+};
+
+static enum fl_err read_variant(void *ud, const struct fl_str *c, size_t ncols)
+{
+    struct variants *v = ud;
+
+    if (ncols != 1 || c[0].p == NULL)
+        return FL_EDB;
+    if (v->w->n_variants < VARIANTS_MAX) {
+        struct fl_str s = fl_arena_strdup(v->arena, c[0]);
+        if (s.p == NULL)
+            return FL_ENOMEM;
+        v->w->variants[v->w->n_variants] = s;
+    }
+    v->w->n_variants++;
+    return FL_OK;
+}
+
+/* Fills w's estimate and the words its prefix matches (a loose scan of the index). */
+static enum fl_err plan_word(struct fl_db *db, struct fl_arena *arena, struct fl_str word,
+                             struct word_plan *w)
+{
+    static const char rows[] = "EXPLAIN SELECT 1 FROM product_words WHERE word LIKE ?";
+    static const char variants[] = "SELECT DISTINCT word FROM product_words WHERE word LIKE ? "
+                                   "LIMIT " VARIANTS_LIMIT;
+    char *p = fl_arena_alloc(arena, word.len + 2);
+    struct variants v = {w, arena};
+    struct fl_db_arg pattern;
+    enum fl_err err;
+
+    if (p == NULL)
+        return FL_ENOMEM;
+    memcpy(p, word.p, word.len);
+    memcpy(p + word.len, "%", 2);
+    w->pattern = (struct fl_str){p, word.len + 1};
+    w->n_variants = 0;
+    pattern = FL_DB_ARG_STR(w->pattern);
+    if ((err = estimate(db, rows, &pattern, 1, &w->rows)) != FL_OK)
+        return err;
+    return fl_db_query(db, variants, &pattern, 1, read_variant, &v);
+}
+
+static int by_rows(const void *a, const void *b)
+{
+    const struct word_plan *x = a, *y = b;
+
+    return (x->rows > y->rows) - (x->rows < y->rows);
+}
+
+static double fraction(double rows, double total)
+{
+    return rows <= 0 ? 1e-9 : rows >= total ? 1 : rows / total;
+}
+
+/* Lookups a row costs to probe words from..n-1, each only if the ones before matched. */
+static double probes(const struct word_plan *w, size_t from, size_t n, double total)
+{
+    double expected = 0, pass = 1;
+
+    for (size_t i = from; i < n; i++) {
+        expected += pass * (double)(w[i].n_variants <= VARIANTS_MAX ? w[i].n_variants : 4);
+        pass *= fraction(w[i].rows, total);
+    }
+    return expected;
+}
+
+/*
+ * Chooses how to read a search page, by the index entries each plan is expected to read
+ * (words and categories taken as independent) times the lookups each entry costs. Each
+ * expectation is capped by what the plan can read at most, which bounds the harm of a
+ * correlation the independence assumption misses: a driving word's entries, or a
+ * category's products.
+ */
+static enum plan_kind choose(const struct word_plan *w, size_t n, double total,
+                             double in_categories, bool has_categories, const struct fl_listing *q)
+{
+    double want = q->limit + 1.0, others = 1, all, terms, scan;
+    bool lookup = has_categories && q->sort != FL_SORT_NEWEST && q->sort != FL_SORT_OLDEST;
+
+    for (size_t i = 1; i < n; i++)
+        others *= fraction(w[i].rows, total);
+    all = others * fraction(w[0].rows, total);
+    terms = want / (others * fraction(in_categories, total));
+    if (w[0].n_variants > VARIANTS_MAX || terms > w[0].rows)
+        terms = w[0].rows; /* a range is read whole, to be sorted */
+    terms *= 1 + probes(w, 1, n, total) + (lookup ? 1 : 0);
+    scan = want / all;
+    if (scan > in_categories)
+        scan = in_categories;
+    scan *= 1 + probes(w, 0, n, total);
+    if (scan < terms)
+        return PLAN_SCAN;
+    return w[0].n_variants > VARIANTS_MAX ? PLAN_RANGE : PLAN_TERMS;
 }
 
 /* True when the listing filters by price but sorts by something else. */
@@ -351,61 +560,64 @@ static bool price_sorts_elsewhere(const struct fl_listing *q)
            q->sort != FL_SORT_PRICE_ASC && q->sort != FL_SORT_PRICE_DESC;
 }
 
-/* Estimated products in the listing's price range (a->prices holds its bounds). */
-static enum fl_err estimate_prices(struct fl_db *db, struct args *a, double *out)
+/*
+ * A price range under another sort: the scan reads (limit+1)/f entries of its index to find
+ * a page; reading the f*N products in the range and sorting them is cheaper when the range
+ * is narrow (measured: ~5 us a row against ~0.8 us an entry).
+ */
+static enum fl_err narrow_prices(struct fl_db *db, struct args *a, const struct fl_listing *q,
+                                 double total, bool *out)
 {
     static const char sql[] = "EXPLAIN SELECT 1 FROM products FORCE INDEX (ix_products_price) "
                               "WHERE price BETWEEN ? AND ?";
     struct fl_db_arg b[2] = {FL_DB_ARG_STR(fl_str_c(a->prices[0])),
                              FL_DB_ARG_STR(fl_str_c(a->prices[1]))};
-    uint64_t n = 0;
-    enum fl_err err = fl_db_query(db, sql, b, 2, read_estimate, &n);
+    double in_range = 0;
+    enum fl_err err = estimate(db, sql, b, 2, &in_range);
 
-    *out = (double)n;
+    if (in_range < 1)
+        in_range = 1;
+    *out = in_range * 6 < (q->limit + 1.0) * total / in_range;
     return err;
 }
 
-struct word_plan {
-    struct fl_str pattern;
-    double rows;
-};
-
-static int by_rows(const void *a, const void *b)
+/* Plans the page: p->kind, and the words in p->w rarest first. *none when nothing matches. */
+static enum fl_err plan(struct fl_db *db, struct fl_arena *arena, const struct fl_listing *q,
+                        struct args *a, struct plan *p, bool *none)
 {
-    const struct word_plan *x = a, *y = b;
+    static const char products[] = "EXPLAIN SELECT 1 FROM products";
+    double total = 1, in_categories;
+    bool narrow = false;
+    enum fl_err err;
 
-    return (x->rows > y->rows) - (x->rows < y->rows);
-}
-
-/* Probe cost per candidate, with probes in order of selectivity (each runs only if the
- * previous ones matched): 1 + f1 + f1 f2 + ... probes from word `from` on. */
-static double probes(const struct word_plan *w, size_t from, size_t n, double total)
-{
-    double expected = 0, pass = 1;
-
-    for (size_t i = from; i < n; i++) {
-        expected += pass;
-        pass *= w[i].rows / total < 1 ? w[i].rows / total : 1;
+    *none = false;
+    p->n_words = q->n_words;
+    p->kind = PLAN_SCAN;
+    if (q->n_words == 0 && !price_sorts_elsewhere(q))
+        return FL_OK;
+    if ((err = estimate(db, products, NULL, 0, &total)) != FL_OK)
+        return err;
+    if (total < 1)
+        total = 1;
+    if (q->n_words == 0) {
+        if ((err = narrow_prices(db, a, q, total, &narrow)) == FL_OK && narrow)
+            p->kind = PLAN_PRICES;
+        return err;
     }
-    return expected;
-}
-
-/*
- * Chooses between the two search plans by estimated cost, in microseconds as measured
- * here: the scan reads (limit+1) / (f1 f2 ...) covering-index entries (~1 us each) and
- * probes each; the rare plan fetches every product of the rarest word (~3 us each) and
- * probes the others. True for the rare plan.
- */
-static bool rare_is_cheaper(const struct word_plan *w, size_t n, double total, unsigned limit)
-{
-    double scanned = limit + 1.0, pass = 1;
-
-    for (size_t i = 0; i < n; i++)
-        pass *= w[i].rows / total < 1 ? (w[i].rows > 0 ? w[i].rows / total : 1e-9) : 1;
-    scanned /= pass;
-    if (scanned > total)
-        scanned = total;
-    return w[0].rows * (3 + 4 * probes(w, 1, n, total)) < scanned * (1 + 4 * probes(w, 0, n, total));
+    for (size_t i = 0; i < q->n_words; i++) {
+        if ((err = plan_word(db, arena, q->words[i], &p->w[i])) != FL_OK)
+            return err;
+        if (p->w[i].n_variants == 0) {
+            *none = true; /* no product has a word with this prefix */
+            return FL_OK;
+        }
+    }
+    qsort(p->w, q->n_words, sizeof(p->w[0]), by_rows);
+    in_categories = total;
+    if (q->n_categories && (err = estimate_categories(db, q, &in_categories)) != FL_OK)
+        return err;
+    p->kind = choose(p->w, p->n_words, total, in_categories, q->n_categories > 0, q);
+    return FL_OK;
 }
 
 struct rows {
@@ -455,13 +667,12 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
                             struct fl_product **out, size_t *n_out, bool *has_more)
 {
     struct word_plan w[FL_CATALOG_WORDS_MAX];
-    struct fl_str patterns[FL_CATALOG_WORDS_MAX];
+    struct plan p = {.w = w};
     struct rows rows = {.arena = arena, .cap = q->limit + 1};
     struct args *a = fl_arena_alloc(arena, sizeof(*a));
     struct fl_buf sql;
-    double total = 0;
-    bool narrow_prices = false;
-    enum fl_err err = FL_OK;
+    bool none = false;
+    enum fl_err err;
 
     rows.out = fl_arena_alloc(arena, sizeof(*rows.out) * rows.cap);
     if (a == NULL || rows.out == NULL)
@@ -469,43 +680,18 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
     a->n = 0;
     cents_text(a->prices[0], sizeof(a->prices[0]), q->min_cents);
     cents_text(a->prices[1], sizeof(a->prices[1]), q->max_cents);
-    for (size_t i = 0; i < q->n_words; i++) {
-        char *p = fl_arena_alloc(arena, q->words[i].len + 2);
-        if (p == NULL)
-            return FL_ENOMEM;
-        memcpy(p, q->words[i].p, q->words[i].len);
-        memcpy(p + q->words[i].len, "%", 2);
-        w[i].pattern = (struct fl_str){p, q->words[i].len + 1};
-        if ((err = estimate(db, &w[i].pattern, &w[i].rows)) != FL_OK)
-            return err;
-    }
-    if ((q->n_words || price_sorts_elsewhere(q)) && (err = estimate(db, NULL, &total)) != FL_OK)
+    if ((err = plan(db, arena, q, a, &p, &none)) != FL_OK)
         return err;
-    if (!q->n_words && price_sorts_elsewhere(q)) {
-        /* A price range under another sort: the scan reads (limit+1)/f entries of its
-         * index to find a page; reading the f*N products in the range and sorting them is
-         * cheaper when the range is narrow (measured: ~5 us a row against ~0.8 us an
-         * entry). */
-        double in_range = 0;
-        if ((err = estimate_prices(db, a, &in_range)) != FL_OK)
-            return err;
-        narrow_prices = in_range * 6 < (q->limit + 1.0) * (total > 1 ? total : 1) /
-                                           (in_range > 1 ? in_range : 1);
-    }
-    /* Rarest first: the rare plan's driver, and the cheapest order for probes. */
-    qsort(w, q->n_words, sizeof(w[0]), by_rows);
-    for (size_t i = 0; i < q->n_words; i++)
-        patterns[i] = w[i].pattern;
     fl_buf_init(&sql, 64 << 10);
-    if (q->n_words && rare_is_cheaper(w, q->n_words, total > 1 ? total : 1, q->limit))
-        build_narrow(&sql, a, q, patterns, 0);
-    else if (narrow_prices)
-        build_narrow(&sql, a, q, patterns, SIZE_MAX);
+    if (none)
+        ; /* a word no product has: an empty page, no query */
+    else if (p.kind == PLAN_PRICES)
+        build_prices(&sql, a, q);
     else
-        build_scan(&sql, a, q, patterns);
+        build_branches(&sql, a, q, &p);
     if (fl_buf_err(&sql))
         err = fl_buf_err(&sql);
-    else
+    else if (!none)
         err = fl_db_query(db, sql.p, a->a, a->n, read_product, &rows);
     fl_buf_free(&sql);
     if (err != FL_OK)
@@ -556,7 +742,7 @@ enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str 
                                    struct fl_str description)
 {
     static const char del[] = "DELETE FROM product_words WHERE product_id = ?";
-    struct fl_db_arg args[2 * WORDS_PER_INSERT];
+    struct fl_db_arg args[WORDS_PER_INSERT + 1];
     struct word_set *set = malloc(sizeof(*set));
     struct fl_buf sql;
     enum fl_err err;
@@ -572,18 +758,31 @@ enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str 
     for (size_t at = 0; err == FL_OK && at < set->n; at += WORDS_PER_INSERT) {
         size_t k = set->n - at < WORDS_PER_INSERT ? set->n - at : WORDS_PER_INSERT;
         fl_buf_reset(&sql);
-        fl_buf_puts(&sql, "INSERT INTO product_words (word, product_id) VALUES ");
+        fl_buf_puts(&sql, "INSERT INTO product_words (word, product_id, created_at, price, name,"
+                          " category) SELECT w.word, p.id, p.created_at, p.price, p.name,"
+                          " p.category FROM products p JOIN (");
         for (size_t i = 0; i < k; i++) {
-            fl_buf_puts(&sql, i ? ",(?,?)" : "(?,?)");
-            args[2 * i] = FL_DB_ARG_STR(set->w[at + i]);
-            args[2 * i + 1] = FL_DB_ARG_U64(id);
+            fl_buf_puts(&sql, i ? " UNION ALL SELECT ?" : "SELECT ? AS word");
+            args[i] = FL_DB_ARG_STR(set->w[at + i]);
         }
+        fl_buf_puts(&sql, ") w WHERE p.id = ?");
+        args[k] = FL_DB_ARG_U64(id);
         err = fl_buf_err(&sql) ? fl_buf_err(&sql)
-                               : fl_db_exec(db, sql.p, args, 2 * k, NULL, NULL);
+                               : fl_db_exec(db, sql.p, args, k + 1, NULL, NULL);
     }
     fl_buf_free(&sql);
     free(set);
     return err;
+}
+
+enum fl_err fl_catalog_sync_words(struct fl_db *db, uint64_t id)
+{
+    static const char sql[] =
+        "UPDATE product_words w JOIN products p ON p.id = w.product_id SET w.price = p.price,"
+        " w.name = p.name, w.category = p.category WHERE w.product_id = ?";
+    struct fl_db_arg a = FL_DB_ARG_U64(id);
+
+    return fl_db_exec(db, sql, &a, 1, NULL, NULL);
 }
 
 enum fl_err fl_catalog_create(struct fl_db *db, const struct fl_product_input *in, uint64_t *id)
@@ -679,6 +878,8 @@ enum fl_err fl_catalog_update(struct fl_db *db, uint64_t id, const struct fl_pro
         err = fl_catalog_index_words(db, id, in->name.p ? in->name : fl_buf_str(&t.name),
                                      in->description.p ? in->description
                                                        : fl_buf_str(&t.description));
+    else if (err == FL_OK && (in->price.p || in->category.p))
+        err = fl_catalog_sync_words(db, id);
     if (err == FL_OK)
         err = fl_db_commit(db);
     else

@@ -109,10 +109,14 @@ enum fl_err fl_catalog_create(struct fl_db *db, const struct fl_product_input *i
 enum fl_err fl_catalog_update(struct fl_db *db, uint64_t id, const struct fl_product_input *in);
 
 /*
- * Rewrites product id's rows in product_words from name and description. For callers
- * already inside a transaction (the webhook service). Returns FL_OK or FL_EDB.
+ * The search index, for callers already inside a transaction that has written products
+ * first (the webhook service); both return FL_OK or FL_EDB. fl_catalog_index_words
+ * rewrites product id's rows from its name and description; fl_catalog_sync_words copies
+ * its price, name and category into its rows, after a write that changed one of those
+ * but neither text.
  */
 enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str name,
                                    struct fl_str description);
+enum fl_err fl_catalog_sync_words(struct fl_db *db, uint64_t id);
 
 #endif

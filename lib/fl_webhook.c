@@ -107,6 +107,8 @@ static enum fl_err update_product(struct fl_db *db, const struct fl_webhook_even
     if (err == FL_OK && (ev->data.name.p || ev->data.description.p))
         err = fl_catalog_index_words(db, t->id, ev->data.name.p ? ev->data.name : t->name,
                                      ev->data.description.p ? ev->data.description : t->description);
+    else if (err == FL_OK && ev->data.price.p)
+        err = fl_catalog_sync_words(db, t->id);
     fl_buf_free(&sql);
     return err;
 }

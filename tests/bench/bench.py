@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 
 def build():
+    subprocess.run([os.path.join(ROOT, "deploy", "install-deps"), "build", "runtime", "servers", "test",
+                    "bench"], check=True)
     subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release",
                     "-DFL_SANITIZE=", "-DFL_TESTS=OFF"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "farmlokal", "farmlokal-ctl"],

@@ -92,7 +92,8 @@ def sql_str(s):
 
 def insert_products(stack, rows, batch=50):
     """INSERT rows (dicts: id, sku, name, description, category, price, unit, stock,
-    producer, created_at 'YYYY-MM-DD HH:MM:SS.ffffff') and their product_words rows."""
+    producer, created_at 'YYYY-MM-DD HH:MM:SS.ffffff') and their product_words rows (each
+    word with the product's sort keys and category, as the app keeps them)."""
     for i in range(0, len(rows), batch):
         part = rows[i:i + batch]
         values, words = [], []
@@ -102,11 +103,14 @@ def insert_products(stack, rows, batch=50):
                 sql_str(r["category"]), r["price"], sql_str(r["unit"]), r["stock"],
                 sql_str(r["producer"]), sql_str(r["created_at"]), sql_str(r["created_at"])))
             for w in product_words(r["name"], r["description"]):
-                words.append("(%s,%d)" % (sql_str(w.decode("utf-8")), r["id"]))
+                words.append("(%s,%d,%s,%s,%s,%s)" % (
+                    sql_str(w.decode("utf-8")), r["id"], sql_str(r["created_at"]), r["price"],
+                    sql_str(r["name"]), sql_str(r["category"])))
         q = ("SET NAMES utf8mb4; INSERT INTO products (id, sku, name, description, category, "
              "price, unit, stock, producer, created_at, updated_at) VALUES " + ",".join(values) + ";")
         if words:
-            q += " INSERT INTO product_words (word, product_id) VALUES " + ",".join(words) + ";"
+            q += (" INSERT INTO product_words (word, product_id, created_at, price, name, category)"
+                  " VALUES " + ",".join(words) + ";")
         stack.sql(q, database="farmlokal")
 
 
@@ -344,6 +348,15 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
         super().setUpClass()
         rng = random.Random(20261124)
         cls.seeded = make_products(rng, next_id(cls.stack), 600)
+        # Prefixes for every search plan: "quokka" matches two words and half these rows
+        # have both (one branch a word, merged without repeats); "qz" matches 80 rare words,
+        # two in each row (one range, read whole and de-duplicated).
+        extra = make_products(random.Random(5), cls.seeded[-1]["id"] + 1, 40, sku_prefix="V",
+                              lot_words=False)
+        for i, r in enumerate(extra):
+            r["description"] = "qz%d qz%dx quokka%s %s" % (i, i, " quokkas" if i % 2 else "",
+                                                          r["description"])
+        cls.seeded += extra
         insert_products(cls.stack, cls.seeded)
         flush_cache(cls.stack)
 
@@ -357,6 +370,9 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
         n_lot = int(self.stack.sql("SELECT COUNT(*) FROM product_words WHERE word LIKE 'lot%'",
                                    database="farmlokal")[0][0])
         self.assertGreater(n_lot, 5000, "prefix 'lot' must take the scan plan")
+        n_qz = int(self.stack.sql("SELECT COUNT(DISTINCT word) FROM product_words WHERE word LIKE 'qz%'",
+                                  database="farmlokal")[0][0])
+        self.assertGreater(n_qz, 16, "prefix 'qz' must be read as one range")
 
     def test_pagination_every_sort_and_filter_exactly_once_in_order(self):
         snap = snapshot(self.stack)
@@ -372,6 +388,9 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
             {"q": "lot"},                                       # common prefix: the scan plan
             {"search": "LOT1 Appl"},                            # two words, case-insensitive
             {"search": "éclair"},                               # a non-ASCII word
+            {"search": "quokka"},                               # two words, some rows both
+            {"search": "qz"},                                   # a broad, rare prefix
+            {"search": "quokkas qz1"},                          # a broad prefix as the probe
             {"category": "fruits,bakery", "minPrice": "1", "search": "lot"},
             {"category": "vegetables", "maxPrice": "99.99", "search": "red"},
         ]

@@ -1,0 +1,25 @@
+-- SPDX-License-Identifier: MIT
+-- The search index carries each product's sort keys and category, so that one word's
+-- products can be read in listing order and cut by LIMIT, the way the listing reads
+-- products: (word, created_at, product_id) is the primary key (newest/oldest), and
+-- (word, price, product_id) and (word, name, product_id) serve the other sorts. Reading a
+-- word in order costs the page, not the word's frequency: FULLTEXT or a join to products
+-- would sort every match first. (product_id, word) is unique, so "does product p have
+-- word w" is one eq_ref lookup. The copies are kept in step by every write
+-- (lib/fl_catalog.c); created_at never changes after insert.
+ALTER TABLE product_words
+    ADD COLUMN created_at DATETIME(6)   NOT NULL DEFAULT '1970-01-01 00:00:00',
+    ADD COLUMN price      DECIMAL(10,2) NOT NULL DEFAULT 0,
+    ADD COLUMN name       VARCHAR(200)  NOT NULL DEFAULT '',
+    ADD COLUMN category   VARCHAR(64)   NOT NULL DEFAULT '';
+
+UPDATE product_words w JOIN products p ON p.id = w.product_id
+   SET w.created_at = p.created_at, w.price = p.price, w.name = p.name, w.category = p.category;
+
+ALTER TABLE product_words
+    DROP PRIMARY KEY,
+    ADD PRIMARY KEY (word, created_at, product_id),
+    DROP KEY ix_product_words_product,
+    ADD UNIQUE KEY ix_product_words_product (product_id, word),
+    ADD KEY ix_product_words_price (word, price, product_id),
+    ADD KEY ix_product_words_name (word, name, product_id);

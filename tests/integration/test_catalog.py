@@ -738,6 +738,17 @@ class CacheAndAdminTest(CatalogMixin, harness.StackTestCase):
         self.assertEqual([d["id"] for d in found["data"]], [pid])
         _, found = self.listing({"search": "grüße"})
         self.assertEqual(found["data"], [])
+        # A PATCH of price and category alone keeps the words and moves the product in
+        # every search listing that filters or sorts by them.
+        r = self.admin("PATCH", "/api/products/%d" % pid, {"price": "77777.77", "category": "dairy"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(indexed(), sorted(product_words(body["name"], "Quite ordinary.")))
+        for sort in SORTS:
+            for params, want in (({"category": "dairy", "minPrice": "77777.77", "maxPrice": "77777.77"}, [pid]),
+                                 ({"category": "fruits"}, []), ({"maxPrice": "4.20"}, [])):
+                with self.subTest(sort=sort, **params):
+                    _, found = self.listing(dict(params, search="ordinary pears", sort=sort))
+                    self.assertEqual([d["id"] for d in found["data"]], want)
 
     def test_patch_is_visible_at_once(self):
         params = {"limit": "10", "sort": "newest"}

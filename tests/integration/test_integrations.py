@@ -974,6 +974,19 @@ class WebhookTest(WebhookMixin, UpstreamTestCase):
         self.assertOutcome(self.deliver(ev))
         self.assertEqual(self.product(pid)["price"], "12.50")
 
+    def test_price_change_moves_the_product_in_search_listings(self):
+        # A price-only event keeps the product's words, and searches that filter or sort
+        # by price see the new price at once (the search index carries it).
+        pid, sku = self.take_product()
+        word = self.product(pid)["name"].split()[0]
+        self.assertOutcome(self.deliver(event(self.eid(), sku, price="99999.98")))
+        for sort in ("price_desc", "newest", "name_asc"):
+            r = self.get("/api/products?search=%s&minPrice=99999.98&maxPrice=99999.98&sort=%s"
+                         % (urllib.parse.quote(word), sort))
+            self.assertEqual([p["id"] for p in r.json()["data"]], [pid], r)
+        r = self.get("/api/products?search=%s&sort=price_desc&limit=1" % urllib.parse.quote(word))
+        self.assertEqual([p["id"] for p in r.json()["data"]], [pid], r)
+
     def test_redelivery_is_ignored_and_never_applied_twice(self):
         pid, sku = self.take_product()
         t = datetime.datetime(2026, 6, 1, 12, 0, 0)

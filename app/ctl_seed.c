@@ -2,11 +2,11 @@
 /*
  * farmlokal-ctl seed: fills the catalogue with N realistic, deterministic products (same
  * --seed, same rows) as fast as MariaDB allows. Rows are generated in memory, then loaded
- * into fresh copies of products and product_words (CREATE TABLE ... LIKE, so the schema
- * stays in sql/ alone) without their secondary indexes, in primary-key order through LOAD
- * DATA LOCAL (no temporary file), the two tables at once on two connections; each is then
- * indexed in one ALTER, both are analysed and swapped in with one atomic RENAME: an
- * interrupted seed leaves the live tables untouched.
+ * into fresh copies of products, product_words and vocabulary (CREATE TABLE ... LIKE, so
+ * the schema stays in sql/ alone) without their secondary indexes, in primary-key order
+ * through LOAD DATA LOCAL (no temporary file), the two big tables at once on two
+ * connections; each is then indexed in one ALTER, and all are analysed and swapped in
+ * with one atomic RENAME: an interrupted seed leaves the live tables untouched.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -451,6 +451,50 @@ static long word_source(void *ud, char *buf, size_t cap)
     return (long)n;
 }
 
+/* The vocabulary: the dictionary's words some product has, in byte (primary-key) order. */
+struct vocab_stream {
+    struct gen *g;
+    bool *used;
+    size_t at;
+};
+
+static long vocab_source(void *ud, char *buf, size_t cap)
+{
+    struct vocab_stream *v = ud;
+    size_t n = 0;
+
+    for (; v->at < v->g->dict.n; v->at++) {
+        size_t len = strlen(v->g->dict.words[v->at]);
+        if (!v->used[v->at])
+            continue;
+        if (cap - n < len + 1)
+            break;
+        memcpy(buf + n, v->g->dict.words[v->at], len);
+        buf[n + len] = '\n';
+        n += len + 1;
+    }
+    return (long)n;
+}
+
+static enum fl_err load_vocabulary(struct fl_db *db, struct gen *g)
+{
+    struct vocab_stream v = {g, calloc(g->dict.n ? g->dict.n : 1, sizeof(bool)), 0};
+    uint64_t loaded = 0;
+    enum fl_err err;
+
+    if (v.used == NULL)
+        return FL_ENOMEM;
+    for (size_t i = 0; i < g->n_pairs; i++)
+        v.used[g->pairs[i].word] = true;
+    err = fl_db_load_data(db,
+                          "LOAD DATA LOCAL INFILE 'vocabulary' INTO TABLE vocabulary_seed "
+                          "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
+                          "LINES TERMINATED BY '\\n' (word)",
+                          vocab_source, &v, &loaded);
+    free(v.used);
+    return err;
+}
+
 struct by_created {
     int64_t created_us;
     uint32_t id;
@@ -636,9 +680,11 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     t = fl_time_mono_us();
     if (read_indexes(db, "products", &pd) != FL_OK ||
         read_indexes(db, "product_words", &wd) != FL_OK ||
-        run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed") != FL_OK ||
+        run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed, vocabulary_seed") !=
+            FL_OK ||
         run(db, "CREATE TABLE products_seed LIKE products") != FL_OK ||
         run(db, "CREATE TABLE product_words_seed LIKE product_words") != FL_OK ||
+        run(db, "CREATE TABLE vocabulary_seed LIKE vocabulary") != FL_OK ||
         alter(db, "products_seed", &pd.drop) != FL_OK ||
         alter(db, "product_words_seed", &wd.drop) != FL_OK)
         goto fail;
@@ -652,6 +698,8 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     fprintf(stderr, "seed: %zu search index rows (%.1f per product)\n", g.n_pairs,
             (double)g.n_pairs / (double)rows);
     phase("generated rows", t);
+    if (load_vocabulary(db, &g) != FL_OK)
+        goto fail;
 
     t = fl_time_mono_us();
     ps = (struct mem_source){fl_buf_str(&tsv), 0};
@@ -684,16 +732,16 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     t = fl_time_mono_us();
     if (run(db, "ANALYZE TABLE products_seed, product_words_seed") != FL_OK ||
         run(db, "RENAME TABLE products TO products_old, products_seed TO products, "
-                "product_words TO product_words_old, product_words_seed TO product_words") !=
-            FL_OK ||
-        run(db, "DROP TABLE products_old, product_words_old") != FL_OK)
+                "product_words TO product_words_old, product_words_seed TO product_words, "
+                "vocabulary TO vocabulary_old, vocabulary_seed TO vocabulary") != FL_OK ||
+        run(db, "DROP TABLE products_old, product_words_old, vocabulary_old") != FL_OK)
         goto fail;
     phase("analysed and swapped in", t);
     status = 0;
     goto done;
 fail:
     fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
-    run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed");
+    run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed, vocabulary_seed");
     goto out;
 done:
     {

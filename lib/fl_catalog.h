@@ -111,7 +111,8 @@ enum fl_err fl_catalog_update(struct fl_db *db, uint64_t id, const struct fl_pro
 /*
  * The search index, for callers already inside a transaction that has written products
  * first (the webhook service); both return FL_OK or FL_EDB. fl_catalog_index_words
- * rewrites product id's rows from its name and description; fl_catalog_sync_words copies
+ * rewrites product id's rows from its name and description (and adds new words to the
+ * vocabulary); fl_catalog_sync_words copies
  * its price, name and category into its rows, after a write that changed one of those
  * but neither text.
  */

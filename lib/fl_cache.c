@@ -108,6 +108,8 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     lock = fl_redis_lock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token), FL_STR(LOCK_MS));
     if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
         return FL_CACHE_BYPASS;
+    if (rep.type != FL_REDIS_STATUS && rep.type != FL_REDIS_NIL)
+        return FL_CACHE_MISS; /* refused (maxmemory, a replica): build it, nobody else will */
     if (rep.type == FL_REDIS_STATUS) {
         lk->locked = true;
         /* The previous builder may have stored the entry and released the lock between

@@ -945,6 +945,27 @@ class CacheAndAdminTest(CatalogMixin, harness.StackTestCase):
                          "statement executions per 50 concurrent identical requests "
                          "(path, executions, X-Cache counts): %s" % deltas)
 
+    def test_redis_refusing_writes_is_a_plain_miss(self):
+        # Redis up but refusing writes (maxmemory reached under noeviction, or a read-only
+        # replica): the stampede lock cannot be taken, which is not "someone else holds
+        # it". The listing is built at once, with no rounds of waiting for an entry that
+        # nobody will write (each two GETs).
+        s = self.stack
+        flush_cache(s)
+        s.redis("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        s.redis("CONFIG", "SET", "maxmemory", "1")
+        try:
+            s.redis("CONFIG", "RESETSTAT")
+            r, body = self.listing({"limit": "6", "sort": "oldest", "category": "dairy"})
+            stats = s.redis("INFO", "commandstats")
+        finally:
+            s.redis("CONFIG", "SET", "maxmemory", "0")
+        self.assertEqual(r.headers.get("X-Cache"), "MISS", r)
+        self.assertEqual(len(body["data"]), 6, r)
+        gets = re.search(r"cmdstat_get:calls=(\d+)", stats)
+        # One lookup is two GETs (the generation and the entry); waiting took 160 more.
+        self.assertLessEqual(int(gets.group(1)) if gets else 0, 2, stats)
+
     # -- Redis down and back ------------------------------------------------------------
 
     def test_redis_down_bypasses_and_recovers(self):

@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,7 +417,7 @@ struct word_stream {
     struct gen *g;
     const char *tsv;       /* the products TSV, where the names are */
     struct pair *sorted;
-    size_t at;
+    size_t at, end;        /* the rows [at, end) of sorted */
     char line[512];
     size_t line_len, line_off;
 };
@@ -431,7 +432,7 @@ static long word_source(void *ud, char *buf, size_t cap)
             const struct product_keys *k;
             char created[64];
             struct pair *p;
-            if (w->at == w->g->n_pairs)
+            if (w->at == w->end)
                 break;
             p = &w->sorted[w->at++];
             k = &w->g->keys[p->product - 1];
@@ -576,9 +577,106 @@ static enum fl_err read_indexes(struct fl_db *db, const char *table, struct ddl 
     return fl_db_query(db, sql, &a, 1, collect_index, d);
 }
 
+/*
+ * product_words is partitioned by word so that its halves load and index at once on two
+ * cores (one ALTER builds a table's indexes on one core): each partition is filled as a
+ * table of its own, then exchanged into the shadow table.
+ */
+#define PARTS_MAX 8
+
+struct part {
+    char name[64];      /* "p0"; "" when product_words is not partitioned */
+    char bound[64];     /* its words sort below this; "" for MAXVALUE */
+    char table[96];     /* what the rows load into */
+    char load_sql[512];
+    struct word_stream ws;
+};
+
+struct parts {
+    struct part p[PARTS_MAX];
+    size_t n;
+};
+
+static enum fl_err collect_part(void *ud, const struct fl_str *c, size_t n)
+{
+    struct parts *ps = ud;
+    struct part *p;
+
+    if (n != 2)
+        return FL_EDB;
+    if (c[0].p == NULL)
+        return FL_OK; /* the one row of a table without partitions */
+    if (ps->n == PARTS_MAX || c[0].len >= sizeof(p->name) || c[1].p == NULL ||
+        c[1].len >= sizeof(p->bound))
+        return FL_EDB;
+    p = &ps->p[ps->n++];
+    snprintf(p->name, sizeof(p->name), "%.*s", (int)c[0].len, c[0].p);
+    /* RANGE COLUMNS bounds read "'h'" or "MAXVALUE". */
+    if (c[1].len >= 2 && c[1].p[0] == '\'' && c[1].p[c[1].len - 1] == '\'')
+        snprintf(p->bound, sizeof(p->bound), "%.*s", (int)c[1].len - 2, c[1].p + 1);
+    else if (fl_str_eq(c[1], FL_STR("MAXVALUE")))
+        p->bound[0] = '\0';
+    else
+        return FL_EDB;
+    return FL_OK;
+}
+
+/* product_words' partitions, or one part standing for the whole table. */
+static enum fl_err read_parts(struct fl_db *db, struct parts *ps)
+{
+    static const char sql[] =
+        "SELECT PARTITION_NAME, PARTITION_DESCRIPTION FROM information_schema.PARTITIONS"
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'product_words'"
+        " ORDER BY PARTITION_ORDINAL_POSITION";
+    enum fl_err err;
+
+    ps->n = 0;
+    if ((err = fl_db_query(db, sql, NULL, 0, collect_part, ps)) != FL_OK)
+        return err;
+    if (ps->n == 0)
+        ps->p[ps->n++] = (struct part){.name = "", .bound = ""};
+    for (size_t i = 0; i < ps->n; i++)
+        snprintf(ps->p[i].table, sizeof(ps->p[i].table), "product_words_seed%s%s",
+                 ps->p[i].name[0] ? "_" : "", ps->p[i].name);
+    return FL_OK;
+}
+
+/* Gives each part its rows of the sorted pairs: the words below its bound. */
+static void split_pairs(struct parts *ps, struct gen *g, struct pair *sorted, const char *tsv)
+{
+    size_t at = 0;
+
+    for (size_t i = 0; i < ps->n; i++) {
+        size_t end = at;
+        while (end < g->n_pairs &&
+               (ps->p[i].bound[0] == '\0' || strcmp(g->dict.words[sorted[end].word], ps->p[i].bound) < 0))
+            end++;
+        ps->p[i].ws = (struct word_stream){.g = g, .tsv = tsv, .sorted = sorted, .at = at, .end = end};
+        snprintf(ps->p[i].load_sql, sizeof(ps->p[i].load_sql),
+                 "LOAD DATA LOCAL INFILE 'words' INTO TABLE %s CHARACTER SET utf8mb4 FIELDS "
+                 "TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' (word, product_id, "
+                 "created_at, price, name, category)",
+                 ps->p[i].table);
+        at = end;
+    }
+}
+
 static enum fl_err run(struct fl_db *db, const char *sql)
 {
     return fl_db_exec_script(db, fl_str_c(sql));
+}
+
+static enum fl_err runf(struct fl_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static enum fl_err runf(struct fl_db *db, const char *fmt, ...)
+{
+    char sql[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    return run(db, sql);
 }
 
 /* Runs "ALTER TABLE <table> <clauses>" when there are clauses. */
@@ -647,29 +745,61 @@ static void *run_job(void *ud)
     return NULL;
 }
 
+/* Creates the shadow tables, each without its secondary indexes. */
+static enum fl_err prepare(struct fl_db *db, struct ddl *pd, struct ddl *wd, struct parts *ps)
+{
+    enum fl_err err = FL_OK;
+
+    if ((err = run(db, "CREATE TABLE products_seed LIKE products")) != FL_OK ||
+        (err = run(db, "CREATE TABLE product_words_seed LIKE product_words")) != FL_OK ||
+        (err = run(db, "CREATE TABLE vocabulary_seed LIKE vocabulary")) != FL_OK ||
+        (err = alter(db, "products_seed", &pd->drop)) != FL_OK)
+        return err;
+    for (size_t i = 0; i < ps->n && err == FL_OK; i++) {
+        if (ps->p[i].name[0] &&
+            ((err = runf(db, "CREATE TABLE %s LIKE product_words", ps->p[i].table)) != FL_OK ||
+             (err = runf(db, "ALTER TABLE %s REMOVE PARTITIONING", ps->p[i].table)) != FL_OK))
+            break;
+        err = alter(db, ps->p[i].table, &wd->drop);
+    }
+    return err;
+}
+
+/* Drops every shadow table (they are empty or unfinished after a failure). */
+static void drop_shadows(struct fl_db *db, const struct parts *ps)
+{
+    run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed, vocabulary_seed");
+    for (size_t i = 0; i < ps->n; i++)
+        runf(db, "DROP TABLE IF EXISTS %s", ps->p[i].table);
+}
+
 static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, uint64_t seed_value,
                 bool replace)
 {
     struct gen g = {.rows = rows};
     struct ddl pd = {0}, wd = {0};
-    struct word_stream ws = {.g = &g};
+    struct parts *ps = calloc(1, sizeof(*ps));
+    struct pair *sorted = NULL;
     struct fl_buf tsv;
-    struct mem_source ps;
-    struct load_job jobs[2];
-    pthread_t words_thread;
-    bool non_empty = false;
+    struct mem_source src;
+    struct load_job jobs[1 + PARTS_MAX];
+    pthread_t threads[PARTS_MAX];
+    size_t started = 0;
+    bool non_empty = false, ok = true;
     int64_t t_all = fl_time_mono_us(), t;
     int status = 1;
 
     rng_state = seed_value;
     fl_buf_init(&tsv, (size_t)rows * 1024 + 4096);
     g.keys = malloc(rows * sizeof(*g.keys));
-    if (g.keys == NULL || !make_places(&g) || !make_producers(&g) || !make_vocab(&g) || !make_dict(&g)) {
+    if (ps == NULL || g.keys == NULL || !make_places(&g) || !make_producers(&g) ||
+        !make_vocab(&g) || !make_dict(&g)) {
         fputs("seed: out of memory\n", stderr);
         goto out;
     }
     if (fl_db_query(db, "SELECT EXISTS (SELECT 1 FROM products)", NULL, 0, flag, &non_empty) !=
-        FL_OK) {
+            FL_OK ||
+        read_parts(db, ps) != FL_OK) {
         fputs("seed: cannot read products (run farmlokal-ctl migrate first)\n", stderr);
         goto out;
     }
@@ -678,20 +808,14 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
         goto out;
     }
     t = fl_time_mono_us();
+    drop_shadows(db, ps);
     if (read_indexes(db, "products", &pd) != FL_OK ||
-        read_indexes(db, "product_words", &wd) != FL_OK ||
-        run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed, vocabulary_seed") !=
-            FL_OK ||
-        run(db, "CREATE TABLE products_seed LIKE products") != FL_OK ||
-        run(db, "CREATE TABLE product_words_seed LIKE product_words") != FL_OK ||
-        run(db, "CREATE TABLE vocabulary_seed LIKE vocabulary") != FL_OK ||
-        alter(db, "products_seed", &pd.drop) != FL_OK ||
-        alter(db, "product_words_seed", &wd.drop) != FL_OK)
+        read_indexes(db, "product_words", &wd) != FL_OK || prepare(db, &pd, &wd, ps) != FL_OK)
         goto fail;
     phase("prepared tables", t);
 
     t = g.t0_us = fl_time_mono_us();
-    if (!generate(&g, &tsv) || (ws.sorted = sort_pairs(&g)) == NULL) {
+    if (!generate(&g, &tsv) || (sorted = sort_pairs(&g)) == NULL) {
         fputs("seed: generating the rows failed\n", stderr);
         goto fail;
     }
@@ -701,47 +825,56 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     if (load_vocabulary(db, &g) != FL_OK)
         goto fail;
 
+    /* Every table (and partition) at once: MariaDB loads and indexes each on one core. */
     t = fl_time_mono_us();
-    ps = (struct mem_source){fl_buf_str(&tsv), 0};
-    ws.tsv = tsv.p;
+    src = (struct mem_source){fl_buf_str(&tsv), 0};
+    split_pairs(ps, &g, sorted, tsv.p);
     jobs[0] = (struct load_job){cfg,
                                 "LOAD DATA LOCAL INFILE 'products' INTO TABLE products_seed "
                                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
                                 "LINES TERMINATED BY '\\n' (id, sku, name, description, category, "
                                 "price, unit, stock, producer, created_at, updated_at)",
-                                "products_seed", "products", &pd.add, mem_source, &ps, rows,
+                                "products_seed", "products", &pd.add, mem_source, &src, rows,
                                 0, 0, false};
-    jobs[1] = (struct load_job){cfg,
-                                "LOAD DATA LOCAL INFILE 'words' INTO TABLE product_words_seed "
-                                "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
-                                "LINES TERMINATED BY '\\n' (word, product_id, created_at, price, "
-                                "name, category)",
-                                "product_words_seed", "search index", &wd.add, word_source, &ws,
-                                g.n_pairs, 0, 0, false};
-    if (pthread_create(&words_thread, NULL, run_job, &jobs[1]) != 0)
-        goto fail;
+    for (size_t i = 0; i < ps->n; i++) {
+        struct part *p = &ps->p[i];
+        jobs[1 + i] = (struct load_job){cfg, p->load_sql, p->table, p->table, &wd.add,
+                                        word_source, &p->ws, p->ws.end - p->ws.at, 0, 0, false};
+        if (pthread_create(&threads[i], NULL, run_job, &jobs[1 + i]) != 0)
+            break;
+        started++;
+    }
     run_job(&jobs[0]);
-    pthread_join(words_thread, NULL);
-    for (int i = 0; i < 2; i++)
-        fprintf(stderr, "seed: %-13s loaded in %.1f s, indexed in %.1f s%s\n", jobs[i].what,
-                (double)jobs[i].load_us / 1e6, (double)jobs[i].index_us / 1e6,
-                jobs[i].ok ? "" : " (FAILED)");
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    for (size_t i = 0; i <= started; i++) {
+        fprintf(stderr, "seed: %-24s %9" PRIu64 " rows loaded in %5.1f s, indexed in %5.1f s%s\n",
+                jobs[i].what, jobs[i].expect, (double)jobs[i].load_us / 1e6,
+                (double)jobs[i].index_us / 1e6, jobs[i].ok ? "" : " (FAILED)");
+        ok = ok && jobs[i].ok;
+    }
     phase("loaded and indexed, together", t);
-    if (!jobs[0].ok || !jobs[1].ok)
+    if (!ok || started < ps->n)
         goto fail;
     t = fl_time_mono_us();
-    if (run(db, "ANALYZE TABLE products_seed, product_words_seed") != FL_OK ||
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->p[i].name[0] &&
+            (runf(db, "ALTER TABLE product_words_seed EXCHANGE PARTITION %s WITH TABLE %s",
+                  ps->p[i].name, ps->p[i].table) != FL_OK ||
+             runf(db, "DROP TABLE %s", ps->p[i].table) != FL_OK))
+            goto fail;
+    if (run(db, "ANALYZE TABLE products_seed, product_words_seed, vocabulary_seed") != FL_OK ||
         run(db, "RENAME TABLE products TO products_old, products_seed TO products, "
                 "product_words TO product_words_old, product_words_seed TO product_words, "
                 "vocabulary TO vocabulary_old, vocabulary_seed TO vocabulary") != FL_OK ||
         run(db, "DROP TABLE products_old, product_words_old, vocabulary_old") != FL_OK)
         goto fail;
-    phase("analysed and swapped in", t);
+    phase("exchanged, analysed, swapped in", t);
     status = 0;
     goto done;
 fail:
     fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
-    run(db, "DROP TABLE IF EXISTS products_seed, product_words_seed, vocabulary_seed");
+    drop_shadows(db, ps);
     goto out;
 done:
     {
@@ -760,7 +893,8 @@ out:
     fl_buf_free(&pd.add);
     fl_buf_free(&wd.drop);
     fl_buf_free(&wd.add);
-    free(ws.sorted);
+    free(sorted);
+    free(ps);
     free(g.pairs);
     free(g.keys);
     for (size_t i = 0; g.place_words && i < PLACE_WORDS; i++)

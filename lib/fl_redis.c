@@ -2,7 +2,9 @@
 /*
  * Redis connection over hiredis. hiredis marks a context unusable after any I/O or protocol
  * error (c->err), so on error the context is freed and a later call reconnects, no sooner
- * than RECONNECT_SPACING_US after the last failed attempt.
+ * than RECONNECT_SPACING_US after the last failed attempt, twice that after two failures
+ * in a row: a hung Redis (it accepts, then never answers) costs each try the whole command
+ * timeout, a quarter of every second at one-second spacing.
  */
 #include "fl_redis.h"
 
@@ -27,6 +29,7 @@ struct fl_redis {
     struct timeval timeout;
     int64_t retry_at_us;     /* no connect attempt before this monotonic time */
     bool down;               /* the last attempt failed (logged once per outage) */
+    unsigned failures;       /* in a row, without an answer in between */
     int64_t busy_us;
     uint64_t errors;
 };
@@ -77,7 +80,8 @@ static enum fl_err failed(struct fl_redis *r, const char *what, const char *erro
         fl_log(FL_LOG_ERROR, "event=redis_error op=%s error=\"%s\"", what, error);
     r->down = true;
     r->errors++;
-    r->retry_at_us = fl_time_mono_us() + RECONNECT_SPACING_US;
+    r->failures++;
+    r->retry_at_us = fl_time_mono_us() + RECONNECT_SPACING_US * (r->failures > 1 ? 2 : 1);
     disconnect(r);
     return FL_ECACHE;
 }
@@ -140,6 +144,8 @@ enum fl_err fl_redis_ping(struct fl_redis *r)
 
     if (err == FL_OK)
         err = command_ok(r, 1, argv, REDIS_REPLY_STATUS);
+    if (err == FL_OK)
+        r->failures = 0;
     r->busy_us += fl_time_mono_us() - t0;
     return err;
 }
@@ -191,6 +197,8 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
         if (err != FL_OK && err != FL_ENOMEM)
             err = failed(r, "reply", "unexpected or oversized reply");
     }
+    if (err == FL_OK)
+        r->failures = 0; /* it answers: the next outage starts with the short spacing */
     r->busy_us += fl_time_mono_us() - t0;
     return err;
 }

@@ -185,8 +185,8 @@ def bench_catalog(args):
             statements = [line.split("Execute", 1)[1].strip() for line in f
                           if "Execute" in line and "LIMIT 12" in line and "EXPLAIN" not in line]
         for stmt in statements:
-            where = re.search(r"WHERE 1=1(.*?)(ORDER BY|$)", stmt)
-            print("\n" + (where.group(1).strip()[:150] if where else stmt[:150]))
+            where = re.search(r"WHERE (.*?) ORDER BY", stmt)
+            print("\n" + (where.group(1).strip()[:200] if where else stmt[:200]))
             for r in s.sql("EXPLAIN " + stmt, database="farmlokal"):
                 print("   %-10s %-14s %-8s %-28s rows=%-8s %s" % (r[1], r[2], r[3], r[5], r[8], r[9]))
             reads = s.sql("FLUSH STATUS; %s; SHOW SESSION STATUS LIKE 'Handler_read%%'" % stmt,
@@ -218,6 +218,8 @@ def deep_cursor(s, base, depth):
         return None
     r = s.get(base + "&limit=100")
     cursor = r.json()["nextCursor"]
+    if cursor is None:
+        return None
     hops = depth // 100 - 1
     for _ in range(max(0, min(hops, 99))):
         r = s.get(base + "&limit=100&cursor=" + urllib.parse.quote(cursor))

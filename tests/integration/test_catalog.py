@@ -1060,5 +1060,54 @@ class SeederTest(CatalogMixin, harness.StackTestCase):
                                         database="farmlokal"), first)
 
 
+class UpgradeTest(CatalogMixin, harness.StackTestCase):
+    """A catalogue built under schema 004 (product_words without sort keys or vocabulary)
+    is upgraded in place by migrate, and its search works at once."""
+
+    app_workers = None  # started by the test, after the old schema is in place
+
+    def test_migrate_upgrades_a_filled_search_index(self):
+        s = self.stack
+        sql_dir = os.path.join(harness.REPO_ROOT, "sql")
+        s.sql("CREATE TABLE schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY,"
+              " name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL"
+              " DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", database="farmlokal")
+        for name in sorted(os.listdir(sql_dir)):
+            if name[:3] in ("001", "002", "003", "004"):
+                with open(os.path.join(sql_dir, name)) as f:
+                    s.sql(f.read(), database="farmlokal")
+                s.sql("INSERT INTO schema_migrations (version, name) VALUES (%d, %s)"
+                      % (int(name[:3]), sql_str(name)), database="farmlokal")
+        rows = make_products(random.Random(11), 1, 120, lot_words=False)
+        for i in range(0, len(rows), 40):
+            part = rows[i:i + 40]
+            s.sql("SET NAMES utf8mb4; INSERT INTO products (id, sku, name, description, category, price,"
+                  " unit, stock, producer, created_at, updated_at) VALUES " + ",".join(
+                      "(%d,%s,%s,%s,%s,%s,%s,%d,%s,%s,%s)" % (
+                          r["id"], sql_str(r["sku"]), sql_str(r["name"]), sql_str(r["description"]),
+                          sql_str(r["category"]), r["price"], sql_str(r["unit"]), r["stock"],
+                          sql_str(r["producer"]), sql_str(r["created_at"]), sql_str(r["created_at"]))
+                      for r in part) + "; INSERT INTO product_words (word, product_id) VALUES " + ",".join(
+                      "(%s,%d)" % (sql_str(w.decode("utf-8")), r["id"])
+                      for r in part for w in product_words(r["name"], r["description"])),
+                  database="farmlokal")
+        s.start_app(workers=1, env=BASE_ENV)
+        self.assertEqual(s.sql("SELECT COUNT(*) FROM product_words w JOIN products p ON p.id = w.product_id"
+                               " WHERE w.created_at <> p.created_at OR w.price <> p.price"
+                               " OR BINARY w.name <> BINARY p.name OR BINARY w.category <> BINARY p.category",
+                               database="farmlokal")[0][0], "0")
+        self.assertEqual(s.sql("SELECT COUNT(*) FROM product_words WHERE word NOT IN (SELECT word FROM vocabulary)",
+                               database="farmlokal")[0][0], "0")
+        snap = snapshot(s)
+        ranks = name_ranks(s)
+        for params in ({"search": "apple", "sort": "price_desc"}, {"search": "tomato", "sort": "name_asc"},
+                       {"search": "fresh from", "sort": "newest"}):
+            with self.subTest(**params):
+                want = expected_ids(snap, ranks, params)
+                self.assertGreater(len(want), 3)
+                got = self.walk(params, limit=3, snap=snap)
+                self.assertEqual(got, want, describe_difference(got, want))
+
+
 if __name__ == "__main__":
     unittest.main()

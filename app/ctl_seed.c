@@ -4,9 +4,10 @@
  * --seed, same rows) as fast as MariaDB allows. Rows are generated in memory, then loaded
  * into fresh copies of products, product_words and vocabulary (CREATE TABLE ... LIKE, so
  * the schema stays in sql/ alone) without their secondary indexes, in primary-key order
- * through LOAD DATA LOCAL (no temporary file), the two big tables at once on two
- * connections; each is then indexed in one ALTER, and all are analysed and swapped in
- * with one atomic RENAME: an interrupted seed leaves the live tables untouched.
+ * through LOAD DATA LOCAL (no temporary file): products and each partition of
+ * product_words at once, on a connection each, each then indexed in one ALTER; the
+ * partitions are exchanged in, and all are analysed and swapped in with one atomic
+ * RENAME: an interrupted seed leaves the live tables untouched.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -647,11 +648,13 @@ static void split_pairs(struct parts *ps, struct gen *g, struct pair *sorted, co
     size_t at = 0;
 
     for (size_t i = 0; i < ps->n; i++) {
+        const char *bound = ps->p[i].bound;
         size_t end = at;
         while (end < g->n_pairs &&
-               (ps->p[i].bound[0] == '\0' || strcmp(g->dict.words[sorted[end].word], ps->p[i].bound) < 0))
+               (bound[0] == '\0' || strcmp(g->dict.words[sorted[end].word], bound) < 0))
             end++;
-        ps->p[i].ws = (struct word_stream){.g = g, .tsv = tsv, .sorted = sorted, .at = at, .end = end};
+        ps->p[i].ws = (struct word_stream){
+            .g = g, .tsv = tsv, .sorted = sorted, .at = at, .end = end};
         snprintf(ps->p[i].load_sql, sizeof(ps->p[i].load_sql),
                  "LOAD DATA LOCAL INFILE 'words' INTO TABLE %s CHARACTER SET utf8mb4 FIELDS "
                  "TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' (word, product_id, "
@@ -666,7 +669,8 @@ static enum fl_err run(struct fl_db *db, const char *sql)
     return fl_db_exec_script(db, fl_str_c(sql));
 }
 
-static enum fl_err runf(struct fl_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static enum fl_err runf(struct fl_db *db, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static enum fl_err runf(struct fl_db *db, const char *fmt, ...)
 {

@@ -9,9 +9,10 @@
  *  - with words, product_words holds (word, key, product_id) for every sort, so the rarest
  *    word's products come in listing order and LIMIT stops the read after a page; one
  *    branch per indexed word the prefix matches ("tomato" -> tomato, tomatoes), the other
- *    words as eq_ref probes of (product_id, word). The planner asks the optimizer how many
- *    entries each prefix has (EXPLAIN, ~0.1 ms) and takes the listing scan with probes
- *    instead when that reads less: a broad, common prefix ("a"), or a small category.
+ *    words as eq_ref probes of (product_id, word) or, when rare, a set read once (see
+ *    word_joins). The planner asks the optimizer how many entries each prefix has
+ *    (EXPLAIN, ~0.1 ms) and takes the listing scan with probes instead when that reads
+ *    less: a broad, common prefix ("a"), or a small category.
  * The first page uses a sentinel key below or above every row, so first and later pages
  * share one statement shape.
  */
@@ -54,9 +55,11 @@ static const struct sort_spec sorts[FL_SORT__MAX] = {
                         "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
                         "1000-01-01 00:00:00.000000", 0},
     [FL_SORT_PRICE_ASC] = {"price_asc", 'p', "price", false, "ix_products_price",
-                           "ix_products_cat_price", "ix_product_words_price", "p.price", "-1", 0},
+                           "ix_products_cat_price", "ix_product_words_price", "p.price", "-1",
+                           0},
     [FL_SORT_PRICE_DESC] = {"price_desc", 'q', "price", true, "ix_products_price",
-                            "ix_products_cat_price", "ix_product_words_price", "p.price", "100000000", UINT64_MAX},
+                            "ix_products_cat_price", "ix_product_words_price", "p.price",
+                            "100000000", UINT64_MAX},
     [FL_SORT_NAME_ASC] = {"name_asc", 'a', "name", false, "ix_products_name",
                           "ix_products_cat_name", "ix_product_words_name", "p.name", "", 0},
 };
@@ -544,17 +547,18 @@ static double probes(const struct word_plan *w, size_t from, size_t n, double to
  * category's products.
  */
 static enum plan_kind choose(const struct word_plan *w, size_t n, double total,
-                             double in_categories, bool has_categories, const struct fl_listing *q)
+                             double in_categories, const struct fl_listing *q)
 {
     double want = q->limit + 1.0, others = 1, all, terms, scan;
-    bool lookup = has_categories && q->sort != FL_SORT_NEWEST && q->sort != FL_SORT_OLDEST;
+    /* Only the primary key (created_at) holds category; other sorts look each entry up. */
+    bool lookup = q->n_categories && q->sort != FL_SORT_NEWEST && q->sort != FL_SORT_OLDEST;
 
     for (size_t i = 1; i < n; i++)
         others *= fraction(w[i].rows, total);
     all = others * fraction(w[0].rows, total);
     terms = want / (others * fraction(in_categories, total));
     if (w[0].n_variants > VARIANTS_MAX || terms > w[0].rows)
-        terms = w[0].rows; /* a range is read whole, to be sorted */
+        terms = w[0].rows; /* at most the driver's entries; a range is read whole, to sort */
     terms *= 1 + probes(w, 1, n, total) + (lookup ? 1 : 0);
     scan = want / all;
     if (scan > in_categories)
@@ -652,7 +656,7 @@ static enum fl_err plan(struct fl_db *db, struct fl_arena *arena, const struct f
     in_categories = total;
     if (q->n_categories && (err = estimate_categories(db, q, &in_categories)) != FL_OK)
         return err;
-    p->kind = choose(p->w, p->n_words, total, in_categories, q->n_categories > 0, q);
+    p->kind = choose(p->w, p->n_words, total, in_categories, q);
     choose_probes(p);
     return FL_OK;
 }

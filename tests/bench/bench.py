@@ -49,7 +49,7 @@ def wrk(url, seconds=10, conns=64, headers=()):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = {}
     for p, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)$", out, re.M):
-        pct[p] = float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        pct[p] = round(float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
             "non2xx": int(errors.group(1)) if errors else 0}

@@ -586,7 +586,7 @@ static enum fl_err read_indexes(struct fl_db *db, const char *table, struct ddl 
 #define PARTS_MAX 8
 
 struct part {
-    char name[64];      /* "p0"; "" when product_words is not partitioned */
+    char name[64];      /* "p0" */
     char bound[64];     /* its words sort below this; "" for MAXVALUE */
     char table[96];     /* what the rows load into */
     char load_sql[512];
@@ -603,13 +603,9 @@ static enum fl_err collect_part(void *ud, const struct fl_str *c, size_t n)
     struct parts *ps = ud;
     struct part *p;
 
-    if (n != 2)
-        return FL_EDB;
-    if (c[0].p == NULL)
-        return FL_OK; /* the one row of a table without partitions */
-    if (ps->n == PARTS_MAX || c[0].len >= sizeof(p->name) || c[1].p == NULL ||
-        c[1].len >= sizeof(p->bound))
-        return FL_EDB;
+    if (n != 2 || c[0].p == NULL || c[1].p == NULL || ps->n == PARTS_MAX ||
+        c[0].len >= sizeof(p->name) || c[1].len >= sizeof(p->bound))
+        return FL_EDB; /* not partitioned as sql/005 makes it, or too finely */
     p = &ps->p[ps->n++];
     snprintf(p->name, sizeof(p->name), "%.*s", (int)c[0].len, c[0].p);
     /* RANGE COLUMNS bounds read "'h'" or "MAXVALUE". */
@@ -622,7 +618,7 @@ static enum fl_err collect_part(void *ud, const struct fl_str *c, size_t n)
     return FL_OK;
 }
 
-/* product_words' partitions, or one part standing for the whole table. */
+/* product_words' partitions, each with the table its rows load into. */
 static enum fl_err read_parts(struct fl_db *db, struct parts *ps)
 {
     static const char sql[] =
@@ -634,12 +630,10 @@ static enum fl_err read_parts(struct fl_db *db, struct parts *ps)
     ps->n = 0;
     if ((err = fl_db_query(db, sql, NULL, 0, collect_part, ps)) != FL_OK)
         return err;
-    if (ps->n == 0)
-        ps->p[ps->n++] = (struct part){.name = "", .bound = ""};
     for (size_t i = 0; i < ps->n; i++)
-        snprintf(ps->p[i].table, sizeof(ps->p[i].table), "product_words_seed%s%s",
-                 ps->p[i].name[0] ? "_" : "", ps->p[i].name);
-    return FL_OK;
+        snprintf(ps->p[i].table, sizeof(ps->p[i].table), "product_words_seed_%s",
+                 ps->p[i].name);
+    return ps->n ? FL_OK : FL_EDB;
 }
 
 /* Gives each part its rows of the sorted pairs: the words below its bound. */
@@ -749,7 +743,8 @@ static void *run_job(void *ud)
     return NULL;
 }
 
-/* Creates the shadow tables, each without its secondary indexes. */
+/* Creates the shadow tables: the ones rows load into without their secondary indexes, and
+ * product_words_seed whole (its partitions are exchanged in). */
 static enum fl_err prepare(struct fl_db *db, struct ddl *pd, struct ddl *wd, struct parts *ps)
 {
     enum fl_err err = FL_OK;
@@ -760,11 +755,9 @@ static enum fl_err prepare(struct fl_db *db, struct ddl *pd, struct ddl *wd, str
         (err = alter(db, "products_seed", &pd->drop)) != FL_OK)
         return err;
     for (size_t i = 0; i < ps->n && err == FL_OK; i++) {
-        if (ps->p[i].name[0] &&
-            ((err = runf(db, "CREATE TABLE %s LIKE product_words", ps->p[i].table)) != FL_OK ||
-             (err = runf(db, "ALTER TABLE %s REMOVE PARTITIONING", ps->p[i].table)) != FL_OK))
-            break;
-        err = alter(db, ps->p[i].table, &wd->drop);
+        if ((err = runf(db, "CREATE TABLE %s LIKE product_words", ps->p[i].table)) == FL_OK &&
+            (err = runf(db, "ALTER TABLE %s REMOVE PARTITIONING", ps->p[i].table)) == FL_OK)
+            err = alter(db, ps->p[i].table, &wd->drop);
     }
     return err;
 }
@@ -804,7 +797,7 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
     if (fl_db_query(db, "SELECT EXISTS (SELECT 1 FROM products)", NULL, 0, flag, &non_empty) !=
             FL_OK ||
         read_parts(db, ps) != FL_OK) {
-        fputs("seed: cannot read products (run farmlokal-ctl migrate first)\n", stderr);
+        fputs("seed: cannot read the schema (run farmlokal-ctl migrate first)\n", stderr);
         goto out;
     }
     if (non_empty && !replace) {
@@ -862,10 +855,9 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
         goto fail;
     t = fl_time_mono_us();
     for (size_t i = 0; i < ps->n; i++)
-        if (ps->p[i].name[0] &&
-            (runf(db, "ALTER TABLE product_words_seed EXCHANGE PARTITION %s WITH TABLE %s",
-                  ps->p[i].name, ps->p[i].table) != FL_OK ||
-             runf(db, "DROP TABLE %s", ps->p[i].table) != FL_OK))
+        if (runf(db, "ALTER TABLE product_words_seed EXCHANGE PARTITION %s WITH TABLE %s",
+                 ps->p[i].name, ps->p[i].table) != FL_OK ||
+            runf(db, "DROP TABLE %s", ps->p[i].table) != FL_OK)
             goto fail;
     if (run(db, "ANALYZE TABLE products_seed, product_words_seed, vocabulary_seed") != FL_OK ||
         run(db, "RENAME TABLE products TO products_old, products_seed TO products, "

@@ -90,6 +90,18 @@ def sql_str(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+INSERT_PRODUCTS = ("INSERT INTO products (id, sku, name, description, category, price, unit, stock,"
+                   " producer, created_at, updated_at) VALUES ")
+
+
+def product_values(r):
+    """A products VALUES tuple for row r (see insert_products)."""
+    return "(%d,%s,%s,%s,%s,%s,%s,%d,%s,%s,%s)" % (
+        r["id"], sql_str(r["sku"]), sql_str(r["name"]), sql_str(r["description"]),
+        sql_str(r["category"]), r["price"], sql_str(r["unit"]), r["stock"],
+        sql_str(r["producer"]), sql_str(r["created_at"]), sql_str(r["created_at"]))
+
+
 def insert_products(stack, rows, batch=50):
     """INSERT rows (dicts: id, sku, name, description, category, price, unit, stock,
     producer, created_at 'YYYY-MM-DD HH:MM:SS.ffffff') and their product_words rows (each
@@ -98,17 +110,13 @@ def insert_products(stack, rows, batch=50):
         part = rows[i:i + batch]
         values, words, vocabulary = [], [], set()
         for r in part:
-            values.append("(%d,%s,%s,%s,%s,%s,%s,%d,%s,%s,%s)" % (
-                r["id"], sql_str(r["sku"]), sql_str(r["name"]), sql_str(r["description"]),
-                sql_str(r["category"]), r["price"], sql_str(r["unit"]), r["stock"],
-                sql_str(r["producer"]), sql_str(r["created_at"]), sql_str(r["created_at"])))
+            values.append(product_values(r))
             for w in product_words(r["name"], r["description"]):
                 vocabulary.add(w.decode("utf-8"))
                 words.append("(%s,%d,%s,%s,%s,%s)" % (
                     sql_str(w.decode("utf-8")), r["id"], sql_str(r["created_at"]), r["price"],
                     sql_str(r["name"]), sql_str(r["category"])))
-        q = ("SET NAMES utf8mb4; INSERT INTO products (id, sku, name, description, category, "
-             "price, unit, stock, producer, created_at, updated_at) VALUES " + ",".join(values) + ";")
+        q = "SET NAMES utf8mb4; " + INSERT_PRODUCTS + ",".join(values) + ";"
         if words:
             q += (" INSERT INTO product_words (word, product_id, created_at, price, name, category)"
                   " VALUES " + ",".join(words) + ";")
@@ -1081,13 +1089,8 @@ class UpgradeTest(CatalogMixin, harness.StackTestCase):
         rows = make_products(random.Random(11), 1, 120, lot_words=False)
         for i in range(0, len(rows), 40):
             part = rows[i:i + 40]
-            s.sql("SET NAMES utf8mb4; INSERT INTO products (id, sku, name, description, category, price,"
-                  " unit, stock, producer, created_at, updated_at) VALUES " + ",".join(
-                      "(%d,%s,%s,%s,%s,%s,%s,%d,%s,%s,%s)" % (
-                          r["id"], sql_str(r["sku"]), sql_str(r["name"]), sql_str(r["description"]),
-                          sql_str(r["category"]), r["price"], sql_str(r["unit"]), r["stock"],
-                          sql_str(r["producer"]), sql_str(r["created_at"]), sql_str(r["created_at"]))
-                      for r in part) + "; INSERT INTO product_words (word, product_id) VALUES " + ",".join(
+            s.sql("SET NAMES utf8mb4; " + INSERT_PRODUCTS + ",".join(product_values(r) for r in part)
+                  + "; INSERT INTO product_words (word, product_id) VALUES " + ",".join(
                       "(%s,%d)" % (sql_str(w.decode("utf-8")), r["id"])
                       for r in part for w in product_words(r["name"], r["description"])),
                   database="farmlokal")

@@ -202,8 +202,19 @@ struct word_plan {
     enum probe probe;                       /* how it is checked when it does not drive */
 };
 
+/*
+ * The most placeholders a statement holds: a branch per driver variant (or per category),
+ * each with its word, categories, price range, keyset, probe joins, other words and LIMIT.
+ */
+#define ARGS_MAX                                                                              \
+    (VARIANTS_MAX * (1 + FL_CATALOG_CATEGORIES_MAX + 2 + 3 + JOINS_MAX +                      \
+                     FL_CATALOG_WORDS_MAX + 1) +                                              \
+     1)
+#define SQL_MAX (256 << 10) /* the text of such a statement is under 100 KiB */
+_Static_assert(ARGS_MAX <= FL_DB_ARGS_MAX, "a search statement binds more than fl_db allows");
+
 struct args {
-    struct fl_db_arg a[512];
+    struct fl_db_arg a[ARGS_MAX];
     size_t n;
     char prices[2][24];
 };
@@ -291,17 +302,12 @@ static void word_joins(struct fl_buf *sql, struct args *a, const struct plan *p,
     for (size_t i = p->kind == PLAN_SCAN ? 0 : 1; i < p->n_words; i++) {
         const struct word_plan *w = &p->w[i];
         if (w->probe == PROBE_SET) {
-            fl_buf_puts(sql, " JOIN (SELECT DISTINCT product_id FROM product_words WHERE word");
-            if (w->n_variants > VARIANTS_MAX) {
-                fl_buf_puts(sql, " LIKE ?");
-                arg(a, FL_DB_ARG_STR(w->pattern));
-            }
-            for (size_t v = 0; w->n_variants <= VARIANTS_MAX && v < w->n_variants; v++) {
-                fl_buf_puts(sql, v ? ", ?" : " IN (?");
-                arg(a, FL_DB_ARG_STR(w->variants[v]));
-            }
-            fl_buf_appendf(sql, "%s) m%zu ON m%zu.product_id = x.%s",
-                           w->n_variants > VARIANTS_MAX ? "" : ")", i, i, id);
+            /* The prefix's range holds exactly its variants' entries. */
+            fl_buf_appendf(sql,
+                           " JOIN (SELECT DISTINCT product_id FROM product_words WHERE word "
+                           "LIKE ?) m%zu ON m%zu.product_id = x.%s",
+                           i, i, id);
+            arg(a, FL_DB_ARG_STR(w->pattern));
             continue;
         }
         for (size_t v = 0; w->probe == PROBE_JOIN && v < w->n_variants; v++) {
@@ -723,7 +729,7 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
     cents_text(a->prices[1], sizeof(a->prices[1]), q->max_cents);
     if ((err = plan(db, arena, q, a, &p, &none)) != FL_OK)
         return err;
-    fl_buf_init(&sql, 64 << 10);
+    fl_buf_init(&sql, SQL_MAX);
     if (none)
         ; /* a word no product has: an empty page, no query */
     else if (p.kind == PLAN_PRICES)

@@ -21,7 +21,6 @@
 #include "fl_time.h"
 
 #define STMT_CACHE_MAX 160
-#define ARGS_MAX 512
 #define COLS_MAX 64
 #define RECONNECT_SPACING_US 500000
 
@@ -44,6 +43,9 @@ struct fl_db {
     size_t n_stmts;
     char *rowbuf;              /* result column buffers, reused across queries */
     size_t rowbuf_cap;
+    MYSQL_BIND *binds;         /* parameter bindings, reused across queries */
+    unsigned long *lens;
+    size_t binds_cap;
     int64_t busy_us;
     uint64_t queries, errors;
 };
@@ -99,6 +101,8 @@ void fl_db_free(struct fl_db *db)
     free(db->dsn.database);
     free(db->dsn.socket);
     free(db->rowbuf);
+    free(db->binds);
+    free(db->lens);
     free(db);
 }
 
@@ -412,17 +416,37 @@ static enum fl_err fetch_rows(struct fl_db *db, MYSQL_STMT *st, fl_db_row_fn fn,
  * gone is run once more on a fresh connection when that is safe: reads always, writes only
  * when the server reported "gone away" before taking the statement, never in a transaction.
  */
+/* Room for n parameter bindings in db->binds and db->lens. */
+static enum fl_err reserve_binds(struct fl_db *db, size_t n)
+{
+    MYSQL_BIND *b;
+    unsigned long *l;
+
+    if (n < 16)
+        n = 16; /* never NULL, even for a statement without parameters */
+    if (n <= db->binds_cap)
+        return FL_OK;
+    if (n > FL_DB_ARGS_MAX)
+        return FL_EDB; /* a caller's bug: its statements are bounded below this */
+    if ((b = realloc(db->binds, n * sizeof(*b))) != NULL)
+        db->binds = b;
+    if ((l = realloc(db->lens, n * sizeof(*l))) != NULL)
+        db->lens = l;
+    if (b == NULL || l == NULL)
+        return FL_ENOMEM;
+    db->binds_cap = n;
+    return FL_OK;
+}
+
 static enum fl_err run(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
                        size_t nargs, bool is_read, fl_db_row_fn fn, void *ud, uint64_t *affected,
                        uint64_t *insert_id)
 {
-    MYSQL_BIND b[ARGS_MAX];
-    unsigned long lens[ARGS_MAX];
     int64_t t0 = fl_time_mono_us();
-    enum fl_err err = FL_EDB;
+    enum fl_err err = reserve_binds(db, nargs);
 
-    if (nargs > ARGS_MAX)
-        return FL_EINVAL;
+    if (err != FL_OK)
+        return err;
     for (int attempt = 0; attempt < 2; attempt++) {
         MYSQL_STMT *st;
         unsigned e = 0;
@@ -436,9 +460,9 @@ static enum fl_err run(struct fl_db *db, const char *sql, const struct fl_db_arg
                 continue;
             break;
         }
-        bind_args(b, lens, args, nargs);
+        bind_args(db->binds, db->lens, args, nargs);
         db->queries++;
-        if (mysql_stmt_bind_param(st, b) != 0 || mysql_stmt_execute(st) != 0) {
+        if (mysql_stmt_bind_param(st, db->binds) != 0 || mysql_stmt_execute(st) != 0) {
             e = mysql_stmt_errno(st);
             if (e == ER_DUP_ENTRY) {
                 err = FL_ECONFLICT;

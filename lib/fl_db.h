@@ -58,6 +58,9 @@ void fl_db_free(struct fl_db *db);
  */
 enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms);
 
+/* The most parameters one statement may bind. */
+#define FL_DB_ARGS_MAX 4096
+
 /*
  * Runs a prepared statement that returns rows, calling fn for each. The statement is
  * prepared once per connection and found again by its text.

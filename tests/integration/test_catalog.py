@@ -368,6 +368,14 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
             r["description"] = "qz%d qz%dx quokka%s %s" % (i, i, " quokkas" if i % 2 else "",
                                                           r["description"])
         cls.seeded += extra
+        # The largest search statement: 16 words, each matching 16 indexed words ("vvax"
+        # -> vvaxa ... vvaxp), every one of these rows holding one of each.
+        many = make_products(random.Random(6), cls.seeded[-1]["id"] + 1, 16, sku_prefix="W",
+                             lot_words=False)
+        for k, r in enumerate(many):
+            r["description"] = " ".join("vv%sx%s" % (chr(97 + i), chr(97 + (i + k) % 16))
+                                        for i in range(16))
+        cls.seeded += many
         insert_products(cls.stack, cls.seeded)
         flush_cache(cls.stack)
 
@@ -404,6 +412,7 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
             {"search": "quokkas qz1"},                          # a broad prefix as the probe
             {"search": "quokka apple"},                         # the rarer word's products read once
             {"search": "quokkas from"},                         # a common word probed by joins
+            {"search": " ".join("vv%sx" % chr(97 + i) for i in range(16))},  # 16 x 16 words
             {"category": "fruits,bakery", "minPrice": "1", "search": "lot"},
             {"category": "vegetables", "maxPrice": "99.99", "search": "red"},
         ]

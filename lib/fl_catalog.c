@@ -556,8 +556,6 @@ static enum plan_kind choose(const struct word_plan *w, size_t n, double total,
                              double in_categories, const struct fl_listing *q)
 {
     double want = q->limit + 1.0, others = 1, all, terms, scan;
-    /* Only the primary key (created_at) holds category; other sorts look each entry up. */
-    bool lookup = q->n_categories && q->sort != FL_SORT_NEWEST && q->sort != FL_SORT_OLDEST;
 
     for (size_t i = 1; i < n; i++)
         others *= fraction(w[i].rows, total);
@@ -565,7 +563,7 @@ static enum plan_kind choose(const struct word_plan *w, size_t n, double total,
     terms = want / (others * fraction(in_categories, total));
     if (w[0].n_variants > VARIANTS_MAX || terms > w[0].rows)
         terms = w[0].rows; /* at most the driver's entries; a range is read whole, to sort */
-    terms *= 1 + probes(w, 1, n, total) + (lookup ? 1 : 0);
+    terms *= 1 + probes(w, 1, n, total);
     scan = want / all;
     if (scan > in_categories)
         scan = in_categories;

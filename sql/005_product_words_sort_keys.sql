@@ -2,9 +2,10 @@
 -- The search index carries each product's sort keys and category, so that one word's
 -- products can be read in listing order and cut by LIMIT, the way the listing reads
 -- products: (word, created_at, product_id) is the primary key (newest/oldest), and
--- (word, price, product_id) and (word, name, product_id) serve the other sorts. Reading a
--- word in order costs the page, not the word's frequency: FULLTEXT or a join to products
--- would sort every match first. (product_id, word) is unique, so "does product p have
+-- (word, price, product_id) and (word, name, product_id) serve the other sorts, each
+-- covering the price and category filters so that a filter reads no rows. Reading a word
+-- in order costs the page, not the word's frequency: FULLTEXT or a join to products would
+-- sort every match first. (product_id, word) is unique, so "does product p have
 -- word w" is one eq_ref lookup. The copies are kept in step by every write
 -- (lib/fl_catalog.c); created_at never changes after insert.
 --
@@ -27,8 +28,8 @@ ALTER TABLE product_words
     ADD PRIMARY KEY (word, created_at, product_id),
     DROP KEY ix_product_words_product,
     ADD UNIQUE KEY ix_product_words_product (product_id, word),
-    ADD KEY ix_product_words_price (word, price, product_id),
-    ADD KEY ix_product_words_name (word, name, product_id);
+    ADD KEY ix_product_words_price (word, price, product_id, category),
+    ADD KEY ix_product_words_name (word, name, product_id, price, category);
 
 CREATE TABLE vocabulary (
     word VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY
@@ -36,12 +37,12 @@ CREATE TABLE vocabulary (
 
 INSERT INTO vocabulary (word) SELECT DISTINCT word FROM product_words;
 
--- Two partitions by word, about half the seeded entries each, so that farmlokal-ctl seed
--- loads and indexes both halves at once, one per core, and exchanges them in (ALTER TABLE
--- builds a table's indexes on one core). Every key holds word, as partitioning requires,
--- and a query on one word or prefix reads one partition.
+-- Two partitions by word, split at 'hi' so that each holds half the seeded entries:
+-- farmlokal-ctl seed loads and indexes both halves at once, one per core, and exchanges
+-- them in (ALTER TABLE builds a table's indexes on one core). Every key holds word, as
+-- partitioning requires, and a query on one word or prefix reads one partition.
 ALTER TABLE product_words
     PARTITION BY RANGE COLUMNS (word) (
-        PARTITION p0 VALUES LESS THAN ('h'),
+        PARTITION p0 VALUES LESS THAN ('hi'),
         PARTITION p1 VALUES LESS THAN (MAXVALUE)
     );

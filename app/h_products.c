@@ -84,15 +84,6 @@ static bool parse_price(struct fl_resp *resp, const struct fl_req *req, const ch
     return bad(resp, req, "invalid-parameter", detail);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    const struct fl_str *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = n ? memcmp(x->p, y->p, n) : 0;
-
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 /* Splits "a,b" into distinct, sorted categories. */
 static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
                              struct fl_listing *q)
@@ -123,7 +114,7 @@ static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
             break;
         at = (size_t)(comma - v->p) + 1;
     }
-    qsort(q->categories, q->n_categories, sizeof(q->categories[0]), cmp_str);
+    qsort(q->categories, q->n_categories, sizeof(q->categories[0]), fl_str_cmp);
     return true;
 }
 
@@ -172,7 +163,7 @@ static bool parse_search(struct fl_resp *resp, const struct fl_req *req, struct 
     if (q->n_words == 0)
         return bad(resp, req, "invalid-parameter",
                    "search must contain a word (letters or digits)");
-    qsort(q->words, q->n_words, sizeof(q->words[0]), cmp_str);
+    qsort(q->words, q->n_words, sizeof(q->words[0]), fl_str_cmp);
     return true;
 }
 

@@ -783,14 +783,6 @@ static int add_word(void *ud, struct fl_str word)
     return 0;
 }
 
-static int by_bytes(const void *a, const void *b)
-{
-    const struct fl_str *x = a, *y = b;
-    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
-
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str name,
                                    struct fl_str description)
 {
@@ -806,7 +798,7 @@ enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str 
     fl_search_words(name, add_word, set);
     fl_search_words(description, add_word, set);
     /* In byte order: concurrent writers then take the vocabulary's locks in one order. */
-    qsort(set->w, set->n, sizeof(set->w[0]), by_bytes);
+    qsort(set->w, set->n, sizeof(set->w[0]), fl_str_cmp);
     args[0] = FL_DB_ARG_U64(id);
     err = fl_db_exec(db, del, args, 1, NULL, NULL);
     fl_buf_init(&sql, 4096);

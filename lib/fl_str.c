@@ -18,6 +18,15 @@ bool fl_str_eq(struct fl_str a, struct fl_str b)
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+int fl_str_cmp(const void *a, const void *b)
+{
+    const struct fl_str *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = n ? memcmp(x->p, y->p, n) : 0;
+
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
 bool fl_str_has_prefix(struct fl_str s, struct fl_str prefix)
 {
     return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.p, prefix.p, prefix.len) == 0);

@@ -28,6 +28,9 @@ struct fl_str fl_str_c(const char *s);
 /* True when a and b hold the same bytes. */
 bool fl_str_eq(struct fl_str a, struct fl_str b);
 
+/* qsort comparator for struct fl_str: byte order (utf8mb4_bin's), shorter first on ties. */
+int fl_str_cmp(const void *a, const void *b);
+
 /* True when s starts with prefix. */
 bool fl_str_has_prefix(struct fl_str s, struct fl_str prefix);
 

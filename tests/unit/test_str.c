@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+
 #include "fl_str.h"
 #include "test.h"
 
@@ -14,6 +16,16 @@ int main(void)
     int ok;
     uint64_t u = 0;
     int64_t cents = 0;
+    struct fl_str words[] = {FL_STR("tomatoes"), FL_STR("\xc3\xa9" "clair"), FL_STR("tomato"),
+                             FL_STR(""), FL_STR("Tomato")};
+
+    /* fl_str_cmp sorts by bytes, as utf8mb4_bin does: a prefix first, non-ASCII last. */
+    qsort(words, 5, sizeof(words[0]), fl_str_cmp);
+    ASSERT_TRUE(fl_str_eq(words[0], FL_STR("")));
+    ASSERT_TRUE(fl_str_eq(words[1], FL_STR("Tomato")));
+    ASSERT_TRUE(fl_str_eq(words[2], FL_STR("tomato")));
+    ASSERT_TRUE(fl_str_eq(words[3], FL_STR("tomatoes")));
+    ASSERT_TRUE(fl_str_eq(words[4], FL_STR("\xc3\xa9" "clair")));
 
     ASSERT_EQ(i64("20", 1, 100, &ok), 20);
     ASSERT_TRUE(ok);

@@ -3,7 +3,8 @@
 
 A `Stack` starts real servers on loopback inside a fresh temporary directory:
 
-    private MariaDB  (a copy of a cached `mariadb-install-db` template datadir)
+    private MariaDB  (a copy of a cached `mariadb-install-db` template datadir; with
+                      replica=True a second one that follows it by GTID)
     private Redis    (TCP on a free port, plus a unix socket)
     nginx            (free port, includes deploy/nginx/farmlokal-location.conf)
     the app          (`farmlokal --listen unix:TMP/fl.sock`, or spawn-fcgi, on demand)
@@ -481,8 +482,8 @@ class Stack:
     app_pid, timings (seconds per start-up phase).
     """
 
-    def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=()):
-        self.want = {"mysql": mysql, "redis": redis, "nginx": nginx}
+    def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=(), replica=False):
+        self.want = {"mysql": mysql, "redis": redis, "nginx": nginx, "replica": mysql and replica}
         self.mysql_args = list(mysql_args)  # extra mariadbd options (benchmarks: bigger pool)
         self.keep = keep if keep is not None else os.environ.get("FL_TEST_KEEP") == "1"
         base = tempfile.gettempdir()
@@ -495,6 +496,7 @@ class Stack:
         self.closed = False
         self.db_password = secrets.token_hex(12)
         self.mysql_socket = self.path("mysql.sock")
+        self.replica_socket = self.path("replica.sock")
         self.redis_socket = self.path("redis.sock")
         self.app_socket = self.path("fl.sock")
         self.mysql_port = self.redis_port = self.nginx_port = None
@@ -537,6 +539,9 @@ class Stack:
             self.timings["mariadb_copy"] = time.monotonic() - t
             self.mysql_port = free_port()
             self._spawn_mysql()
+            if self.want["replica"]:
+                shutil.copytree(template, self.path("replica-data"), symlinks=True)
+                self._spawn_replica()
         if self.want["redis"]:
             self.redis_port = free_port()
             self._spawn_redis()
@@ -548,6 +553,9 @@ class Stack:
         if self.want["mysql"]:
             self._retry_on_port_clash("mysql", self._wait_mysql)
             self._create_database()
+            if self.want["replica"]:
+                self._wait_for("replica", lambda: self._mysql_ping(self.replica_socket), 60.0)
+                self._follow_primary()
         if self.want["redis"]:
             self._retry_on_port_clash("redis", self._wait_redis)
         if self.want["nginx"]:
@@ -563,10 +571,10 @@ class Stack:
         try:
             self.stop_app()
             self.stop_spawn_fcgi()
-            for name in ("nginx", "redis", "mysql"):
+            for name in ("nginx", "redis", "replica", "mysql"):
                 proc = self.procs.pop(name, None)
                 if proc:
-                    proc.stop(GRACE["mariadb" if name == "mysql" else name])
+                    proc.stop(GRACE["mariadb" if name in ("mysql", "replica") else name])
             for name, proc in list(self.procs.items()):  # anything else
                 proc.stop(5.0)
                 self.procs.pop(name, None)
@@ -624,7 +632,8 @@ class Stack:
 
     def logs(self):
         """{name: path} of every log file this stack writes."""
-        names = ["app.log", "ctl.log", "spawn-fcgi.log", "nginx-error.log", "mariadb.err", "redis.log"]
+        names = ["app.log", "ctl.log", "spawn-fcgi.log", "nginx-error.log", "mariadb.err", "replica.err",
+                 "redis.log"]
         return {n: self.path(n) for n in names}
 
     def dump_logs(self, lines=60, file=None):
@@ -648,25 +657,31 @@ class Stack:
     def mysql_tcp_url(self):
         return "mysql://farmlokal:%s@127.0.0.1:%d/farmlokal" % (self.db_password, self.mysql_port)
 
-    def _spawn_mysql(self):
+    def _spawn_mariadbd(self, name, datadir, sock, log_prefix, args):
         argv = ["mariadbd", "--no-defaults",
-                "--datadir=" + self.path("mysql-data"),
-                "--socket=" + self.mysql_socket,
-                "--port=%d" % self.mysql_port,
-                "--bind-address=127.0.0.1",
-                "--pid-file=" + self.path("mariadb.pid"),
-                "--log-error=" + self.path("mariadb.err"),
-                "--skip-name-resolve", "--skip-log-bin",
+                "--datadir=" + self.path(datadir),
+                "--socket=" + sock,
+                "--pid-file=" + self.path(log_prefix + ".pid"),
+                "--log-error=" + self.path(log_prefix + ".err"),
+                "--skip-name-resolve",
                 "--innodb-buffer-pool-size=128M",
                 "--innodb-flush-log-at-trx-commit=2",
-                "--innodb-log-file-size=16M"] + self.mysql_args
+                "--innodb-log-file-size=16M"] + args
         if _is_root():
             argv.append("--user=root")
-        self.procs["mysql"] = Proc("mysql", argv, self.path("mariadb.out"), env=self.base_env(), cwd=self.tmp,
-                                   show=self.path("mariadb.err"), deathsig=signal.SIGKILL)
+        self.procs[name] = Proc(name, argv, self.path(log_prefix + ".out"), env=self.base_env(), cwd=self.tmp,
+                                show=self.path(log_prefix + ".err"), deathsig=signal.SIGKILL)
 
-    def _mysql_ping(self):
-        res = subprocess.run(["mariadb-admin", "--no-defaults", "-uroot", "--socket=" + self.mysql_socket,
+    def _spawn_mysql(self):
+        # With a replica the primary writes a binary log (row events, GTIDs) for it to follow.
+        log_bin = (["--log-bin=" + self.path("binlog"), "--server-id=1", "--binlog-format=ROW"]
+                   if self.want["replica"] else ["--skip-log-bin"])
+        self._spawn_mariadbd("mysql", "mysql-data", self.mysql_socket, "mariadb",
+                             ["--port=%d" % self.mysql_port, "--bind-address=127.0.0.1"]
+                             + log_bin + self.mysql_args)
+
+    def _mysql_ping(self, sock=None):
+        res = subprocess.run(["mariadb-admin", "--no-defaults", "-uroot", "--socket=" + (sock or self.mysql_socket),
                               "--connect-timeout=2", "ping"], stdin=subprocess.DEVNULL, capture_output=True)
         return res.returncode == 0
 
@@ -683,10 +698,10 @@ class Stack:
                  "GRANT ALL PRIVILEGES ON farmlokal.* TO 'farmlokal'@'localhost'; "
                  "GRANT ALL PRIVILEGES ON farmlokal.* TO 'farmlokal'@'127.0.0.1';" % (pw, pw))
 
-    def sql(self, query, database=None):
+    def sql(self, query, database=None, sock=None):
         """Run SQL as root over the socket (mariadb -N -B); return a list of rows,
         each a list of strings (NULL is the string 'NULL', as the client prints it)."""
-        argv = ["mariadb", "--no-defaults", "-uroot", "--socket=" + self.mysql_socket, "-N", "-B",
+        argv = ["mariadb", "--no-defaults", "-uroot", "--socket=" + (sock or self.mysql_socket), "-N", "-B",
                 "-e", query]
         if database:
             argv.append(database)
@@ -722,6 +737,54 @@ class Stack:
     @property
     def mysql_pid(self):
         return self.procs["mysql"].pid
+
+    # -- the replica (Stack(replica=True)) ----------------------------------------------
+    # A second mariadbd that follows the primary by GTID. It listens on its unix socket only
+    # (no port to clash), is read-only for the app's user, and has that user and the schema
+    # because it replays the primary's binary log from the start.
+
+    @property
+    def replica_url(self):
+        return "mysql://farmlokal:%s@localhost/farmlokal?socket=%s" % (self.db_password, self.replica_socket)
+
+    def _spawn_replica(self):
+        self._spawn_mariadbd("replica", "replica-data", self.replica_socket, "replica",
+                             ["--skip-networking", "--server-id=2", "--read-only", "--skip-log-bin"])
+
+    def _follow_primary(self):
+        pw = secrets.token_hex(12)
+        self.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '%s'; "
+                 "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';" % pw)
+        self.replica_sql("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', "
+                         "MASTER_PASSWORD='%s', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; "
+                         "START SLAVE;" % (self.mysql_port, pw))
+        self.replica_sync()
+
+    def replica_sql(self, query, database=None):
+        """Run SQL as root on the replica; rows as sql() returns them."""
+        return self.sql(query, database, sock=self.replica_socket)
+
+    def replica_sync(self, timeout=30):
+        """Wait until the replica has applied everything the primary has logged."""
+        pos = self.sql("SELECT @@global.gtid_binlog_pos")[0][0]
+        done = self.replica_sql("SELECT MASTER_GTID_WAIT('%s', %d)" % (pos, timeout))[0][0]
+        if done != "0":
+            raise RuntimeError("replica did not reach %s in %d s: %s"
+                               % (pos, timeout, self.replica_sql("SHOW SLAVE STATUS")))
+
+    def replica_pause(self):
+        """Stop applying the primary's changes (they queue up: the replica lags)."""
+        self.replica_sql("STOP SLAVE SQL_THREAD")
+
+    def replica_resume(self):
+        self.replica_sql("START SLAVE SQL_THREAD")
+
+    def replica_kill(self):
+        self.procs["replica"].kill()
+
+    def replica_start(self, timeout=60.0):
+        self._spawn_replica()
+        self._wait_for("replica", lambda: self._mysql_ping(self.replica_socket), timeout)
 
     # -- Redis --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 #include "fl_oauth.h"
 #include "fl_ratelimit.h"
 #include "fl_redis.h"
+#include "fl_replica.h"
 #include "fl_request.h"
 #include "fl_response.h"
 
@@ -26,6 +27,7 @@
 struct fl_app {
     const struct fl_config *cfg; /* borrowed */
     struct fl_db *db;            /* owned; the primary */
+    struct fl_replica *replica;  /* owned; NULL without FL_MYSQL_READ_URL */
     struct fl_redis *redis;      /* owned */
     struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
     struct fl_oauth *oauth;      /* owned: the upstream token cache */
@@ -73,6 +75,13 @@ size_t fl_route_names(const char **names, size_t cap);
  * Redis gave no verdict: the limit fails open).
  */
 bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp);
+
+/*
+ * The connection for a catalogue read: the replica when it has applied every write committed
+ * so far, else the primary (lib/fl_replica.h). *current (current may be NULL) is false when
+ * the primary was down and the replica serves rows that may be behind: do not cache them.
+ */
+struct fl_db *fl_app_reader(struct fl_app *app, bool *current);
 
 /*
  * Finds the route for req's method and path and stores its {segment} in req->route_arg.

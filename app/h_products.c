@@ -334,7 +334,7 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
     enum fl_cache_state state;
     char etag[35];
     size_t n;
-    bool more;
+    bool more, current;
     enum fl_err err;
 
     if (!parse_listing(resp, req, &q))
@@ -363,11 +363,15 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
                      (entry.expires_ms - fl_time_wall_ms()) / 1000, "HIT");
         return;
     }
-    err = fl_catalog_list(app->db, req->arena, &q, &rows, &n, &more);
+    err = fl_catalog_list(fl_app_reader(app, &current), req->arena, &q, &rows, &n, &more);
     if (err != FL_OK) {
         fl_cache_release(app->redis, req->arena, &lk);
         fl_resp_error(resp, req, err, NULL);
         return;
+    }
+    if (!current && state == FL_CACHE_MISS) {
+        fl_cache_release(app->redis, req->arena, &lk); /* rows maybe behind: not cached */
+        state = FL_CACHE_BYPASS;
     }
     fl_buf_init(&body, (size_t)4 << 20);
     fl_buf_init(&next, FL_CATALOG_CURSOR_MAX_BYTES * 2);
@@ -419,7 +423,7 @@ void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *r
 
     if (!parse_id(resp, req, &id))
         return;
-    err = fl_catalog_get(app->db, req->arena, id, &p);
+    err = fl_catalog_get(fl_app_reader(app, NULL), req->arena, id, &p);
     if (err == FL_ENOTFOUND)
         fl_resp_problem(resp, req, 404, NULL, "no product with id %llu", (unsigned long long)id);
     else if (err != FL_OK)

@@ -31,6 +31,11 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
     app->cfg = cfg;
     fl_buf_init(&app->scratch, 4096);
     app->db = fl_db_new(&cfg->mysql, DB_TIMEOUT_S);
+    if (cfg->has_mysql_read &&
+        (app->replica = fl_replica_new(&cfg->mysql_read, DB_TIMEOUT_S)) == NULL) {
+        fl_app_free(app);
+        return FL_ENOMEM;
+    }
     app->redis = fl_redis_new(&cfg->redis, REDIS_TIMEOUT_MS);
     app->http = fl_httpc_new(UPSTREAM_BODY_MAX_BYTES);
     app->oauth = fl_oauth_new(cfg);
@@ -44,6 +49,7 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
 void fl_app_free(struct fl_app *app)
 {
     fl_db_free(app->db);
+    fl_replica_free(app->replica);
     fl_redis_free(app->redis);
     fl_httpc_free(app->http);
     fl_oauth_free(app->oauth);
@@ -97,6 +103,23 @@ bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_res
     fl_resp_header(resp, "RateLimit-Policy", "\"default\";q=%u;w=1", app->cfg->rate_limit);
     fl_resp_header(resp, "RateLimit", "\"default\";r=%lld;t=%lld", rl->remaining, rl->reset_s);
     return rl->allowed;
+}
+
+struct fl_db *fl_app_reader(struct fl_app *app, bool *current)
+{
+    static const enum fl_metric counted[] = {
+        [FL_READ_REPLICA] = FL_M_READS_REPLICA,
+        [FL_READ_PASSED_OVER] = FL_M_READS_PASSED_OVER,
+        [FL_READ_REPLICA_BEHIND] = FL_M_READS_REPLICA_BEHIND,
+    };
+    enum fl_read_from from;
+    struct fl_db *db = fl_replica_reader(app->replica, app->db, &from);
+
+    if (from != FL_READ_PRIMARY)
+        fl_metrics_add(counted[from], 1);
+    if (current)
+        *current = from != FL_READ_REPLICA_BEHIND;
+    return db;
 }
 
 /* Everything between accept and send: routing, limits, query, body, handler. */
@@ -156,6 +179,12 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
     route->handler(app, req, resp);
 }
 
+/* Time spent in MySQL, on the primary and the replica. */
+static int64_t db_busy_us(const struct fl_app *app)
+{
+    return fl_db_busy_us(app->db) + fl_db_busy_us(fl_replica_db(app->replica));
+}
+
 /* Adds the headers every response carries and logs server errors. */
 static void finish_headers(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp,
                            int64_t t0, int64_t db0, int64_t redis0, int64_t up0)
@@ -166,7 +195,7 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
     fl_resp_header(resp, "Server-Timing",
                    "cache;dur=%.3f, db;dur=%.3f, upstream;dur=%.3f, total;dur=%.3f",
                    (double)(fl_redis_busy_us(app->redis) - redis0) / 1000.0,
-                   (double)(fl_db_busy_us(app->db) - db0) / 1000.0,
+                   (double)(db_busy_us(app) - db0) / 1000.0,
                    (double)(fl_httpc_busy_us(app->http) - up0) / 1000.0, total);
     if (fl_buf_err(&resp->body) || fl_buf_err(&resp->headers)) {
         fl_log(FL_LOG_ERROR, "event=response_overflow status=%d", resp->status);
@@ -174,8 +203,10 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
         fl_resp_header(resp, "X-Request-Id", "%s", req->id);
     }
     fl_metrics_request(app->route_index, (unsigned)req->method, resp->status, total / 1000.0);
-    fl_metrics_set(FL_M_DB_QUERIES, fl_db_queries(app->db));
-    fl_metrics_set(FL_M_DB_ERRORS, fl_db_errors(app->db));
+    fl_metrics_set(FL_M_DB_QUERIES,
+                   fl_db_queries(app->db) + fl_db_queries(fl_replica_db(app->replica)));
+    fl_metrics_set(FL_M_DB_ERRORS,
+                   fl_db_errors(app->db) + fl_db_errors(fl_replica_db(app->replica)));
     fl_metrics_set(FL_M_REDIS_ERRORS, fl_redis_errors(app->redis));
     fl_metrics_set(FL_M_TOKEN_FETCHES, fl_oauth_fetches(app->oauth));
     if (resp->status >= 500)
@@ -187,7 +218,7 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
 void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
               struct fl_arena *arena, struct fl_req *req, struct fl_resp *resp)
 {
-    int64_t t0 = fl_time_mono_us(), db0 = fl_db_busy_us(app->db);
+    int64_t t0 = fl_time_mono_us(), db0 = db_busy_us(app);
     int64_t redis0 = fl_redis_busy_us(app->redis), up0 = fl_httpc_busy_us(app->http);
     enum fl_err err;
 

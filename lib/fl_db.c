@@ -633,15 +633,15 @@ void fl_db_rollback(struct fl_db *db)
 
 int64_t fl_db_busy_us(const struct fl_db *db)
 {
-    return db->busy_us;
+    return db ? db->busy_us : 0;
 }
 
 uint64_t fl_db_queries(const struct fl_db *db)
 {
-    return db->queries;
+    return db ? db->queries : 0;
 }
 
 uint64_t fl_db_errors(const struct fl_db *db)
 {
-    return db->errors;
+    return db ? db->errors : 0;
 }

@@ -104,10 +104,10 @@ enum fl_err fl_db_begin(struct fl_db *db);
 enum fl_err fl_db_commit(struct fl_db *db);
 void fl_db_rollback(struct fl_db *db);
 
-/* Microseconds spent in calls on db since it was created (for Server-Timing). */
+/* Microseconds spent in calls on db since it was created (for Server-Timing); NULL: 0. */
 int64_t fl_db_busy_us(const struct fl_db *db);
 
-/* Statements executed and errors seen since db was created (for metrics and tests). */
+/* Statements executed and errors seen since db was created (for metrics); NULL: 0. */
 uint64_t fl_db_queries(const struct fl_db *db);
 uint64_t fl_db_errors(const struct fl_db *db);
 

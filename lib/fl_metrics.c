@@ -308,6 +308,13 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
     counter(out, "farmlokal_rate_limit_fail_open_total",
             "Requests served unchecked because Redis was unreachable.", "",
             c[FL_M_RATELIMIT_FAIL_OPEN]);
+    counter(out, "farmlokal_replica_reads_total",
+            "Catalogue reads with a replica configured, by where they ran.",
+            "{outcome=\"replica\"}", c[FL_M_READS_REPLICA]);
+    counter(out, "farmlokal_replica_reads_total", NULL, "{outcome=\"passed_over\"}",
+            c[FL_M_READS_PASSED_OVER]);
+    counter(out, "farmlokal_replica_reads_total", NULL, "{outcome=\"replica_behind\"}",
+            c[FL_M_READS_REPLICA_BEHIND]);
     fl_buf_appendf(out, "# HELP farmlokal_workers_alive Workers with a live process.\n"
                         "# TYPE farmlokal_workers_alive gauge\nfarmlokal_workers_alive %u\n",
                    alive);

@@ -36,6 +36,9 @@ enum fl_metric {
     FL_M_WEBHOOK_REJECTED,  /* bad signature */
     FL_M_RATELIMITED,
     FL_M_RATELIMIT_FAIL_OPEN,
+    FL_M_READS_REPLICA,        /* reads run on the replica, which had caught up */
+    FL_M_READS_PASSED_OVER,    /* the replica was behind or down: the primary served */
+    FL_M_READS_REPLICA_BEHIND, /* the primary was down: the replica served, maybe behind */
     FL_M__MAX
 };
 

@@ -8,6 +8,9 @@ a static file, so the machine's speed cancels out. Not part of tests/run.
                                            # seeding, cached/uncached listing, depth, EXPLAIN,
                                            # search latency (default 1,000,000 rows)
     tests/bench/bench.py integrations      # time the app adds to API A calls; webhook ingest
+    tests/bench/bench.py replica [--rows N]
+                                           # a listing miss read on a replica against the
+                                           # primary alone (default 100,000 rows)
 
 It builds a release tree in build-bench/ (no sanitizers) and starts a private stack with the
 integration harness. wrk drives the load from this machine, on loopback only.
@@ -254,6 +257,37 @@ def median_db(s, base, cursor):
     return statistics.median(out)
 
 
+def bench_replica(args):
+    """The same cache misses with the primary alone and with FL_MYSQL_READ_URL: the replica
+    path adds a position lookup on the primary and a wait on the replica to every read."""
+    import harness
+    with harness.Stack(replica=True) as s:
+        env = {"FL_RATE_LIMIT": "0", "FL_REDIS_URL": s.redis_unix_url}
+        s.start_app(workers=args.workers, env=env)
+        t = time.monotonic()
+        s.ctl("seed", "--rows", str(args.rows), timeout=1800)
+        s.replica_sync(timeout=1800)
+        print("\n# seeded %d rows and replicated them in %.1f s" % (args.rows, time.monotonic() - t))
+        variants = ["/api/products?sort=newest", "/api/products?sort=name_asc&category=fruits",
+                    "/api/products?sort=price_asc&search=onions", "/api/products?sort=newest&search=farm%20onions"]
+        medians = {}
+        for label, extra in (("primary alone", {}), ("replica", {"FL_MYSQL_READ_URL": s.replica_url})):
+            s.stop_app()
+            s.start_app(workers=args.workers, env=dict(env, **extra), migrate=False)
+            for base in variants:
+                median_db(s, base, None)  # warm up: connections, prepared statements
+                s.redis("FLUSHALL")
+                medians[label, base] = median_db(s, base, None)
+        print("\n# listing on a cache miss, server-side db ms (median of 60): primary alone, replica")
+        row("variant", "primary", "replica", "added ms", "")
+        for base in variants:
+            a, b = medians["primary alone", base], medians["replica", base]
+            row(base[len("/api/products?"):], "%.2f" % a, "%.2f" % b, "%.2f" % (b - a), "")
+        print("where the replica run's reads ran: " + ", ".join(
+            line for line in s.get("/api/metrics").text.splitlines()
+            if line.startswith("farmlokal_replica_reads_total")))
+
+
 def bench_integrations(args):
     import harness
     from test_integrations import Upstreams, WEBHOOK_SECRET
@@ -329,6 +363,9 @@ def main():
     c.add_argument("--search", nargs="*", default=["kaveha", "onions", "farm", "fresh", "organic tomatoes",
                                                     "onions powder", "farm onions", "fresh honey",
                                                     "cold pressed", "ka"])
+    r = sub.add_parser("replica")
+    r.add_argument("--rows", type=int, default=100000)
+    r.add_argument("--workers", type=int, default=2)
     i = sub.add_parser("integrations")
     i.add_argument("--workers", type=int, default=2)
     i.add_argument("--requests", type=int, default=500)
@@ -336,7 +373,8 @@ def main():
     i.add_argument("--seconds", type=int, default=8)
     args = ap.parse_args()
     build()
-    {"health": bench_health, "catalog": bench_catalog, "integrations": bench_integrations}[args.what](args)
+    {"health": bench_health, "catalog": bench_catalog, "integrations": bench_integrations,
+     "replica": bench_replica}[args.what](args)
 
 
 if __name__ == "__main__":

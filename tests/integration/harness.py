@@ -1054,8 +1054,9 @@ http {{
 
     # -- fd-0 mode (spawn-fcgi) and CGI mode ----------------------------------------------
 
-    def start_spawn_fcgi(self, n=2, multiwatch=False, env=None, timeout=30.0):
-        """Run the app as n workers accepting on fd 0, created by spawn-fcgi.
+    def start_spawn_fcgi(self, n=2, multiwatch=False, env=None, timeout=30.0, binary=None):
+        """Run the app (or another FastCGI program: binary) as n workers accepting on fd 0,
+        created by spawn-fcgi.
 
         multiwatch=False: `spawn-fcgi -F n -P pidfile` forks n workers and exits; their
         pids come from the pidfile (they are not our children; they get the stack
@@ -1065,7 +1066,7 @@ http {{
         Returns the worker pids."""
         if self.app_running() or self.fcgi_pids or "spawn-fcgi" in self.procs:
             raise RuntimeError("an app is already running on %s" % self.app_socket)
-        binary = self.app_binary()
+        binary = binary or self.app_binary()
         log = self.path("app.log")
         spawn = ["spawn-fcgi", "-s", self.app_socket, "-M", "0660"]
         t = time.monotonic()

@@ -244,7 +244,7 @@ def bench_catalog(args):
                       % (q, sort, 100.0 * found / args.rows, cells[0], cells[1]))
 
 
-def settle(s, timeout=120):
+def settle(s, timeout=600):
     """Waits until InnoDB has written the seed's dirty pages: measuring while its page
     cleaners flush gigabytes doubled some statement times."""
     s.sql("SET GLOBAL innodb_max_dirty_pages_pct = 0")

@@ -1028,6 +1028,60 @@ class CacheAndAdminTest(CatalogMixin, harness.StackTestCase):
         self.assertEqual(body["data"][0]["stock"], 4242)
 
 
+class WordsTogetherTest(CatalogMixin, harness.StackTestCase):
+    """Two-word searches whose cost hangs on how often the words go together: the planner
+    samples the rarer word's products (lib/fl_catalog.c, choose_probes). A word that always
+    goes with it is probed by joins (a page fills at once); one that almost never does is
+    read once as a set. The sizes put both pairs where guessing the words independent and
+    probing all of the rarer word's entries disagree, so only the sample tells them apart.
+    Which statement ran is read from MariaDB's general log; the walks check the rows."""
+
+    app_workers = 1
+    app_env = BASE_ENV
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        rows = make_products(random.Random(8), next_id(cls.stack), 1000, sku_prefix="G", lot_words=False)
+        for i, r in enumerate(rows):
+            if i < 400:    # zqpress everywhere zqcold is, and elsewhere
+                words = "zqpress zqcold" if i < 200 else "zqpress"
+            elif i < 600:  # zqonio, five times with zqpowd
+                words = "zqonio zqpowd" if i < 405 else "zqonio"
+            else:
+                words = "zqpowd"
+            r["description"] = "%s %s" % (words, r["description"])
+        insert_products(cls.stack, rows)
+        flush_cache(cls.stack)
+
+    def test_words_that_go_together_are_probed_and_words_apart_are_read_as_a_set(self):
+        s = self.stack
+        snap, ranks = snapshot(s), name_ranks(s)
+        log = s.path("general.log")
+        s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
+        try:
+            for search, n in (("zqcold zqpress", 200), ("zqonio zqpowd", 5)):
+                for sort in SORTS:
+                    params = {"search": search, "sort": sort}
+                    with self.subTest(**params):
+                        want = expected_ids(snap, ranks, params)
+                        self.assertEqual(len(want), n)
+                        got = self.walk(params, limit=7, snap=snap)
+                        self.assertEqual(got, want, describe_difference(got, want))
+        finally:
+            s.sql("SET GLOBAL general_log = OFF")
+        with open(log, errors="replace") as f:
+            executed = [line for line in f if "Execute" in line and "LIMIT 8" in line]
+        together = [q for q in executed if "'zqcold'" in q]
+        apart = [q for q in executed if "'zqonio'" in q]
+        self.assertTrue(together and apart, "no listing statements in the general log")
+        for q in together:
+            self.assertIn("LEFT JOIN product_words", q)
+            self.assertNotIn("SELECT DISTINCT product_id", q)
+        for q in apart:
+            self.assertIn("SELECT DISTINCT product_id FROM product_words WHERE word LIKE 'zqpowd%'", q)
+
+
 class SeederTest(CatalogMixin, harness.StackTestCase):
     """farmlokal-ctl seed: its search index is the one the app would build, and searches
     over seeded rows list exactly what they should, in every sort."""

@@ -590,8 +590,12 @@ static enum fl_err read_sample(void *ud, const struct fl_str *c, size_t ncols)
         fl_str_to_u64(c[0], 0, UINT64_MAX, &n);
     if (c[1].p)
         fl_str_to_u64(c[1], 0, UINT64_MAX, &together);
-    /* Nothing together in n: say half a match, so the estimate stays finite. */
-    *out = n == 0 ? 1 : together > 0 ? (double)together / (double)n : 0.5 / (double)n;
+    /*
+     * None together in the sample: take it that they never meet, so the driver is read
+     * whole. Any other guess lets a small page (limit=1) choose probes, and words that
+     * never meet then probe every driver entry (30 ms, measured, against 12 as a set).
+     */
+    *out = n == 0 ? 1 : (double)together / (double)n;
     return FL_OK;
 }
 
@@ -613,12 +617,12 @@ static enum fl_err sample_together(struct fl_db *db, const struct word_plan *dri
     return fl_db_query(db, sql, a, 2, read_sample, out);
 }
 
-/* Probing cost of the driver entries read for a page when a share (> 0) of them matches. */
+/* Probing cost of the driver entries read for a page when a share of them matches. */
 static double probing(const struct plan *p, double share, double cost)
 {
-    double reads = p->page_entries / share;
+    double all = p->w[0].rows;
 
-    return (reads < p->w[0].rows ? reads : p->w[0].rows) * cost;
+    return (share * all > p->page_entries ? p->page_entries / share : all) * cost;
 }
 
 /*
@@ -643,7 +647,7 @@ static enum fl_err choose_probes(struct fl_db *db, struct plan *p, double total)
         enum fl_err err;
 
         w->probe = listed ? PROBE_JOIN : PROBE_RANGE;
-        if (p->kind != PLAN_SCAN && set < p->w[0].rows * cost) {
+        if (p->kind != PLAN_SCAN && set < probing(p, 0, cost)) {
             share = fraction(w->rows, total); /* as if independent */
             if (set >= probing(p, share, cost) &&
                 (err = sample_together(db, &p->w[0], w, &share)) != FL_OK)

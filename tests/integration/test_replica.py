@@ -59,6 +59,9 @@ class ReplicaTest(CatalogMixin, harness.StackTestCase):
                             headers={"Authorization": "Bearer " + ADMIN_TOKEN,
                                      "Content-Type": "application/json"})
 
+    def replica_statements(self):
+        return int(self.stack.replica_sql("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")[0][1])
+
     def some_id(self):
         return min(snapshot(self.stack))
 
@@ -88,9 +91,6 @@ class ReplicaTest(CatalogMixin, harness.StackTestCase):
         # from the replica (a wait, then at least one statement, per read).
         self.assertEqual(com_stmt_execute(s) - primary0, n)
         self.assertGreaterEqual(self.replica_statements() - replica0, 2 * n)
-
-    def replica_statements(self):
-        return int(self.stack.replica_sql("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")[0][1])
 
     def test_a_write_shows_in_the_next_read_while_the_replica_lags(self):
         s = self.stack

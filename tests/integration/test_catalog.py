@@ -432,6 +432,31 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
                 got = self.walk(params, limit=limit, snap=snap)
                 self.assertEqual(got, want, describe_difference(got, want))
 
+    def test_narrow_price_range_read_through_the_price_index(self):
+        # A price a handful of rows share, listed in the other sorts: the range is read
+        # whole from the price index and sorted (PLAN_PRICES), which no walk above reaches.
+        s = self.stack
+        snap, ranks = snapshot(s), name_ranks(s)
+        price = s.sql("SELECT price FROM products GROUP BY price HAVING COUNT(*) BETWEEN 13 AND 30"
+                      " ORDER BY COUNT(*), price LIMIT 1", database="farmlokal")[0][0]
+        log = s.path("general.log")
+        s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
+        try:
+            for sort in ("newest", "oldest", "name_asc"):
+                for extra in ({}, {"category": "fruits,vegetables,dairy"}):
+                    params = dict(extra, sort=sort, minPrice=price, maxPrice=price)
+                    with self.subTest(**params):
+                        want = expected_ids(snap, ranks, params)
+                        self.assertGreater(len(want), 0 if extra else 12)  # pages follow
+                        got = self.walk(params, limit=12, snap=snap)
+                        self.assertEqual(got, want, describe_difference(got, want))
+        finally:
+            s.sql("SET GLOBAL general_log = OFF")
+        with open(log, errors="replace") as f:
+            read = {m for line in f if "FORCE INDEX (ix_products_price) WHERE 1=1" in line
+                    for m in re.findall(r"ORDER BY x\.(\w+)", line)}
+        self.assertEqual(read, {"created_at", "name"})
+
     def test_nonempty_filters_really_filter(self):
         # The expected lists of the walks above are neither empty nor everything.
         snap = snapshot(self.stack)

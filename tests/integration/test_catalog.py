@@ -14,6 +14,7 @@ or from anywhere:        FL_BUILD_DIR=/abs/build python3 /abs/tests/integration/
 
 import base64
 import collections
+import contextlib
 import datetime
 import decimal
 import os
@@ -286,6 +287,22 @@ class CatalogMixin:
         if snap is not None:
             self.assertEqual(p, snap.get(p["id"]), msg)
 
+    @contextlib.contextmanager
+    def listing_statements(self):
+        """Yields a list that, after the block, holds the listing statements the app ran in
+        it, with their values (MariaDB's general log): for tests of the planner's choices."""
+        log = self.stack.path("general.log")
+        open(log, "w").close()
+        self.stack.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
+        statements = []
+        try:
+            yield statements
+        finally:
+            self.stack.sql("SET GLOBAL general_log = OFF")
+            with open(log, errors="replace") as f:
+                statements.extend(line.split(" Execute\t", 1)[1] for line in f
+                                  if " Execute\t" in line and "JOIN products p ON p.id = k.id" in line)
+
     def listing(self, params, headers=None):
         """GET the listing; assert a well-formed 200; return (response, body)."""
         path = listing_path(params)
@@ -439,9 +456,7 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
         snap, ranks = snapshot(s), name_ranks(s)
         price = s.sql("SELECT price FROM products GROUP BY price HAVING COUNT(*) BETWEEN 13 AND 30"
                       " ORDER BY COUNT(*), price LIMIT 1", database="farmlokal")[0][0]
-        log = s.path("general.log")
-        s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
-        try:
+        with self.listing_statements() as executed:
             for sort in ("newest", "oldest", "name_asc"):
                 for extra in ({}, {"category": "fruits,vegetables,dairy"}):
                     params = dict(extra, sort=sort, minPrice=price, maxPrice=price)
@@ -450,11 +465,8 @@ class ListingTest(CatalogMixin, harness.StackTestCase):
                         self.assertGreater(len(want), 0 if extra else 12)  # pages follow
                         got = self.walk(params, limit=12, snap=snap)
                         self.assertEqual(got, want, describe_difference(got, want))
-        finally:
-            s.sql("SET GLOBAL general_log = OFF")
-        with open(log, errors="replace") as f:
-            read = {m for line in f if "FORCE INDEX (ix_products_price) WHERE 1=1" in line
-                    for m in re.findall(r"ORDER BY x\.(\w+)", line)}
+        read = {m for q in executed if "FORCE INDEX (ix_products_price) WHERE 1=1" in q
+                for m in re.findall(r"ORDER BY x\.(\w+)", q)}
         self.assertEqual(read, {"created_at", "name"})
 
     def test_nonempty_filters_really_filter(self):
@@ -1080,11 +1092,8 @@ class WordsTogetherTest(CatalogMixin, harness.StackTestCase):
         flush_cache(cls.stack)
 
     def test_words_that_go_together_are_probed_and_words_apart_are_read_as_a_set(self):
-        s = self.stack
-        snap, ranks = snapshot(s), name_ranks(s)
-        log = s.path("general.log")
-        s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
-        try:
+        snap, ranks = snapshot(self.stack), name_ranks(self.stack)
+        with self.listing_statements() as executed:
             for search, n in (("zqcold zqpress", 200), ("zqonio zqpowd", 5)):
                 for sort in SORTS:
                     params = {"search": search, "sort": sort}
@@ -1093,10 +1102,6 @@ class WordsTogetherTest(CatalogMixin, harness.StackTestCase):
                         self.assertEqual(len(want), n)
                         got = self.walk(params, limit=7, snap=snap)
                         self.assertEqual(got, want, describe_difference(got, want))
-        finally:
-            s.sql("SET GLOBAL general_log = OFF")
-        with open(log, errors="replace") as f:
-            executed = [line for line in f if "Execute" in line and "LIMIT 8" in line]
         together = [q for q in executed if "'zqcold'" in q]
         apart = [q for q in executed if "'zqonio'" in q]
         self.assertTrue(together and apart, "no listing statements in the general log")
@@ -1126,19 +1131,11 @@ class WordsNeverTogetherTest(CatalogMixin, harness.StackTestCase):
         flush_cache(cls.stack)
 
     def test_words_never_together_read_as_a_set_for_any_page(self):
-        s = self.stack
-        log = s.path("general.log")
-        s.sql("SET GLOBAL general_log_file = '%s'; SET GLOBAL general_log = ON" % log)
-        try:
+        with self.listing_statements() as executed:
             for limit in (1, 7):
                 for sort in SORTS:
                     with self.subTest(limit=limit, sort=sort):
                         self.assertEqual(self.walk({"search": "zqnever zqdust", "sort": sort}, limit=limit), [])
-        finally:
-            s.sql("SET GLOBAL general_log = OFF")
-        with open(log, errors="replace") as f:
-            executed = [line for line in f if "Execute" in line and "'zqnever'" in line and "LIMIT" in line
-                        and "EXPLAIN" not in line]
         self.assertTrue(executed, "no listing statements in the general log")
         for q in executed:
             self.assertIn("SELECT DISTINCT product_id FROM product_words WHERE word LIKE 'zqdust%'", q)

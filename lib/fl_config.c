@@ -534,6 +534,11 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     TRY(get_uint(l, "FL_API_A_DEADLINE_MS", 5000, 10, 120000, &cfg->api_a_deadline_ms));
     TRY(get_uint(l, "FL_API_A_BREAKER_OPEN_MS", 30000, 100, 3600000,
                  &cfg->api_a_breaker_open_ms));
+    TRY(get_uint(l, "FL_API_A_MAX_INFLIGHT", 0, 0, 65535, &cfg->api_a_max_inflight));
+    TRY(get_uint(l, "FL_DB_READ_TIMEOUT_MS", 1000, 10, 60000, &cfg->db_read_timeout_ms));
+    TRY(get_uint(l, "FL_CACHE_STALE_S", 600, 0, 86400, &cfg->cache_stale_s));
+    TRY(get_uint(l, "FL_QUEUE_BUDGET_MS", 2000, 0, 600000, &cfg->queue_budget_ms));
+    TRY(get_uint(l, "FL_LISTEN_BACKLOG", 1024, 1, 65535, &cfg->listen_backlog));
     TRY(get_http_url(l, "FL_API_B_URL", NULL, &cfg->api_b_url));
     TRY(get_http_url(l, "FL_PUBLIC_URL", NULL, &cfg->public_url));
     TRY(get_webhook_secret(l, cfg));
@@ -631,6 +636,11 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
     fl_buf_appendf(out, "FL_API_A_TIMEOUT_MS=%u\nFL_API_A_RETRIES=%u\nFL_API_A_DEADLINE_MS=%u\n",
                    cfg->api_a_timeout_ms, cfg->api_a_retries, cfg->api_a_deadline_ms);
     fl_buf_appendf(out, "FL_API_A_BREAKER_OPEN_MS=%u\n", cfg->api_a_breaker_open_ms);
+    fl_buf_appendf(out, "FL_API_A_MAX_INFLIGHT=%u\n", cfg->api_a_max_inflight);
+    fl_buf_appendf(out, "FL_DB_READ_TIMEOUT_MS=%u\nFL_CACHE_STALE_S=%u\n", cfg->db_read_timeout_ms,
+                   cfg->cache_stale_s);
+    fl_buf_appendf(out, "FL_QUEUE_BUDGET_MS=%u\nFL_LISTEN_BACKLOG=%u\n", cfg->queue_budget_ms,
+                   cfg->listen_backlog);
     fl_buf_appendf(out, "FL_API_B_URL=%s\n", or_unset(cfg->api_b_url));
     fl_buf_appendf(out, "FL_PUBLIC_URL=%s\n", or_unset(cfg->public_url));
     fl_buf_appendf(out, "FL_WEBHOOK_SECRET=%s\n", masked(cfg->webhook_secret));

@@ -59,6 +59,12 @@ struct fl_config {
     unsigned api_a_retries;   /* retries after the first try */
     unsigned api_a_deadline_ms; /* whole request budget */
     unsigned api_a_breaker_open_ms; /* how long the breaker stays open */
+    unsigned api_a_max_inflight; /* requests of a pool waiting on API A at once; 0: half the
+                                    pool's workers, at least 1 */
+    unsigned db_read_timeout_ms; /* a read statement's bound, enforced by the server too */
+    unsigned cache_stale_s;   /* how long a cached body is kept past its fresh life */
+    unsigned queue_budget_ms; /* a request queued longer is refused; 0: never */
+    unsigned listen_backlog;  /* the master's listen(2) backlog */
     char *api_b_url;          /* owned or NULL */
     char *public_url;         /* owned or NULL */
     char *webhook_secret;     /* owned raw key bytes (decoded from whsec_), or NULL */

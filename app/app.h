@@ -6,6 +6,7 @@
 #ifndef FL_APP_H
 #define FL_APP_H
 
+#include "fl_bulkhead.h"
 #include "fl_config.h"
 #include "fl_db.h"
 #include "fl_httpc.h"
@@ -31,6 +32,7 @@ struct fl_app {
     struct fl_redis *redis;      /* owned */
     struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
     struct fl_oauth *oauth;      /* owned: the upstream token cache */
+    struct fl_bulkhead *bulkhead; /* owned: the pool's seats on API A; NULL: no limit */
     struct fl_buf scratch;       /* reused by each request for error details */
     unsigned route_index;        /* this request's route, for metrics (0: none matched) */
     struct fl_ratelimit rl;      /* this request's rate limit, while rl_pending */

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * GET /products/external/{id}: a product from API A, through the upstream policy (OAuth
- * token, retries, deadline, breaker), wrapped as the original wrapped it.
+ * token, retries, deadline, breaker), wrapped as the original wrapped it. Only as many of
+ * the pool's workers as the bulkhead seats wait on API A at once; the others refuse.
  */
 #include "app.h"
 
+#include "fl_bulkhead.h"
 #include "fl_metrics.h"
 #include "fl_upstream.h"
 
 #define ID_MAX_BYTES 64
+/* What a refusal at a full bulkhead suggests: calls end within the deadline, most sooner. */
+#define BULKHEAD_RETRY_AFTER_S 1
 
 static bool valid_id(struct fl_str id)
 {
@@ -61,11 +65,20 @@ void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_re
         fl_resp_problem(resp, req, 503, NULL, "the external product API is not configured");
         return;
     }
+    if (!fl_bulkhead_enter(app->bulkhead)) {
+        fl_metrics_add(FL_M_UPSTREAM_BULKHEAD_FULL, 1);
+        fl_resp_problem(resp, req, 503, "upstream-busy",
+                        "%u requests are already waiting on the external API; try again shortly",
+                        fl_bulkhead_seats(app->bulkhead));
+        fl_resp_header(resp, "Retry-After", "%d", BULKHEAD_RETRY_AFTER_S);
+        return;
+    }
     fl_api_a_policy(cfg, &policy);
     fl_buf_init(&url, 4096);
     fl_buf_appendf(&url, "%s/%.*s", cfg->api_a_url, (int)req->route_arg.len, req->route_arg.p);
     fl_buf_init(&r.body, (size_t)1 << 20);
     fl_upstream_get(&policy, app->http, app->oauth, app->redis, req->arena, url.p, &r);
+    fl_bulkhead_leave(app->bulkhead);
     fl_metrics_add(outcome_metric[r.outcome], 1);
     if (r.tries > 1)
         fl_metrics_add(FL_M_UPSTREAM_RETRIES, r.tries - 1);

@@ -286,6 +286,8 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
             "{upstream=\"api_a\",outcome=\"timed_out\"}", c[FL_M_UPSTREAM_TIMED_OUT]);
     counter(out, "farmlokal_upstream_requests_total", NULL,
             "{upstream=\"api_a\",outcome=\"rejected\"}", c[FL_M_UPSTREAM_REJECTED]);
+    counter(out, "farmlokal_upstream_requests_total", NULL,
+            "{upstream=\"api_a\",outcome=\"bulkhead_full\"}", c[FL_M_UPSTREAM_BULKHEAD_FULL]);
     counter(out, "farmlokal_upstream_retries_total", "Tries after the first.",
             "{upstream=\"api_a\"}", c[FL_M_UPSTREAM_RETRIES]);
     fl_buf_appendf(out, "# HELP farmlokal_circuit_state 0 closed, 1 open, 2 half-open.\n"
@@ -315,6 +317,9 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
             c[FL_M_READS_PASSED_OVER]);
     counter(out, "farmlokal_replica_reads_total", NULL, "{outcome=\"replica_behind\"}",
             c[FL_M_READS_REPLICA_BEHIND]);
+    counter(out, "farmlokal_shed_total",
+            "Requests refused unserved after waiting longer than the queue budget.", "",
+            c[FL_M_SHED]);
     fl_buf_appendf(out, "# HELP farmlokal_workers_alive Workers with a live process.\n"
                         "# TYPE farmlokal_workers_alive gauge\nfarmlokal_workers_alive %u\n",
                    alive);

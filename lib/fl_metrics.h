@@ -27,6 +27,7 @@ enum fl_metric {
     FL_M_UPSTREAM_FAILED,
     FL_M_UPSTREAM_TIMED_OUT,
     FL_M_UPSTREAM_REJECTED, /* refused by the open breaker, no call made */
+    FL_M_UPSTREAM_BULKHEAD_FULL, /* refused: the pool's seats on API A were taken */
     FL_M_UPSTREAM_RETRIES,
     FL_M_TOKEN_FETCHES,     /* set from the token cache's own count */
     FL_M_WEBHOOK_APPLIED,
@@ -39,6 +40,7 @@ enum fl_metric {
     FL_M_READS_REPLICA,        /* reads run on the replica, which had caught up */
     FL_M_READS_PASSED_OVER,    /* the replica was behind or down: the primary served */
     FL_M_READS_REPLICA_BEHIND, /* the primary was down: the replica served, maybe behind */
+    FL_M_SHED,                 /* refused unserved: queued longer than FL_QUEUE_BUDGET_MS */
     FL_M__MAX
 };
 

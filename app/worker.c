@@ -53,6 +53,7 @@ void fl_app_free(struct fl_app *app)
     fl_redis_free(app->redis);
     fl_httpc_free(app->http);
     fl_oauth_free(app->oauth);
+    fl_bulkhead_close(app->bulkhead);
     fl_buf_free(&app->scratch);
     memset(app, 0, sizeof(*app));
 }
@@ -127,8 +128,18 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
                      struct fl_resp *resp, struct fl_buf *scratch)
 {
     const struct fl_route *route;
+    int64_t queued_ms;
     enum fl_err err;
 
+    /* Waited past the queue budget: its client has likely given up; refuse, do no work. */
+    queued_ms = fl_req_queued_ms(req, fl_time_wall_ms());
+    if (app->cfg->queue_budget_ms && queued_ms > (int64_t)app->cfg->queue_budget_ms) {
+        fl_metrics_add(FL_M_SHED, 1);
+        fl_resp_problem(resp, req, 503, "overloaded", "the request waited %lld ms for a worker",
+                        (long long)queued_ms);
+        fl_resp_header(resp, "Retry-After", "1");
+        return;
+    }
     /* Over the largest body any route takes: refused before anything else is looked at. */
     if (req->content_length > FL_BODY_MAX_BYTES) {
         fl_resp_problem(resp, req, 413, NULL, "the request body is over %zu bytes",
@@ -251,6 +262,7 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
     if (fl_metrics_open(cfg->metrics_dir) != FL_OK)
         fl_log(FL_LOG_WARN, "event=metrics_unavailable dir=%s action=\"counting in memory\"",
                cfg->metrics_dir);
+    app.bulkhead = fl_bulkhead_open(cfg->metrics_dir, listen_fd, cfg->api_a_max_inflight);
     install_signals(&stop_set);
     sigprocmask(SIG_BLOCK, &stop_set, NULL);
     for (;;) {

@@ -137,6 +137,31 @@ enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, const char *
     return FL_OK;
 }
 
+int64_t fl_req_queued_ms(const struct fl_req *req, int64_t now_ms)
+{
+    const char *start = fl_req_env(req, "FL_REQUEST_START"), *dot;
+    size_t n_int, n_frac = 0;
+    uint64_t s, ms = 0;
+
+    if (start == NULL)
+        return -1;
+    dot = strchr(start, '.');
+    n_int = dot ? (size_t)(dot - start) : strlen(start);
+    if (fl_str_to_u64((struct fl_str){start, n_int}, 0, (uint64_t)INT64_MAX / 1000 - 1, &s) !=
+        FL_OK)
+        return -1;
+    /* Milliseconds, leading zeros included ("0.005"): digits, not a number. */
+    for (const char *f = dot ? dot + 1 : ""; *f; f++, n_frac++) {
+        if (n_frac == 3 || *f < '0' || *f > '9')
+            return -1;
+        ms = ms * 10 + (uint64_t)(*f - '0');
+    }
+    for (; n_frac < 3; n_frac++)
+        ms *= 10;
+    ms += s * 1000;
+    return now_ms > (int64_t)ms ? now_ms - (int64_t)ms : 0;
+}
+
 /* Decodes one "name[=value]" part into an arena copy. */
 static enum fl_err decode_part(struct fl_req *req, struct fl_str raw, struct fl_str *out,
                                struct fl_buf *detail)

@@ -79,6 +79,14 @@ enum fl_err fl_req_parse_query(struct fl_req *req, const char *const *allowed,
 /* Returns the decoded value of query parameter name, or NULL when it was not sent. */
 const struct fl_str *fl_req_param(const struct fl_req *req, const char *name);
 
+/*
+ * How long the request waited for a worker, in milliseconds: now_ms (wall clock, since the
+ * epoch) minus FL_REQUEST_START, the time the web server passed the request on, in seconds
+ * with up to three decimals (nginx: `fastcgi_param FL_REQUEST_START $msec;`). Returns -1
+ * when the parameter is absent or malformed, 0 when it lies in the future (clock skew).
+ */
+int64_t fl_req_queued_ms(const struct fl_req *req, int64_t now_ms);
+
 /* The method's name ("GET"), for Allow headers and logs. */
 const char *fl_method_name(enum fl_method m);
 

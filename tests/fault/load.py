@@ -49,6 +49,7 @@ import collections
 import datetime
 import importlib.util
 import json
+import math
 import os
 import random
 import sys
@@ -96,7 +97,7 @@ def percentile(values, p):
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100.0 * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100.0 * len(ordered)) - 1))]
 
 
 class Report:

@@ -13,6 +13,7 @@ import load  # noqa: E402
 
 class HealthyLoadTest(load.FaultTestCase):
     workers = 2
+    env = {"FL_API_A_MAX_INFLIGHT": "2"}  # both workers may call API A: nothing is refused
 
     def test_mixed_load_without_a_fault(self):
         mix = {"cached": 4, "miss": 2, "search": 1, "external": 1, "webhook": 2}

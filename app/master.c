@@ -4,8 +4,10 @@
  * and keeps N of them alive. A worker that exits is replaced at once, or after a growing
  * delay when it keeps dying within a second of starting. SIGHUP replaces the workers one at
  * a time, the new one started before the old one is asked to stop, so the pool never
- * shrinks. SIGTERM or SIGINT stop the workers (each finishes its request) and then the
- * master. The master serves no requests and holds no connections.
+ * shrinks. SIGTERM or SIGINT first remove a unix socket's path, so new connections fail
+ * at once (nginx then tries another pool), and then stop the workers, which serve every
+ * connection already queued before they leave. The master serves no requests and holds
+ * no connections.
  */
 #include "app.h"
 
@@ -26,12 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fl_bulkhead.h"
 #include "fl_log.h"
 #include "fl_metrics.h"
 #include "fl_time.h"
 
 #define WORKERS_MAX 256
-#define BACKLOG 1024
 #define QUICK_DEATH_US 1000000
 #define BACKOFF_MAX_US 30000000
 #define DRAIN_TIMEOUT_US 30000000
@@ -104,7 +106,7 @@ static int bind_unix(struct master *m, const char *path)
     memcpy(sa.sun_path, path, strlen(path) + 1);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        chmod(path, 0660) != 0 || listen(fd, BACKLOG) != 0) {
+        chmod(path, 0660) != 0 || listen(fd, (int)m->cfg->listen_backlog) != 0) {
         fl_log(FL_LOG_ERROR, "event=listen_failed path=%s error=\"%s\"", path, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -114,7 +116,7 @@ static int bind_unix(struct master *m, const char *path)
     return fd;
 }
 
-static int bind_tcp(const char *spec)
+static int bind_tcp(const char *spec, unsigned backlog)
 {
     char host[256];
     const char *colon = strrchr(spec, ':');
@@ -139,7 +141,7 @@ static int bind_tcp(const char *spec)
     }
     fd = socket(ai->ai_family, SOCK_STREAM, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, BACKLOG) != 0) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, (int)backlog) != 0) {
         fl_log(FL_LOG_ERROR, "event=listen_failed addr=%s error=\"%s\"", spec, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -272,6 +274,8 @@ static void reload(struct master *m)
         fl_config_free(m->cfg);
         *m->cfg = fresh;
         fl_log_set_level(m->cfg->log_level);
+        /* listen(2) again sets the queue's new length on the bound socket. */
+        listen(m->listen_fd, (int)m->cfg->listen_backlog);
     }
     fl_buf_free(&err);
 }
@@ -298,6 +302,17 @@ static void stop_all(struct master *m)
     }
 }
 
+/* The pool's API A table (lib/fl_bulkhead.h) goes with the pool. */
+static void remove_bulkhead(struct master *m)
+{
+    struct fl_buf path;
+
+    fl_buf_init(&path, 4096);
+    if (fl_bulkhead_path(m->cfg->metrics_dir, m->listen_fd, &path) && !fl_buf_err(&path))
+        unlink(path.p);
+    fl_buf_free(&path);
+}
+
 int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
                   struct fl_config *cfg)
 {
@@ -312,7 +327,7 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
     m->cfg = cfg;
     m->config_file = config_file;
     m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0 ? bind_unix(m, listen_spec + 5)
-                                                         : bind_tcp(listen_spec);
+                                                         : bind_tcp(listen_spec, cfg->listen_backlog);
     if (m->listen_fd < 0) {
         status = 1;
         goto out;
@@ -360,12 +375,15 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
         ppoll(NULL, 0, &wait, &none);
     }
     fl_log(FL_LOG_INFO, "event=master_stopping");
+    /* From here a connect fails (ENOENT) and the web server tries its next pool, while the
+     * workers serve what is already queued: nothing queued is reset. */
+    if (m->unix_path)
+        unlink(m->unix_path);
     stop_all(m);
+    remove_bulkhead(m);
 out:
     if (m->listen_fd >= 0)
         close(m->listen_fd);
-    if (m->unix_path)
-        unlink(m->unix_path);
     free(m->unix_path);
     fl_config_free(m->cfg);
     free(m);

@@ -2,9 +2,9 @@
 /*
  * The worker: one request at a time, from accept to finish. SIGTERM, SIGINT and SIGHUP are
  * blocked while a request is served (so no system call of MySQL, Redis or curl is
- * interrupted) and unblocked only around accept; the handler then closes this process's
- * listening descriptor, so a pending signal can never be lost between the check of the
- * stop flag and the accept call.
+ * interrupted) and unblocked only around accept; the handler wakes the accept (fl_http),
+ * so a pending signal can never be lost between the check of the stop flag and the wait,
+ * and the worker leaves once it has served what was already queued to it.
  */
 #include "app.h"
 
@@ -77,12 +77,14 @@ static void install_signals(sigset_t *stop_set)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* multiwatch's "graceful stop" (libfcgi's own otherwise) */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     sigemptyset(stop_set);
     sigaddset(stop_set, SIGTERM);
     sigaddset(stop_set, SIGINT);
     sigaddset(stop_set, SIGHUP);
+    sigaddset(stop_set, SIGUSR1);
 }
 
 bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp)

@@ -3,24 +3,36 @@
  * libfcgi's reentrant API (FCGX_*), never fcgi_stdio.h. For CGI (no listening socket),
  * libfcgi's FCGX_Accept_r does not help, so the single request is read from environ and
  * stdin and written to stdout directly.
+ *
+ * The listening socket is non-blocking (for every process sharing it: each of them waits
+ * in poll, never in accept), so a worker told to stop can take what is already queued and
+ * learn from EAGAIN that nothing is left, instead of closing the socket on connections that
+ * a web server has already sent a request on. A pipe wakes the poll when the stop signal
+ * comes; the byte stays until exit, so a signal caught just before poll is never lost.
  */
 #include "fl_http.h"
 
 #include <fcgiapp.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fl_time.h"
+
 extern char **environ;
 
 struct fl_http {
     FCGX_Request req;
     int listen_fd;                 /* -1 in CGI mode */
+    int wake[2];                   /* fl_http_stop writes to [1], accept polls [0] */
     volatile sig_atomic_t stopped; /* set by fl_http_stop */
+    int64_t drain_until_us;        /* once stopped: when to stop taking queued requests */
     bool cgi_served;
     bool accepted;
 };
@@ -37,9 +49,14 @@ struct fl_http *fl_http_open(int listen_fd)
     if (h == NULL)
         return NULL;
     h->listen_fd = listen_fd;
+    h->wake[0] = h->wake[1] = -1;
     if (listen_fd >= 0) {
-        if (FCGX_Init() != 0 ||
+        int flags = fcntl(listen_fd, F_GETFL);
+        if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+            pipe2(h->wake, O_CLOEXEC | O_NONBLOCK) != 0 || FCGX_Init() != 0 ||
             FCGX_InitRequest(&h->req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+            close(h->wake[0]);
+            close(h->wake[1]);
             free(h);
             return NULL;
         }
@@ -51,34 +68,58 @@ void fl_http_close(struct fl_http *h)
 {
     if (h == NULL)
         return;
-    if (h->listen_fd >= 0)
+    if (h->listen_fd >= 0) {
         FCGX_Free(&h->req, 1);
+        close(h->wake[0]);
+        close(h->wake[1]);
+    }
     free(h);
 }
 
 void fl_http_stop(struct fl_http *h)
 {
+    int saved = errno;
+
     h->stopped = 1;
-    if (h->listen_fd >= 0) {
-        FCGX_ShutdownPending();
-        close(h->listen_fd);
-        h->listen_fd = -2; /* closed: neither CGI nor a socket any more */
+    if (h->listen_fd >= 0 && write(h->wake[1], "", 1) < 0) {
+        /* The pipe is full: an earlier stop already woke us. */
     }
+    errno = saved;
+}
+
+/* Waits until a connection may be queued or the stop comes (or a signal interrupts). */
+static void wait_readable(struct fl_http *h)
+{
+    struct pollfd fds[2] = {{.fd = h->listen_fd, .events = POLLIN},
+                            {.fd = h->wake[0], .events = POLLIN}};
+
+    poll(fds, 2, -1);
 }
 
 enum fl_err fl_http_accept(struct fl_http *h, const char *const **env)
 {
-    if (h->stopped)
-        return FL_EIO;
     if (h->listen_fd == -1) {
-        if (h->cgi_served)
+        if (h->cgi_served || h->stopped)
             return FL_EIO;
         h->cgi_served = true;
         *env = (const char *const *)environ;
         return FL_OK;
     }
-    if (FCGX_Accept_r(&h->req) < 0)
-        return FL_EIO;
+    for (;;) {
+        int rc;
+        if (h->stopped && h->drain_until_us == 0)
+            h->drain_until_us = fl_time_mono_us() + FL_HTTP_DRAIN_MAX_US;
+        if (h->stopped && fl_time_mono_us() > h->drain_until_us)
+            return FL_EIO;
+        rc = FCGX_Accept_r(&h->req);
+        if (rc >= 0)
+            break;
+        if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR)
+            return FL_EIO;
+        if (h->stopped)
+            return FL_EIO; /* nothing is queued any more */
+        wait_readable(h);
+    }
     h->accepted = true;
     *env = (const char *const *)h->req.envp;
     return FL_OK;

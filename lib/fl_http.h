@@ -31,7 +31,7 @@ bool fl_http_stdin_is_listener(void);
 /*
  * Waits for the next request and returns its NAME=VALUE parameters in env (borrowed until
  * fl_http_finish). Returns FL_OK, or FL_EIO when there is none: accept failed, the CGI
- * request was already served, or fl_http_stop() was called.
+ * request was already served, or fl_http_stop() was called and nothing is queued.
  */
 enum fl_err fl_http_accept(struct fl_http *h, const char *const **env);
 
@@ -52,10 +52,16 @@ void fl_http_send(struct fl_http *h, const struct fl_req *req, const struct fl_r
 void fl_http_finish(struct fl_http *h);
 
 /*
- * Async-signal-safe: makes the current or next fl_http_accept return FL_EIO and closes the
- * listening descriptor of this process (other processes sharing it are not affected), so
- * a worker waiting in accept leaves at once and one serving a request leaves after it.
+ * Async-signal-safe: from now on fl_http_accept hands out only the connections already
+ * queued on the listening socket (for at most FL_HTTP_DRAIN_MAX_US), then returns FL_EIO.
+ * So a worker waiting in accept leaves at once when nothing is queued, one serving a
+ * request leaves after it, and a pool whose workers all stop refuses none of the requests
+ * queued to it. Other processes sharing the socket are not affected.
  */
 void fl_http_stop(struct fl_http *h);
+
+/* How long a stopping worker keeps taking queued requests (the queue is never empty under
+ * overload); its supervisor's own stop timeout is longer (master 30 s, systemd 90 s). */
+#define FL_HTTP_DRAIN_MAX_US 10000000
 
 #endif

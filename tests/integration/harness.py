@@ -482,7 +482,8 @@ class Stack:
     app_pid, timings (seconds per start-up phase).
     """
 
-    def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=(), replica=False):
+    def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=(), replica=False,
+                 two_pools=False):
         self.want = {"mysql": mysql, "redis": redis, "nginx": nginx, "replica": mysql and replica}
         self.mysql_args = list(mysql_args)  # extra mariadbd options (benchmarks: bigger pool)
         self.keep = keep if keep is not None else os.environ.get("FL_TEST_KEEP") == "1"
@@ -501,6 +502,10 @@ class Stack:
         self.app_socket = self.path("fl.sock")
         self.mysql_port = self.redis_port = self.nginx_port = None
         self.fcgi_pids = []  # workers started by start_spawn_fcgi in fork mode
+        # two_pools: nginx's upstream lists a second socket, pool B (start_pool_b), as
+        # deploy/nginx/farmlokal-site.conf lists pools A and B.
+        self.two_pools = two_pools
+        self.pool_b_socket = self.path("fl-b.sock")
         _install_cleanup_handlers()
         _live_stacks.add(self)
 
@@ -633,7 +638,7 @@ class Stack:
     def logs(self):
         """{name: path} of every log file this stack writes."""
         names = ["app.log", "ctl.log", "spawn-fcgi.log", "nginx-error.log", "mariadb.err", "replica.err",
-                 "redis.log"]
+                 "redis.log", "pool-b.log"]
         return {n: self.path(n) for n in names}
 
     def dump_logs(self, lines=60, file=None):
@@ -872,7 +877,7 @@ http {{
     large_client_header_buffers 4 32k;
 
     upstream farmlokal {{
-        server unix:{sock};
+        server unix:{sock}{pool_b};
     }}
 
     server {{
@@ -883,6 +888,8 @@ http {{
     }}
 }}
 """.format(pid=t("nginx.pid"), tmp=self.tmp, sock=self.app_socket, port=self.nginx_port,
+           pool_b=(" max_fails=0;\n        server unix:%s max_fails=0"
+                   % self.pool_b_socket) if self.two_pools else "",
            location=NGINX_LOCATION_CONF, user="user root root;" if _is_root() else "")
         with open(t("nginx.conf"), "w") as f:
             f.write(conf)
@@ -1051,6 +1058,36 @@ http {{
         if not proc:
             return None
         return proc.stop(grace or GRACE["app"], sig)
+
+    # -- pool B (Stack(two_pools=True)) ---------------------------------------------------
+
+    def start_pool_b(self, workers=2, env=None, runner="master", timeout=30.0):
+        """Start pool B on its own socket, behind the same nginx upstream as the app:
+        runner "master" (`farmlokal --listen ... --workers N`) or "multiwatch" (spawn-fcgi
+        running multiwatch, which keeps N workers on fd 0). Returns its supervisor's pid."""
+        binary = self.app_binary()
+        if runner == "master":
+            argv = [binary, "--listen", "unix:" + self.pool_b_socket, "--workers", str(workers)]
+        else:
+            argv = ["spawn-fcgi", "-s", self.pool_b_socket, "-M", "0660", "-n", "--",
+                    shutil.which("multiwatch") or "multiwatch", "-f", str(workers), "--", binary]
+        self.procs["pool-b"] = Proc("pool-b", argv, self.path("pool-b.log"),
+                                    env=self.app_env(env), cwd=self.tmp)
+        self._wait_for("pool-b", lambda: self._app_answers(self.pool_b_socket), timeout)
+        poll(lambda: len(child_pids(self.pool_b_pid)) == workers, timeout=timeout)
+        return self.pool_b_pid
+
+    @property
+    def pool_b_pid(self):
+        return self.procs["pool-b"].pid
+
+    def stop_pool_b(self, sig=signal.SIGTERM):
+        """Stop pool B's supervisor (and its workers); return its exit status."""
+        proc = self.procs.pop("pool-b", None)
+        status = proc.stop(GRACE["app"], sig) if proc else None
+        if os.path.exists(self.pool_b_socket):  # spawn-fcgi leaves its socket behind
+            os.unlink(self.pool_b_socket)
+        return status
 
     # -- fd-0 mode (spawn-fcgi) and CGI mode ----------------------------------------------
 

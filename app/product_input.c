@@ -22,13 +22,38 @@ void fl_pfields_init(struct fl_json_field f[FL_PF__MAX])
         f[i] = (struct fl_json_field){rules[i].name, FL_JSON_MISSING, FL_STR_NULL};
 }
 
+/* True when params (what follows the media type) is empty or exactly charset=utf-8. */
+static bool utf8_params(const char *p)
+{
+    bool quoted;
+
+    p += strspn(p, " \t");
+    if (*p == '\0')
+        return true;
+    if (*p++ != ';')
+        return false;
+    p += strspn(p, " \t");
+    if (strncasecmp(p, "charset=", 8) != 0)
+        return false;
+    p += 8;
+    quoted = *p == '"';
+    p += quoted;
+    if (strncasecmp(p, "utf-8", 5) != 0)
+        return false;
+    p += 5;
+    if (quoted && *p++ != '"')
+        return false;
+    return p[strspn(p, " \t")] == '\0';
+}
+
 bool fl_json_body(const struct fl_req *req, struct fl_resp *resp)
 {
     const char *ct = fl_req_env(req, "CONTENT_TYPE");
 
-    if (ct && strncasecmp(ct, "application/json", 16) == 0 && (ct[16] == '\0' || ct[16] == ';'))
+    if (ct && strncasecmp(ct, "application/json", 16) == 0 && utf8_params(ct + 16))
         return true;
-    fl_resp_problem(resp, req, 415, NULL, "the body must be application/json");
+    fl_resp_problem(resp, req, 415, NULL,
+                    "the body must be application/json in UTF-8 (charset=utf-8 or none)");
     return false;
 }
 
@@ -90,6 +115,8 @@ static const char *check(const struct fl_req *req, int i, const struct fl_json_f
                                       : "a non-empty string within the length limit";
     if (i == FL_PF_DESCRIPTION ? memchr(t.p, '\0', t.len) != NULL : fl_str_has_control(t))
         return "free of control characters";
+    if (i != FL_PF_DESCRIPTION && fl_utf8_blank(t))
+        return "visible: not only spaces or invisible characters";
     if (i == FL_PF_CATEGORY && memchr(t.p, ',', t.len))
         return "a name without commas";
     if (i == FL_PF_SKU && !sku_ok(t))

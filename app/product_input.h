@@ -33,7 +33,10 @@ enum fl_pfield {
 /* Names f[0..FL_PF__MAX) for fl_json_parse_object, in enum order. */
 void fl_pfields_init(struct fl_json_field f[FL_PF__MAX]);
 
-/* True when the request's Content-Type is JSON; else a 415 is in resp. */
+/*
+ * True when the request's Content-Type is application/json with no parameter but an optional
+ * charset=utf-8; else a 415 is in resp.
+ */
 bool fl_json_body(const struct fl_req *req, struct fl_resp *resp);
 
 /*

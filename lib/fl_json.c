@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON writing, and parsing over json-c: strict mode, UTF-8 validated, depth capped. json-c
- * keeps a parsed number's original text, so "64.50" reaches the caller as sent, never
- * through a double.
+ * JSON writing, and strict reading: a reader of our own checks every text against RFC 8259
+ * (strict UTF-8, no lone surrogates, depth capped) and hands numbers and objects on as the
+ * bytes sent, so "64.50" and "-0" reach the caller as sent, never through a double; json-c
+ * only decodes the escapes of strings the reader accepted.
  */
 #include "fl_json.h"
 
@@ -52,103 +53,388 @@ void fl_json_key(struct fl_buf *b, const char *name)
     fl_buf_append(b, "\":", 2);
 }
 
-/* Parses text strictly; NULL when it is not one complete JSON value. Free with _put. */
-static struct json_object *parse(struct fl_str text)
-{
-    struct json_tokener *tok = json_tokener_new_ex(FL_JSON_DEPTH_MAX);
-    struct json_object *root = NULL;
+/*
+ * The reader every JSON text goes through first: RFC 8259 and nothing more. json-c 0.16,
+ * even in strict mode, takes single-quoted keys, NaN, raw control characters in strings,
+ * overlong and surrogate UTF-8, code points above U+10FFFF, and turns a lone \ud800 into
+ * U+FFFD; so json-c only ever decodes the escapes of a string this reader accepted.
+ * Recursion is bounded by FL_JSON_DEPTH_MAX.
+ */
+struct reader {
+    const char *p;
+    size_t len, at;
+    const char *why; /* the first error, NULL while there is none */
+    size_t why_at;   /* its byte offset */
+};
 
-    if (tok == NULL)
-        return NULL;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    if (text.len > 0 && text.len < INT32_MAX)
-        root = json_tokener_parse_ex(tok, text.p, (int)text.len);
-    if (root != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-                         json_tokener_get_parse_end(tok) != text.len)) {
-        json_object_put(root);
-        root = NULL;
+/* A member of an object as sent: key is the string token with its quotes. */
+struct member {
+    struct fl_str key, value;
+};
+
+static bool fail(struct reader *r, const char *why)
+{
+    if (r->why == NULL) {
+        r->why = why;
+        r->why_at = r->at;
     }
-    json_tokener_free(tok);
-    return root;
+    return false;
+}
+
+static void skip_ws(struct reader *r)
+{
+    while (r->at < r->len && (r->p[r->at] == ' ' || r->p[r->at] == '\t' || r->p[r->at] == '\n' ||
+                              r->p[r->at] == '\r'))
+        r->at++;
+}
+
+static bool eat(struct reader *r, char c)
+{
+    if (r->at >= r->len || r->p[r->at] != c)
+        return false;
+    r->at++;
+    return true;
+}
+
+/* Four hex digits as a UTF-16 code unit; false when they are not there. */
+static bool hex4(struct reader *r, unsigned *out)
+{
+    unsigned v = 0;
+
+    if (r->len - r->at < 4)
+        return false;
+    for (int i = 0; i < 4; i++) {
+        char c = r->p[r->at++];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16;
+        if (d == 16)
+            return false;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return true;
+}
+
+/* After a backslash: one escape; a \u surrogate must be a high one followed by a low one. */
+static bool escape(struct reader *r)
+{
+    unsigned unit, low;
+
+    if (r->at < r->len && r->p[r->at] != '\0' && strchr("\"\\/bfnrt", r->p[r->at]) != NULL) {
+        r->at++;
+        return true;
+    }
+    if (!eat(r, 'u'))
+        return fail(r, "an unknown escape in a string");
+    if (!hex4(r, &unit))
+        return fail(r, "a \\u escape without four hex digits");
+    if (unit >= 0xdc00 && unit <= 0xdfff)
+        return fail(r, "a lone surrogate escape in a string");
+    if (unit >= 0xd800 && unit <= 0xdbff &&
+        !(eat(r, '\\') && eat(r, 'u') && hex4(r, &low) && low >= 0xdc00 && low <= 0xdfff))
+        return fail(r, "a lone surrogate escape in a string");
+    return true;
+}
+
+static bool string(struct reader *r)
+{
+    size_t start = r->at;
+
+    if (!eat(r, '"'))
+        return fail(r, "expected a string in double quotes");
+    for (;;) {
+        unsigned char c;
+
+        if (r->at >= r->len)
+            return fail(r, "an unterminated string");
+        c = (unsigned char)r->p[r->at];
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return fail(r, "a control character in a string");
+        r->at++;
+        if (c == '\\' && !escape(r))
+            return false;
+    }
+    /* Escapes are ASCII, so the token is valid UTF-8 exactly when its raw bytes are. */
+    if (!fl_utf8_valid((struct fl_str){r->p + start + 1, r->at - start - 1})) {
+        r->at = start;
+        return fail(r, "invalid UTF-8 in a string");
+    }
+    r->at++;
+    return true;
+}
+
+static bool digits(struct reader *r)
+{
+    size_t start = r->at;
+
+    while (r->at < r->len && r->p[r->at] >= '0' && r->p[r->at] <= '9')
+        r->at++;
+    return r->at > start;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool number(struct reader *r)
+{
+    eat(r, '-');
+    if (!eat(r, '0') && !digits(r))
+        return fail(r, "an unexpected character");
+    if (eat(r, '.') && !digits(r))
+        return fail(r, "a number without digits after '.'");
+    if (eat(r, 'e') || eat(r, 'E')) {
+        if (!eat(r, '+'))
+            eat(r, '-');
+        if (!digits(r))
+            return fail(r, "a number without digits in its exponent");
+    }
+    return true;
+}
+
+static bool literal(struct reader *r, const char *word)
+{
+    size_t n = strlen(word);
+
+    if (r->len - r->at < n || memcmp(r->p + r->at, word, n) != 0)
+        return fail(r, "an unexpected character");
+    r->at += n;
+    return true;
+}
+
+static bool value(struct reader *r, unsigned depth);
+
+/* Reads `"key" : value` and the whitespace around it; depth is the enclosing object's. */
+static bool member(struct reader *r, unsigned depth, struct member *m)
+{
+    size_t start;
+
+    skip_ws(r);
+    start = r->at;
+    if (!string(r))
+        return false;
+    m->key = (struct fl_str){r->p + start, r->at - start};
+    skip_ws(r);
+    if (!eat(r, ':'))
+        return fail(r, "expected ':' after a key");
+    skip_ws(r);
+    start = r->at;
+    if (!value(r, depth))
+        return false;
+    m->value = (struct fl_str){r->p + start, r->at - start};
+    skip_ws(r);
+    return true;
+}
+
+/* An object or array at nesting depth (the outermost is 1). */
+static bool container(struct reader *r, unsigned depth)
+{
+    bool object = r->p[r->at] == '{';
+    char close = object ? '}' : ']';
+    struct member m;
+
+    if (depth > FL_JSON_DEPTH_MAX)
+        return fail(r, "nesting deeper than 16 levels");
+    r->at++;
+    skip_ws(r);
+    if (eat(r, close))
+        return true;
+    for (;;) {
+        if (object && !member(r, depth, &m))
+            return false;
+        if (!object && !(skip_ws(r), value(r, depth)))
+            return false;
+        skip_ws(r);
+        if (eat(r, close))
+            return true;
+        if (!eat(r, ','))
+            return fail(r, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static bool value(struct reader *r, unsigned depth)
+{
+    if (r->at >= r->len)
+        return fail(r, "an unexpected end");
+    switch (r->p[r->at]) {
+    case '{':
+    case '[': return container(r, depth + 1);
+    case '"': return string(r);
+    case 't': return literal(r, "true");
+    case 'f': return literal(r, "false");
+    case 'n': return literal(r, "null");
+    default: return number(r);
+    }
+}
+
+/* Reads text as one whole JSON value with optional whitespace around it. */
+static bool read_whole(struct reader *r)
+{
+    skip_ws(r);
+    if (!value(r, 0))
+        return false;
+    skip_ws(r);
+    return r->at == r->len || fail(r, "text after the value");
 }
 
 bool fl_json_valid(struct fl_str s)
 {
-    struct json_object *root = parse(s);
+    struct reader r = {s.p, s.len, 0, NULL, 0};
 
-    /* A literal null parses to NULL too; an upstream answering "null" is no data anyway. */
-    json_object_put(root);
-    return root != NULL;
+    return read_whole(&r);
 }
 
-static struct fl_json_field *find(struct fl_json_field *fields, size_t n, const char *key)
+/* The text of a string token the reader accepted, copied into arena. */
+static enum fl_err decode(struct fl_str token, struct fl_arena *arena, struct fl_str *out)
+{
+    struct fl_str inner = {token.p + 1, token.len - 2};
+    struct json_tokener *tok;
+    struct json_object *o = NULL;
+
+    if (memchr(inner.p, '\\', inner.len) == NULL) {
+        *out = fl_arena_strdup(arena, inner);
+        return out->p ? FL_OK : FL_ENOMEM;
+    }
+    if (token.len > INT32_MAX || (tok = json_tokener_new_ex(1)) == NULL)
+        return FL_ENOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    o = json_tokener_parse_ex(tok, token.p, (int)token.len);
+    json_tokener_free(tok);
+    if (!json_object_is_type(o, json_type_string)) {
+        json_object_put(o);
+        return FL_ENOMEM; /* the reader accepted it, so json-c failed to allocate */
+    }
+    *out = fl_arena_strdup(
+        arena, (struct fl_str){json_object_get_string(o), (size_t)json_object_get_string_len(o)});
+    json_object_put(o);
+    return out->p ? FL_OK : FL_ENOMEM;
+}
+
+/* At most max bytes of UTF-8 s, cut at a character boundary. */
+static struct fl_str clip(struct fl_str s, size_t max)
+{
+    if (s.len <= max)
+        return s;
+    s.len = max;
+    while (s.len > 0 && ((unsigned char)s.p[s.len] & 0xc0) == 0x80)
+        s.len--;
+    return s;
+}
+
+static void put_key(struct fl_buf *b, struct fl_str key)
+{
+    fl_buf_putc(b, '\'');
+    fl_buf_put(b, clip(key, 64));
+    fl_buf_putc(b, '\'');
+}
+
+static struct fl_json_field *find(struct fl_json_field *fields, size_t n, struct fl_str key)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(fields[i].name, key) == 0)
+        if (fl_str_eq(fl_str_c(fields[i].name), key))
             return &fields[i];
     return NULL;
+}
+
+static enum fl_json_type type_of(char first)
+{
+    switch (first) {
+    case '{': return FL_JSON_OBJECT;
+    case '[': return FL_JSON_ARRAY;
+    case '"': return FL_JSON_STRING;
+    case 't':
+    case 'f': return FL_JSON_BOOL;
+    case 'n': return FL_JSON_NULL;
+    default: return FL_JSON_NUMBER;
+    }
+}
+
+/* Fills the field m names, if any. Returns FL_OK; FL_EINVAL with detail; FL_ENOMEM. */
+static enum fl_err take(const struct member *m, struct fl_arena *arena,
+                        struct fl_json_field *fields, size_t n, unsigned flags,
+                        struct fl_buf *detail)
+{
+    struct fl_json_field *f;
+    struct fl_str key;
+    enum fl_err err;
+
+    if ((err = decode(m->key, arena, &key)) != FL_OK)
+        return err;
+    f = find(fields, n, key);
+    if (f == NULL && (flags & FL_JSON_IGNORE_UNKNOWN))
+        return FL_OK;
+    if (f == NULL || f->type != FL_JSON_MISSING) {
+        fl_buf_puts(detail, f ? "field " : "unknown field ");
+        put_key(detail, key);
+        if (f)
+            fl_buf_puts(detail, " is repeated");
+        return FL_EINVAL;
+    }
+    f->type = type_of(m->value.p[0]);
+    if (f->type == FL_JSON_STRING)
+        return decode(m->value, arena, &f->text);
+    if (f->type == FL_JSON_ARRAY || f->type == FL_JSON_NULL)
+        return FL_OK;
+    f->text = fl_arena_strdup(arena, m->value);
+    return f->text.p ? FL_OK : FL_ENOMEM;
+}
+
+/* Why r stopped, naming the member it was in when the key was read whole. */
+static void describe(const struct reader *r, const struct member *m, struct fl_arena *arena,
+                     struct fl_buf *detail)
+{
+    struct fl_str key;
+
+    fl_buf_appendf(detail, "the body is not valid JSON: %s at byte %zu", r->why, r->why_at);
+    if (m->key.p && r->why_at > (size_t)(m->key.p - r->p) + m->key.len &&
+        decode(m->key, arena, &key) == FL_OK) {
+        fl_buf_puts(detail, " (in ");
+        put_key(detail, key);
+        fl_buf_putc(detail, ')');
+    }
 }
 
 enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
                                  struct fl_json_field *fields, size_t n, unsigned flags,
                                  struct fl_buf *detail)
 {
-    struct json_object *root;
-    enum fl_err err = FL_EINVAL;
+    struct reader r = {body.p, body.len, 0, NULL, 0};
+    struct member m = {FL_STR_NULL, FL_STR_NULL};
+    enum fl_err err;
 
     for (size_t i = 0; i < n; i++) {
         fields[i].type = FL_JSON_MISSING;
         fields[i].text = FL_STR_NULL;
     }
-    root = parse(body);
-    if (root == NULL) {
-        fl_buf_puts(detail, "the body is not valid JSON");
-        goto out;
+    skip_ws(&r);
+    if (r.at == r.len || r.p[r.at] != '{') {
+        fl_buf_puts(detail, fl_json_valid(body) ? "the body must be a JSON object"
+                                                : "the body is not valid JSON");
+        return FL_EINVAL;
     }
-    if (!json_object_is_type(root, json_type_object)) {
-        fl_buf_puts(detail, "the body must be a JSON object");
-        goto out;
-    }
-    json_object_object_foreach(root, key, val) {
-        struct fl_json_field *f = find(fields, n, key);
-        const char *text = NULL;
-        size_t len = 0;
-
-        if (f == NULL && (flags & FL_JSON_IGNORE_UNKNOWN))
-            continue;
-        if (f == NULL) {
-            fl_buf_puts(detail, "unknown field '");
-            fl_json_escape(detail, fl_str_c(key).len > 64 ? (struct fl_str){key, 64}
-                                                          : fl_str_c(key));
-            fl_buf_putc(detail, '\'');
-            goto out;
-        }
-        switch (json_object_get_type(val)) {
-        case json_type_null: f->type = FL_JSON_NULL; break;
-        case json_type_boolean: f->type = FL_JSON_BOOL; break;
-        case json_type_int:
-        case json_type_double: f->type = FL_JSON_NUMBER; break;
-        case json_type_string: f->type = FL_JSON_STRING; break;
-        case json_type_object: f->type = FL_JSON_OBJECT; break;
-        case json_type_array: f->type = FL_JSON_ARRAY; break;
-        }
-        if (f->type == FL_JSON_STRING) {
-            text = json_object_get_string(val);
-            len = (size_t)json_object_get_string_len(val);
-        } else if (f->type != FL_JSON_ARRAY && f->type != FL_JSON_NULL) {
-            text = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN);
-            len = text ? strlen(text) : 0;
-        }
-        if (text) {
-            f->text = fl_arena_strdup(arena, (struct fl_str){text, len});
-            if (f->text.p == NULL) {
-                err = FL_ENOMEM;
-                goto out;
+    r.at++;
+    skip_ws(&r);
+    if (!eat(&r, '}')) {
+        for (;;) {
+            m = (struct member){FL_STR_NULL, FL_STR_NULL};
+            if (!member(&r, 1, &m))
+                goto bad;
+            if ((err = take(&m, arena, fields, n, flags, detail)) != FL_OK)
+                return err;
+            if (eat(&r, '}'))
+                break;
+            if (!eat(&r, ',')) {
+                fail(&r, "expected ',' or '}'");
+                goto bad;
             }
         }
     }
-    err = FL_OK;
-out:
-    json_object_put(root);
-    return err;
+    skip_ws(&r);
+    if (r.at == r.len)
+        return FL_OK;
+    fail(&r, "text after the object");
+bad:
+    describe(&r, &m, arena, detail);
+    return FL_EINVAL;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON: writing JSON text into an fl_buf (escaping in one pass), and, over json-c, parsing
- * request bodies with caps on size and depth. The only module that includes json-c.
+ * JSON: writing JSON text into an fl_buf (escaping in one pass), and reading request and
+ * upstream bodies strictly (RFC 8259, strict UTF-8, depth capped), json-c decoding string
+ * escapes. The only module that includes json-c.
  */
 #ifndef FL_JSON_H
 #define FL_JSON_H
@@ -20,9 +21,9 @@ enum fl_json_type {
     FL_JSON_MISSING, /* the field was not in the object */
     FL_JSON_NULL,
     FL_JSON_BOOL,
-    FL_JSON_NUMBER,  /* text holds the number exactly as sent ("64.50") */
+    FL_JSON_NUMBER,  /* text holds the number exactly as sent ("64.50", "-0") */
     FL_JSON_STRING,  /* text holds the decoded string, valid UTF-8 */
-    FL_JSON_OBJECT,  /* text holds the object re-serialised, for a nested parse */
+    FL_JSON_OBJECT,  /* text holds the object as sent, for a nested parse */
     FL_JSON_ARRAY,
 };
 
@@ -42,18 +43,26 @@ void fl_json_str(struct fl_buf *b, struct fl_str s);
 /* Appends "name": as an object key (name is a literal, not escaped). */
 void fl_json_key(struct fl_buf *b, const char *name);
 
-/* True when s is one well-formed JSON value (strict, UTF-8, depth-capped). */
+/*
+ * True when s is one JSON value as RFC 8259 defines it and nothing more: double-quoted
+ * strings of strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF) without
+ * raw control characters or lone \u surrogates, numbers in JSON's grammar (no NaN, no
+ * leading zeros), nesting at most FL_JSON_DEPTH_MAX.
+ */
 bool fl_json_valid(struct fl_str s);
 
 /* Flags of fl_json_parse_object. */
 #define FL_JSON_IGNORE_UNKNOWN 1u /* keys not in fields are skipped, not refused */
 
 /*
- * Parses body as one JSON object whose keys must all be among fields[0..n) (unless flags
- * has FL_JSON_IGNORE_UNKNOWN) and fills those fields (the others stay FL_JSON_MISSING).
- * Strings are copied into arena. Returns FL_OK; FL_EINVAL with a reason in detail when body
- * is not a JSON object, nests deeper than FL_JSON_DEPTH_MAX, has invalid UTF-8 or an
- * unknown key; FL_ENOMEM.
+ * Parses body as one JSON object, read as strictly as fl_json_valid, whose keys must all be
+ * among fields[0..n) (unless flags has FL_JSON_IGNORE_UNKNOWN) and fills those fields (the
+ * others stay FL_JSON_MISSING). A field's text is copied into arena: a string decoded, a
+ * number, boolean or object as sent. Nested objects are only checked here; parse them with
+ * another call to have their keys checked. Returns FL_OK; FL_EINVAL with a reason in detail
+ * when body is not a JSON object, is not strict JSON (the reason says where, and in which
+ * field), nests deeper than FL_JSON_DEPTH_MAX, has an unknown key or a field twice;
+ * FL_ENOMEM.
  */
 enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
                                  struct fl_json_field *fields, size_t n, unsigned flags,

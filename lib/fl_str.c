@@ -136,39 +136,92 @@ enum fl_err fl_str_unescape(struct fl_str s, bool plus_is_space, char *out, size
     return FL_OK;
 }
 
+/*
+ * Decodes the character at s.p[*i] into *cp and moves *i past it. Returns false when it is
+ * not well-formed UTF-8 (RFC 3629): a stray or truncated byte, an overlong form, a
+ * surrogate or a code point above U+10FFFF.
+ */
+static bool next_char(struct fl_str s, size_t *i, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s.p + *i;
+    unsigned c = p[0];
+    size_t n;
+    uint32_t min;
+
+    if (c < 0x80) {
+        *cp = c, *i += 1;
+        return true;
+    } else if ((c & 0xe0) == 0xc0) {
+        n = 1, *cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 2, *cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 3, *cp = c & 0x07, min = 0x10000;
+    } else {
+        return false;
+    }
+    if (s.len - *i <= n)
+        return false;
+    for (size_t k = 1; k <= n; k++) {
+        if ((p[k] & 0xc0) != 0x80)
+            return false;
+        *cp = (*cp << 6) | (p[k] & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return false;
+    *i += n + 1;
+    return true;
+}
+
 bool fl_utf8_valid(struct fl_str s)
 {
-    const unsigned char *p = (const unsigned char *)s.p;
-    size_t i = 0;
+    uint32_t cp;
 
-    while (i < s.len) {
-        unsigned c = p[i];
-        size_t n;
-        uint32_t cp, min;
+    for (size_t i = 0; i < s.len;)
+        if (!next_char(s, &i, &cp))
+            return false;
+    return true;
+}
 
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (s.len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
+/*
+ * Characters that show nothing: Unicode's White_Space and Default_Ignorable_Code_Point
+ * (Unicode 15.0 PropList.txt and DerivedCoreProperties.txt; zero-width spaces and joiners,
+ * bidi controls, variation selectors, the byte order mark, the Hangul fillers, tags) and
+ * U+2800 BRAILLE PATTERN BLANK, a favourite for names that look empty. Sorted, disjoint.
+ */
+static const struct {
+    uint32_t lo, hi;
+} invisible[] = {
+    {0x0009, 0x000d}, {0x0020, 0x0020},   {0x0085, 0x0085},   {0x00a0, 0x00a0},   {0x00ad, 0x00ad},
+    {0x034f, 0x034f}, {0x061c, 0x061c},   {0x115f, 0x1160},   {0x1680, 0x1680},   {0x17b4, 0x17b5},
+    {0x180b, 0x180f}, {0x2000, 0x200f},   {0x2028, 0x202f},   {0x205f, 0x206f},   {0x2800, 0x2800},
+    {0x3000, 0x3000}, {0x3164, 0x3164},   {0xfe00, 0xfe0f},   {0xfeff, 0xfeff},   {0xffa0, 0xffa0},
+    {0xfff0, 0xfff8}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+};
+
+static bool is_invisible(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof(invisible) / sizeof(invisible[0]);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cp > invisible[mid].hi)
+            lo = mid + 1;
+        else if (cp < invisible[mid].lo)
+            hi = mid;
+        else
+            return true;
     }
+    return false;
+}
+
+bool fl_utf8_blank(struct fl_str s)
+{
+    uint32_t cp;
+
+    for (size_t i = 0; i < s.len;)
+        if (!next_char(s, &i, &cp) || !is_invisible(cp))
+            return false;
     return true;
 }
 

@@ -61,6 +61,13 @@ enum fl_err fl_str_unescape(struct fl_str s, bool plus_is_space, char *out, size
 /* True when s is well-formed UTF-8 (no overlongs, surrogates or code points over U+10FFFF). */
 bool fl_utf8_valid(struct fl_str s);
 
+/*
+ * True when s is well-formed UTF-8 that shows nothing: empty, or only whitespace and
+ * invisible characters (zero-width spaces and joiners, bidi controls, fillers, the BOM).
+ * False for invalid UTF-8.
+ */
+bool fl_utf8_blank(struct fl_str s);
+
 /* The number of characters (code points) in valid UTF-8 s. */
 size_t fl_utf8_count(struct fl_str s);
 

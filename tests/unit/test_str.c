@@ -96,5 +96,21 @@ int main(void)
     ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xed\xa0\x80")));  /* surrogate */
     ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xf4\x90\x80\x80"))); /* over U+10FFFF */
     ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xe2\x82")));      /* truncated 3-byte */
+    ASSERT_TRUE(fl_utf8_valid(FL_STR("\xf4\x8f\xbf\xbf"))); /* U+10FFFF, the last */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc0\x80")));      /* overlong NUL */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xe0\x9f\xbf")));  /* overlong 3-byte */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xf0\x8f\xbf\xbf"))); /* overlong 4-byte */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xed\xbf\xbf")));  /* low surrogate */
+
+    /* Blank: nothing a reader would see (names made of these were accepted, issue #15). */
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("")));
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("  \t")));
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xe2\x80\x8b")));             /* U+200B zero width */
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xc2\xa0\xe3\x80\x80\xef\xbb\xbf"))); /* NBSP, ideo., BOM */
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xe3\x85\xa4\xe2\xa0\x80"))); /* Hangul filler, braille */
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xf3\xa0\x80\x81")));        /* U+E0001 tag */
+    ASSERT_TRUE(!fl_utf8_blank(FL_STR(" a ")));
+    ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b" "\xc3\xa9")));
+    ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b\xff")));       /* invalid */
     return fl_test_done("test_str");
 }

@@ -17,6 +17,7 @@ static const char usage[] =
     "Commands:\n"
     "  migrate        apply the schema migrations not applied yet (safe to rerun)\n"
     "  check-config   validate the configuration and print it, secrets masked\n"
+    "  check-data     report stored products whose text is not valid UTF-8 (exit 1 if any)\n"
     "  seed --rows N [--seed S] [--replace]\n"
     "                 fill the catalogue with N generated products (deterministic per S)\n"
     "  webhook-register\n"
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
         status = fl_ctl_seed(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "webhook-register") == 0) {
         status = fl_ctl_webhook_register(&cfg, argc - i, argv + i);
+    } else if (strcmp(argv[i], "check-data") == 0) {
+        status = fl_ctl_check_data(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "check-config") == 0) {
         status = check_config(&cfg, argc - i);
     } else {

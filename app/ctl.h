@@ -24,4 +24,7 @@ int fl_ctl_migrate(const struct fl_config *cfg, int argc, char **argv);
 int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv);
 int fl_ctl_webhook_register(const struct fl_config *cfg, int argc, char **argv);
 
+/* check-data: exit status 1 also when a stored product holds text that is not UTF-8. */
+int fl_ctl_check_data(const struct fl_config *cfg, int argc, char **argv);
+
 #endif

@@ -2,7 +2,10 @@
 /*
  * MySQL connection with lazy connect, transparent reconnect and a prepared statement cache.
  * MySQL error text is logged here, the only place that has it, and never returned to
- * callers, so it cannot reach a response.
+ * callers, so it cannot reach a response. A bounded connection (fl_db_bound_statements) has
+ * the server abort any statement that runs past its bound, waits for an answer a little
+ * longer than that, and after a timeout or a failed connect stops sending anything until
+ * a probe interval has passed (the breaker).
  */
 #include "fl_db.h"
 
@@ -22,7 +25,21 @@
 
 #define STMT_CACHE_MAX 160
 #define COLS_MAX 64
-#define RECONNECT_SPACING_US 500000
+/*
+ * The breaker. After a timeout or a failed connect nothing is sent for PROBE_INTERVAL_US.
+ * Then one call probes: a ping that must answer within PROBE_PING_MS, then its statement
+ * with the server's bound cut to PROBE_STATEMENT_MS, so that a server that is still hung
+ * or locked costs the probing request a tenth of a second, not the full bound. A listing
+ * statement takes 0.3-2 ms on 1M rows here (tests/bench), far inside the probe's bound.
+ */
+#define PROBE_INTERVAL_US 1000000
+#define PROBE_PING_MS 100
+#define PROBE_STATEMENT_MS 100
+/* How much longer than the server's bound the client waits for the server's own error. */
+#define CLIENT_GRACE_MS 200
+/* A lost connection found out faster than this was stale: one fresh try is worth it. */
+#define STALE_FAILURE_US 50000
+#define INIT_MAX_BYTES 512
 
 struct cached_stmt {
     char *sql;          /* owned copy: the cache key */
@@ -35,10 +52,14 @@ struct fl_db {
     MYSQL *conn;               /* NULL while disconnected */
     struct fl_mysql_dsn dsn;   /* owned copy */
     unsigned timeout_s;
-    int64_t retry_at_us;       /* no connect attempt before this monotonic time */
+    unsigned statement_ms;     /* the server's bound on one statement; 0: none */
+    bool short_bound;          /* the session's bound is PROBE_STATEMENT_MS (probing) */
+    int64_t open_until_us;     /* the breaker: nothing is sent before this monotonic time */
+    bool open;                 /* the breaker has tripped and not yet been probed closed */
     bool down;                 /* the last connect failed (logged once per outage) */
     bool in_tx;
     bool bulk_load;            /* LOCAL INFILE allowed (farmlokal-ctl seed only) */
+    bool stopped;              /* the last statement hit its LIMIT ROWS EXAMINED */
     struct cached_stmt stmts[STMT_CACHE_MAX];
     size_t n_stmts;
     char *rowbuf;              /* result column buffers, reused across queries */
@@ -47,7 +68,7 @@ struct fl_db {
     unsigned long *lens;
     size_t binds_cap;
     int64_t busy_us;
-    uint64_t queries, errors;
+    uint64_t queries, errors, skipped;
 };
 
 static char *dup_or_null(const char *s)
@@ -149,28 +170,55 @@ static int wait_io(MYSQL *m, int status, int64_t deadline_us)
     return status;
 }
 
+/* Trips the breaker: nothing is sent before a probe interval has passed. */
+static void trip(struct fl_db *db, const char *why)
+{
+    if (!db->open)
+        fl_log(FL_LOG_WARN, "event=db_breaker_open reason=%s for_ms=%d", why,
+               PROBE_INTERVAL_US / 1000);
+    db->open = true;
+    db->open_until_us = fl_time_mono_us() + PROBE_INTERVAL_US;
+}
+
+/*
+ * The session settings: UTC, strict modes and, on a bounded connection, the server's own
+ * bound on every statement and on every lock wait (a table or row lock must not hold a
+ * worker longer than a statement may run).
+ */
+static void init_command(const struct fl_db *db, char *out, size_t cap)
+{
+    unsigned lock_s = (db->statement_ms + 999) / 1000;
+
+    snprintf(out, cap,
+             "SET time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+             "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    if (db->statement_ms)
+        snprintf(out + strlen(out), cap - strlen(out),
+                 ", max_statement_time=%u.%03u, lock_wait_timeout=%u, innodb_lock_wait_timeout=%u",
+                 db->statement_ms / 1000, db->statement_ms % 1000, lock_s, lock_s);
+}
+
 /*
  * Connects with a deadline in microseconds (the options' whole seconds are too coarse for
  * /health's one-second budget), using the client library's non-blocking API.
  */
 static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
 {
-    const char *init = "SET time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_ZERO_DATE,"
-                       "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
-    int64_t now = fl_time_mono_us();
+    char init[INIT_MAX_BYTES];
+    unsigned io_s = db->statement_ms ? (db->statement_ms + CLIENT_GRACE_MS + 999) / 1000
+                                     : db->timeout_s;
     my_bool off = 0;
     MYSQL *m, *ret = NULL;
     int status;
 
-    if (now < db->retry_at_us)
-        return FL_EDB;
     m = mysql_init(NULL);
     if (m == NULL)
         return FL_ENOMEM;
+    init_command(db, init, sizeof(init));
     mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &db->timeout_s);
-    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &db->timeout_s);
-    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &db->timeout_s);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_s);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_s);
     mysql_options(m, MYSQL_OPT_RECONNECT, &off);
     if (db->bulk_load) {
         unsigned on = 1;
@@ -192,25 +240,23 @@ static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
             fl_log(FL_LOG_ERROR, "event=db_connect_failed errno=%u error=\"%s\"",
                    status ? 0 : mysql_errno(m), status ? "timed out" : mysql_error(m));
         db->down = true;
-        db->retry_at_us = fl_time_mono_us() + RECONNECT_SPACING_US;
         db->errors++;
+        trip(db, "connect_failed");
         mysql_close(m);
         return FL_EDB;
     }
     if (db->down)
         fl_log(FL_LOG_INFO, "event=db_reconnected");
     db->down = false;
+    db->short_bound = false;
     db->conn = m;
     return FL_OK;
 }
 
-static enum fl_err ensure(struct fl_db *db)
-{
-    return db->conn ? FL_OK
-                    : connect_now(db, fl_time_mono_us() + (int64_t)db->timeout_s * 1000000);
-}
-
-/* Logs a failed call and drops the connection if it is gone. Returns FL_EDB. */
+/*
+ * Logs a failed call, drops the connection if it is gone, and trips the breaker when the
+ * server ran out of time (its own statement or lock-wait bound). Returns FL_EDB.
+ */
 static enum fl_err failed(struct fl_db *db, unsigned e, const char *what, const char *error)
 {
     db->errors++;
@@ -220,7 +266,64 @@ static enum fl_err failed(struct fl_db *db, unsigned e, const char *what, const 
     } else {
         fl_log(FL_LOG_ERROR, "event=db_error op=%s errno=%u error=\"%s\"", what, e, error);
     }
+    if (e == ER_STATEMENT_TIMEOUT || e == ER_LOCK_WAIT_TIMEOUT)
+        trip(db, "statement_timeout");
     return FL_EDB;
+}
+
+/* The client's deadline passed mid-call: the connection is unusable and the server slow. */
+static enum fl_err timed_out(struct fl_db *db, const char *what)
+{
+    db->errors++;
+    fl_log(FL_LOG_WARN, "event=db_timeout op=%s", what);
+    disconnect(db);
+    trip(db, "client_timeout");
+    return FL_EDB;
+}
+
+/* Sets the session's statement bound. Returns FL_OK or FL_EDB. */
+static enum fl_err set_bound(struct fl_db *db, unsigned ms)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "SET SESSION max_statement_time=%u.%03u", ms / 1000, ms % 1000);
+    if (mysql_real_query(db->conn, sql, strlen(sql)) != 0)
+        return failed(db, mysql_errno(db->conn), "set_bound", mysql_error(db->conn));
+    db->short_bound = ms != db->statement_ms;
+    return FL_OK;
+}
+
+/*
+ * Lets a call through the breaker, connecting if needed. While the breaker is open nothing
+ * is sent; once the probe interval has passed, this call is the probe (see PROBE_*).
+ * Returns FL_OK, or FL_EDB when the call must not or cannot reach the server.
+ */
+static enum fl_err admit(struct fl_db *db)
+{
+    if (!db->open)
+        return db->conn ? FL_OK
+                        : connect_now(db, fl_time_mono_us() + (int64_t)db->timeout_s * 1000000);
+    if (fl_time_mono_us() < db->open_until_us) {
+        db->skipped++;
+        return FL_EDB;
+    }
+    if (fl_db_ping(db, PROBE_PING_MS) != FL_OK ||
+        (db->statement_ms && set_bound(db, PROBE_STATEMENT_MS) != FL_OK)) {
+        trip(db, "probe_failed");
+        return FL_EDB;
+    }
+    return FL_OK;
+}
+
+/* A call went through: a probe closes the breaker and restores the full bound. */
+static void answered(struct fl_db *db)
+{
+    if (!db->open || db->conn == NULL)
+        return;
+    if (db->short_bound && set_bound(db, db->statement_ms) != FL_OK)
+        return;
+    db->open = false;
+    fl_log(FL_LOG_INFO, "event=db_breaker_closed");
 }
 
 enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms)
@@ -231,26 +334,34 @@ enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms)
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t started = fl_time_mono_us();
         int ret = 1, status;
+        bool abandoned = false;
 
         if (db->conn == NULL && (err = connect_now(db, deadline)) != FL_OK)
             break;
         status = mysql_ping_start(&ret, db->conn);
-        while (status) {
+        while (status && !abandoned) {
             status = wait_io(db->conn, status, deadline);
-            if (status == 0)
-                break;
-            status = mysql_ping_cont(&ret, db->conn, status);
+            abandoned = status == 0;
+            if (!abandoned)
+                status = mysql_ping_cont(&ret, db->conn, status);
         }
-        if (ret == 0)
+        if (ret == 0 && !abandoned)
             break;
         /* Abandoned mid-call or failed: the connection is unusable either way. */
-        err = failed(db, status ? CR_SERVER_LOST : mysql_errno(db->conn), "ping",
-                     status ? "timed out" : mysql_error(db->conn));
+        if (abandoned) {
+            err = timed_out(db, "ping");
+            break;
+        }
+        err = failed(db, mysql_errno(db->conn), "ping", mysql_error(db->conn));
         disconnect(db);
         /* A stale connection fails at once and deserves one fresh try; a hung server does not. */
-        if (fl_time_mono_us() - started > 50000)
+        if (fl_time_mono_us() - started > STALE_FAILURE_US)
             break;
     }
+    /* The server answers again: the next call probes it at once instead of waiting out
+     * the probe interval. */
+    if (err == FL_OK && db->open)
+        db->open_until_us = 0;
     db->busy_us += fl_time_mono_us() - t0;
     return err;
 }
@@ -411,11 +522,6 @@ static enum fl_err fetch_rows(struct fl_db *db, MYSQL_STMT *st, fl_db_row_fn fn,
     return err;
 }
 
-/*
- * Prepares (or reuses) and executes sql. A statement that failed because the connection was
- * gone is run once more on a fresh connection when that is safe: reads always, writes only
- * when the server reported "gone away" before taking the statement, never in a transaction.
- */
 /* Room for n parameter bindings in db->binds and db->lens. */
 static enum fl_err reserve_binds(struct fl_db *db, size_t n)
 {
@@ -438,57 +544,118 @@ static enum fl_err reserve_binds(struct fl_db *db, size_t n)
     return FL_OK;
 }
 
+typedef int (*stmt_cont_fn)(int *ret, MYSQL_STMT *st, int status);
+
+/*
+ * Finishes a non-blocking statement call begun with status, by deadline_us. Returns the
+ * call's own result (0 for success), or -1 when the deadline passed first.
+ */
+static int finish(MYSQL *m, MYSQL_STMT *st, int status, int ret, stmt_cont_fn cont,
+                  int64_t deadline_us)
+{
+    while (status) {
+        status = wait_io(m, status, deadline_us);
+        if (status == 0)
+            return -1;
+        status = cont(&ret, st, status);
+    }
+    return ret;
+}
+
+/* Executes st and stores its rows by deadline_us. Returns 0, 1 (failed) or -1 (timed out). */
+static int execute(struct fl_db *db, MYSQL_STMT *st, bool rows, int64_t deadline_us)
+{
+    int ret = 0, status;
+
+    if (mysql_stmt_bind_param(st, db->binds) != 0)
+        return 1;
+    status = mysql_stmt_execute_start(&ret, st);
+    ret = finish(db->conn, st, status, ret, mysql_stmt_execute_cont, deadline_us);
+    if (ret != 0 || !rows)
+        return ret;
+    status = mysql_stmt_store_result_start(&ret, st);
+    return finish(db->conn, st, status, ret, mysql_stmt_store_result_cont, deadline_us);
+}
+
+/* When a call abandoned by the client must have stopped at the latest. */
+static int64_t deadline(const struct fl_db *db)
+{
+    int64_t ms = db->statement_ms ? db->statement_ms + CLIENT_GRACE_MS
+                                  : (int64_t)db->timeout_s * 1000;
+    return fl_time_mono_us() + ms * 1000;
+}
+
+/*
+ * Prepares (or reuses) and executes sql once. *stale is set when the connection turned out
+ * to be gone at once, before the statement can have run (a fresh try is safe for a read,
+ * and for a write when the server never took it).
+ */
+static enum fl_err run_once(struct fl_db *db, const char *sql, bool is_read, fl_db_row_fn fn,
+                            void *ud, uint64_t *affected, uint64_t *insert_id, bool *stale)
+{
+    int64_t t0 = fl_time_mono_us();
+    MYSQL_STMT *st;
+    unsigned e = 0;
+    enum fl_err err;
+    int rc;
+
+    *stale = false;
+    db->stopped = false;
+    if ((err = admit(db)) != FL_OK)
+        return err;
+    if ((err = prepare(db, sql, &st, &e)) != FL_OK) {
+        *stale = db->conn == NULL && fl_time_mono_us() - t0 < STALE_FAILURE_US;
+        return err;
+    }
+    db->queries++;
+    rc = execute(db, st, fn != NULL, deadline(db));
+    if (rc < 0)
+        return timed_out(db, "execute");
+    if (rc > 0) {
+        e = mysql_stmt_errno(st);
+        if (e == ER_DUP_ENTRY)
+            return FL_ECONFLICT;
+        /* The statement's own LIMIT ROWS EXAMINED stopped a sort: its caller falls back. */
+        db->stopped = e == ER_FILSORT_ABORT || e == ER_QUERY_RESULT_INCOMPLETE;
+        if (db->stopped)
+            return FL_EDB;
+        err = failed(db, e, "execute", mysql_stmt_error(st));
+        *stale = db->conn == NULL && fl_time_mono_us() - t0 < STALE_FAILURE_US &&
+                 (is_read || e == CR_SERVER_GONE_ERROR);
+        return err;
+    }
+    answered(db);
+    if (affected)
+        *affected = mysql_stmt_affected_rows(st);
+    if (insert_id)
+        *insert_id = mysql_stmt_insert_id(st);
+    if (fn)
+        err = fetch_rows(db, st, fn, ud);
+    db->stopped = mysql_stmt_warning_count(st) > 0;
+    if (db->conn)
+        mysql_stmt_free_result(st);
+    return err;
+}
+
+/*
+ * Runs sql, once more on a fresh connection when the first try found the connection stale
+ * (never in a transaction, and never after a timeout: a slow statement is not sent twice).
+ */
 static enum fl_err run(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
                        size_t nargs, bool is_read, fl_db_row_fn fn, void *ud, uint64_t *affected,
                        uint64_t *insert_id)
 {
     int64_t t0 = fl_time_mono_us();
     enum fl_err err = reserve_binds(db, nargs);
+    bool stale = false;
 
     if (err != FL_OK)
         return err;
+    bind_args(db->binds, db->lens, args, nargs);
     for (int attempt = 0; attempt < 2; attempt++) {
-        MYSQL_STMT *st;
-        unsigned e = 0;
-        bool retry_ok = attempt == 0 && !db->in_tx;
-
-        if ((err = ensure(db)) != FL_OK)
+        err = run_once(db, sql, is_read, fn, ud, affected, insert_id, &stale);
+        if (!stale || db->in_tx)
             break;
-        err = prepare(db, sql, &st, &e);
-        if (err != FL_OK) {
-            if (retry_ok && db->conn == NULL)
-                continue;
-            break;
-        }
-        bind_args(db->binds, db->lens, args, nargs);
-        db->queries++;
-        if (mysql_stmt_bind_param(st, db->binds) != 0 || mysql_stmt_execute(st) != 0) {
-            e = mysql_stmt_errno(st);
-            if (e == ER_DUP_ENTRY) {
-                err = FL_ECONFLICT;
-                break;
-            }
-            err = failed(db, e, "execute", mysql_stmt_error(st));
-            if (retry_ok && db->conn == NULL && (is_read || e == CR_SERVER_GONE_ERROR))
-                continue;
-            break;
-        }
-        if (affected)
-            *affected = mysql_stmt_affected_rows(st);
-        if (insert_id)
-            *insert_id = mysql_stmt_insert_id(st);
-        if (fn) {
-            if (mysql_stmt_store_result(st) != 0) {
-                err = failed(db, mysql_stmt_errno(st), "store_result", mysql_stmt_error(st));
-                if (retry_ok && db->conn == NULL)
-                    continue;
-                break;
-            }
-            err = fetch_rows(db, st, fn, ud);
-        }
-        if (db->conn)
-            mysql_stmt_free_result(st);
-        break;
     }
     db->busy_us += fl_time_mono_us() - t0;
     return err;
@@ -512,7 +679,7 @@ enum fl_err fl_db_exec_script(struct fl_db *db, struct fl_str sql)
     enum fl_err err;
     int status;
 
-    if ((err = ensure(db)) != FL_OK)
+    if ((err = admit(db)) != FL_OK)
         return err;
     mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_ON);
     db->queries++;
@@ -528,6 +695,11 @@ enum fl_err fl_db_exec_script(struct fl_db *db, struct fl_str sql)
         mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_OFF);
     db->busy_us += fl_time_mono_us() - t0;
     return err;
+}
+
+void fl_db_bound_statements(struct fl_db *db, unsigned statement_ms)
+{
+    db->statement_ms = statement_ms;
 }
 
 void fl_db_enable_bulk_load(struct fl_db *db)
@@ -576,7 +748,7 @@ enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn f
 
     if (!db->bulk_load)
         return FL_EINVAL;
-    if ((err = ensure(db)) != FL_OK)
+    if ((err = admit(db)) != FL_OK)
         return err;
     mysql_set_local_infile_handler(db->conn, source_init, source_read, source_end,
                                    source_error, &src);
@@ -594,7 +766,7 @@ enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn f
 static enum fl_err simple(struct fl_db *db, const char *sql)
 {
     int64_t t0 = fl_time_mono_us();
-    enum fl_err err = ensure(db);
+    enum fl_err err = admit(db);
 
     if (err == FL_OK && mysql_real_query(db->conn, sql, strlen(sql)) != 0)
         err = failed(db, mysql_errno(db->conn), sql, mysql_error(db->conn));
@@ -644,4 +816,14 @@ uint64_t fl_db_queries(const struct fl_db *db)
 uint64_t fl_db_errors(const struct fl_db *db)
 {
     return db ? db->errors : 0;
+}
+
+uint64_t fl_db_skipped(const struct fl_db *db)
+{
+    return db ? db->skipped : 0;
+}
+
+bool fl_db_stopped(const struct fl_db *db)
+{
+    return db && db->stopped;
 }

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One persistent MySQL/MariaDB connection: opened lazily, with connect, read and write
- * timeouts, reopened transparently after the server went away (a read is retried once on
- * a fresh connection; a write only when it cannot have reached the server), reconnect
- * attempts spaced out while the server is down, and prepared statements prepared once per
- * connection and reused. The only module that includes <mysql.h>: callers pass arguments
+ * timeouts, reopened transparently after the server went away (a statement found a stale
+ * connection is tried once more on a fresh one: a read always, a write only when it cannot
+ * have reached the server; nothing is retried after a timeout), a per-connection breaker
+ * that stops sending anything for a probe interval after a timeout or a failed connect,
+ * and prepared statements prepared once per connection and reused. The only module that includes <mysql.h>: callers pass arguments
  * as struct fl_db_arg and read rows as fl_str columns. It knows no SQL of its own beyond
  * transactions; the catalog and webhook services own theirs.
  */
 #ifndef FL_DB_H
 #define FL_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +55,14 @@ struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s);
 void fl_db_free(struct fl_db *db);
 
 /*
+ * Bounds every statement on db (the worker's connections; not migrations or the seeder):
+ * the server aborts a statement, and gives up a table or row lock wait, after statement_ms
+ * (max_statement_time, lock_wait_timeout, innodb_lock_wait_timeout, whole seconds for the
+ * lock waits), and the client stops waiting 200 ms later. Call before db's first use.
+ */
+void fl_db_bound_statements(struct fl_db *db, unsigned statement_ms);
+
+/*
  * Checks the server answers within budget_ms, connecting if needed; a connection found
  * stale is replaced once. Returns FL_OK or FL_EDB.
  */
@@ -64,7 +74,8 @@ enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms);
 /*
  * Runs a prepared statement that returns rows, calling fn for each. The statement is
  * prepared once per connection and found again by its text.
- * Returns FL_OK, fn's error, or FL_EDB.
+ * Returns FL_OK, fn's error, or FL_EDB (also at once, without a round trip, while the
+ * breaker is open).
  */
 enum fl_err fl_db_query(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
                         size_t nargs, fl_db_row_fn fn, void *ud);
@@ -107,8 +118,21 @@ void fl_db_rollback(struct fl_db *db);
 /* Microseconds spent in calls on db since it was created (for Server-Timing); NULL: 0. */
 int64_t fl_db_busy_us(const struct fl_db *db);
 
-/* Statements executed and errors seen since db was created (for metrics); NULL: 0. */
+/*
+ * Statements executed, errors seen, and calls refused by the open breaker since db was
+ * created (for metrics); NULL: 0.
+ */
 uint64_t fl_db_queries(const struct fl_db *db);
 uint64_t fl_db_errors(const struct fl_db *db);
+uint64_t fl_db_skipped(const struct fl_db *db);
+
+/*
+ * True when the last statement on db was cut short by its own LIMIT ROWS EXAMINED: it
+ * returned FL_EDB (the bound stopped a sort; nothing is logged) or FL_OK with a warning
+ * (the rows so far, maybe not all of them). Either way its rows must not be used. Any
+ * warning counts, so only a statement with such a bound, and none that can warn
+ * otherwise, should ask.
+ */
+bool fl_db_stopped(const struct fl_db *db);
 
 #endif

@@ -132,7 +132,11 @@ void fl_resp_error(struct fl_resp *resp, const struct fl_req *req, enum fl_err e
     case FL_EUPSTREAM: status = 502, generic = "an upstream service failed"; break;
     case FL_EDB: status = 503, generic = "the database is unavailable"; break;
     case FL_ECACHE: status = 503, generic = "the cache is unavailable"; break;
+    case FL_ELIMITED: status = 429, generic = "too many requests"; break;
     default: status = 500, generic = "internal error"; break;
     }
     fl_resp_problem(resp, req, status, NULL, "%s", detail ? detail : generic);
+    /* A dependency is down: its breaker probes again within a second. */
+    if (status == 503)
+        fl_resp_header(resp, "Retry-After", "1");
 }

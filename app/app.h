@@ -10,6 +10,7 @@
 #include "fl_config.h"
 #include "fl_db.h"
 #include "fl_httpc.h"
+#include "fl_listing.h"
 #include "fl_oauth.h"
 #include "fl_ratelimit.h"
 #include "fl_redis.h"
@@ -32,6 +33,7 @@ struct fl_app {
     struct fl_redis *redis;      /* owned */
     struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
     struct fl_oauth *oauth;      /* owned: the upstream token cache */
+    struct fl_listing_svc listing; /* the listing service, over the connections above */
     struct fl_bulkhead *bulkhead; /* owned: the pool's seats on API A; NULL: no limit */
     struct fl_buf scratch;       /* reused by each request for error details */
     unsigned route_index;        /* this request's route, for metrics (0: none matched) */
@@ -78,12 +80,6 @@ size_t fl_route_names(const char **names, size_t cap);
  */
 bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp);
 
-/*
- * The connection for a catalogue read: the replica when it has applied every write committed
- * so far, else the primary (lib/fl_replica.h). *current (current may be NULL) is false when
- * the primary was down and the replica serves rows that may be behind: do not cache them.
- */
-struct fl_db *fl_app_reader(struct fl_app *app, bool *current);
 
 /*
  * Finds the route for req's method and path and stores its {segment} in req->route_arg.

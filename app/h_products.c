@@ -13,6 +13,7 @@
 
 #include "fl_cache.h"
 #include "fl_catalog.h"
+#include "fl_listing.h"
 #include "fl_crypto.h"
 #include "fl_json.h"
 #include "fl_metrics.h"
@@ -21,7 +22,6 @@
 #include "product_input.h"
 
 #define SEARCH_MAX_CHARS 100
-#define CACHE_WAIT_MS 250
 #define LIMIT_DEFAULT 20
 
 /* ---- rendering ---- */
@@ -49,13 +49,18 @@ static void render_product(struct fl_buf *b, const struct fl_product *p)
     fl_buf_putc(b, '}');
 }
 
+static void render_one_body(struct fl_buf *body, const struct fl_product *p)
+{
+    fl_buf_puts(body, "{\"status\":\"success\",\"data\":");
+    render_product(body, p);
+    fl_buf_puts(body, "}\n");
+}
+
 static void render_one(struct fl_resp *resp, int status, const struct fl_product *p)
 {
     resp->status = status;
     resp->content_type = FL_CT_JSON;
-    fl_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
-    render_product(&resp->body, p);
-    fl_buf_puts(&resp->body, "}\n");
+    render_one_body(&resp->body, p);
 }
 
 /* ---- listing parameters ---- */
@@ -204,26 +209,6 @@ static bool parse_listing(struct fl_resp *resp, const struct fl_req *req, struct
     return true;
 }
 
-/* The normalised request: equal for requests that must get the same page. */
-static void canonical(const struct fl_listing *q, struct fl_buf *out)
-{
-    fl_buf_appendf(out, "v1 sort=%s limit=%u min=%lld max=%lld cat=", fl_sort_name(q->sort),
-                   q->limit, (long long)q->min_cents, (long long)q->max_cents);
-    for (size_t i = 0; i < q->n_categories; i++) {
-        fl_buf_put(out, q->categories[i]);
-        fl_buf_putc(out, ',');
-    }
-    fl_buf_puts(out, " words=");
-    for (size_t i = 0; i < q->n_words; i++) {
-        fl_buf_put(out, q->words[i]);
-        fl_buf_putc(out, ' ');
-    }
-    if (q->has_cursor) {
-        fl_buf_appendf(out, " after=%llu.", (unsigned long long)q->after.id);
-        fl_buf_put(out, q->after.key);
-    }
-}
-
 /* ---- the listing ---- */
 
 /* True when a raw "name=value" part is the cursor, however its name was encoded. */
@@ -272,20 +257,19 @@ static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
         fl_buf_putc(out, '&');
 }
 
-static void listing_headers(struct fl_resp *resp, const struct fl_req *req, struct fl_str etag,
-                            struct fl_str next, int64_t max_age_s, const char *x_cache)
+static void listing_headers(struct fl_resp *resp, const struct fl_req *req,
+                            const struct fl_listing_result *page)
 {
-    fl_resp_header(resp, "ETag", "%.*s", (int)etag.len, etag.p);
-    fl_resp_header(resp, "Cache-Control", "public, max-age=%lld",
-                   (long long)(max_age_s > 0 ? max_age_s : 0));
-    fl_resp_header(resp, "X-Cache", "%s", x_cache);
-    if (next.len) {
+    fl_resp_header(resp, "ETag", "%.*s", (int)page->etag.len, page->etag.p);
+    fl_resp_header(resp, "Cache-Control", "public, max-age=%lld", (long long)page->max_age_s);
+    fl_resp_header(resp, "X-Cache", "%s", fl_listing_source_name(page->source));
+    if (page->next.len) {
         struct fl_buf link;
         fl_buf_init(&link, 16 << 10);
         query_without_cursor(req, &link);
         fl_resp_header(resp, "Link", "<%.*s/products?%scursor=%.*s>; rel=\"next\"",
                        (int)req->prefix.len, req->prefix.p ? req->prefix.p : "",
-                       link.p ? link.p : "", (int)next.len, next.p);
+                       link.p ? link.p : "", (int)page->next.len, page->next.p);
         fl_buf_free(&link);
     }
 }
@@ -307,103 +291,69 @@ static bool not_modified(const struct fl_req *req, struct fl_str etag)
     return false;
 }
 
-static void send_listing(struct fl_resp *resp, const struct fl_req *req, struct fl_str body,
-                         struct fl_str etag, struct fl_str next, int64_t max_age_s,
-                         const char *x_cache)
+/* Sends a page the listing service served, or 304 when the client has it. */
+static void send_page(struct fl_resp *resp, const struct fl_req *req,
+                      const struct fl_listing_result *page)
 {
-    if (not_modified(req, etag)) {
+    if (not_modified(req, page->etag)) {
         resp->status = 304;
         resp->content_type = NULL;
     } else {
         resp->status = 200;
         resp->content_type = FL_CT_JSON;
-        fl_buf_put(&resp->body, body);
+        fl_buf_put(&resp->body, page->body);
     }
-    listing_headers(resp, req, etag, next, max_age_s, x_cache);
+    listing_headers(resp, req, page);
+}
+
+static void render_page(struct fl_buf *body, const struct fl_product *rows, size_t n,
+                        struct fl_str next)
+{
+    fl_buf_puts(body, "{\"status\":\"success\",\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fl_buf_putc(body, ',');
+        render_product(body, &rows[i]);
+    }
+    fl_buf_puts(body, "],\"nextCursor\":");
+    if (next.len)
+        fl_json_str(body, next);
+    else
+        fl_buf_puts(body, "null");
+    fl_buf_puts(body, "}\n");
+}
+
+/*
+ * Applies the rate limit's verdict and the listing service's error (detail, when not NULL,
+ * says what was not found). Returns true when the page may be sent.
+ */
+static bool servable(struct fl_app *app, struct fl_req *req, struct fl_resp *resp,
+                     enum fl_err err, const char *detail)
+{
+    if (app->rl_pending && !fl_rate_verdict(app, req, resp))
+        return false;
+    if (err == FL_OK)
+        return true;
+    if (err == FL_EINVAL)
+        fl_resp_problem(resp, req, 400, "search-too-broad",
+                        "search is too broad to answer: use longer or fewer words");
+    else
+        fl_resp_error(resp, req, err, err == FL_ENOTFOUND ? detail : NULL);
+    return false;
 }
 
 void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
 {
     struct fl_listing q;
-    struct fl_buf key, body, next;
-    struct fl_cache_lookup lk;
-    struct fl_cache_entry entry;
-    struct fl_redis_cmd rl_cmd;
-    struct fl_redis_reply rl_reply = {0};
-    struct fl_product *rows;
-    enum fl_cache_state state;
-    char etag[35];
-    size_t n;
-    bool more, current;
+    struct fl_listing_result page;
     enum fl_err err;
 
     if (!parse_listing(resp, req, &q))
         return;
-    fl_buf_init(&key, 8192);
-    canonical(&q, &key);
-    /* The rate limit rides in the cache lookup's round trip. */
-    rl_cmd = fl_ratelimit_cmd(&app->rl);
-    state = fl_cache_get(app->redis, req->arena, fl_buf_str(&key), CACHE_WAIT_MS,
-                         app->rl_pending ? &rl_cmd : NULL, &rl_reply, &lk, &entry);
-    fl_buf_free(&key);
-    if (app->rl_pending) {
-        if (state != FL_CACHE_BYPASS)
-            fl_ratelimit_read(&app->rl, &rl_reply);
-        if (!fl_rate_verdict(app, req, resp)) {
-            fl_cache_release(app->redis, req->arena, &lk);
-            return;
-        }
-    }
-    fl_metrics_add(state == FL_CACHE_HIT    ? FL_M_CACHE_HIT
-                   : state == FL_CACHE_MISS ? FL_M_CACHE_MISS
-                                            : FL_M_CACHE_BYPASS,
-                   1);
-    if (state == FL_CACHE_HIT) {
-        send_listing(resp, req, entry.body, entry.etag, entry.meta,
-                     (entry.expires_ms - fl_time_wall_ms()) / 1000, "HIT");
-        return;
-    }
-    err = fl_catalog_list(fl_app_reader(app, &current), req->arena, &q, &rows, &n, &more);
-    if (err != FL_OK) {
-        fl_cache_release(app->redis, req->arena, &lk);
-        fl_resp_error(resp, req, err, NULL);
-        return;
-    }
-    if (!current && state == FL_CACHE_MISS) {
-        fl_cache_release(app->redis, req->arena, &lk); /* rows maybe behind: not cached */
-        state = FL_CACHE_BYPASS;
-    }
-    fl_buf_init(&body, (size_t)4 << 20);
-    fl_buf_init(&next, FL_CATALOG_CURSOR_MAX_BYTES * 2);
-    if (more) {
-        struct fl_cursor c = {q.sort, rows[n - 1].id, rows[n - 1].sort_key};
-        fl_cursor_encode(&c, &next);
-    }
-    fl_buf_puts(&body, "{\"status\":\"success\",\"data\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            fl_buf_putc(&body, ',');
-        render_product(&body, &rows[i]);
-    }
-    fl_buf_puts(&body, "],\"nextCursor\":");
-    if (more)
-        fl_json_str(&body, fl_buf_str(&next));
-    else
-        fl_buf_puts(&body, "null");
-    fl_buf_puts(&body, "}\n");
-    if (fl_buf_err(&body) || fl_buf_err(&next)) {
-        fl_resp_error(resp, req, FL_ENOMEM, NULL);
-    } else {
-        fl_cache_etag(fl_buf_str(&body), etag);
-        if (state == FL_CACHE_MISS)
-            fl_cache_store(app->redis, req->arena, &lk, fl_buf_str(&body), fl_str_c(etag),
-                           fl_buf_str(&next), app->cfg->cache_ttl_s);
-        send_listing(resp, req, fl_buf_str(&body), fl_str_c(etag), fl_buf_str(&next),
-                     state == FL_CACHE_MISS ? app->cfg->cache_ttl_s : 0,
-                     state == FL_CACHE_MISS ? "MISS" : "BYPASS");
-    }
-    fl_buf_free(&body);
-    fl_buf_free(&next);
+    err = fl_listing_page(&app->listing, req->arena, &q, app->rl_pending ? &app->rl : NULL,
+                          render_page, &page);
+    if (servable(app, req, resp, err, NULL))
+        send_page(resp, req, &page);
 }
 
 /* ---- one product ---- */
@@ -417,19 +367,18 @@ static bool parse_id(struct fl_resp *resp, const struct fl_req *req, uint64_t *i
 
 void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
 {
-    struct fl_product p;
+    struct fl_listing_result page;
+    char detail[64];
     uint64_t id;
     enum fl_err err;
 
     if (!parse_id(resp, req, &id))
         return;
-    err = fl_catalog_get(fl_app_reader(app, NULL), req->arena, id, &p);
-    if (err == FL_ENOTFOUND)
-        fl_resp_problem(resp, req, 404, NULL, "no product with id %llu", (unsigned long long)id);
-    else if (err != FL_OK)
-        fl_resp_error(resp, req, err, NULL);
-    else
-        render_one(resp, 200, &p);
+    err = fl_listing_product(&app->listing, req->arena, id, app->rl_pending ? &app->rl : NULL,
+                             render_one_body, &page);
+    snprintf(detail, sizeof(detail), "no product with id %llu", (unsigned long long)id);
+    if (servable(app, req, resp, err, detail))
+        send_page(resp, req, &page);
 }
 
 /* ---- admin writes ---- */

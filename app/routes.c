@@ -20,7 +20,7 @@ static const struct fl_route routes[] = {
     {FL_METHOD_GET, "/metrics", fl_h_metrics, no_params, 0, FL_ROUTE_UNLIMITED},
     {FL_METHOD_GET, "/products", fl_h_products_list, listing_params, 0, FL_ROUTE_LIMITS_ITSELF},
     {FL_METHOD_POST, "/products", fl_h_products_create, no_params, FL_BODY_MAX_BYTES, 0},
-    {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0, 0},
+    {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0, FL_ROUTE_LIMITS_ITSELF},
     {FL_METHOD_GET, "/products/external/{id}", fl_h_products_external, no_params, 0, 0},
     /* Signed machine traffic from API B: its volume is the partner's, not a client's. */
     {FL_METHOD_POST, "/webhooks/update", fl_h_webhooks_update, no_params,

@@ -43,6 +43,11 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
         fl_app_free(app);
         return FL_ENOMEM;
     }
+    fl_db_bound_statements(app->db, cfg->db_read_timeout_ms);
+    if (app->replica)
+        fl_db_bound_statements(fl_replica_db(app->replica), cfg->db_read_timeout_ms);
+    app->listing = (struct fl_listing_svc){app->redis, app->db, app->replica, cfg->cache_ttl_s,
+                                           cfg->cache_stale_s};
     return FL_OK;
 }
 
@@ -106,23 +111,6 @@ bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_res
     fl_resp_header(resp, "RateLimit-Policy", "\"default\";q=%u;w=1", app->cfg->rate_limit);
     fl_resp_header(resp, "RateLimit", "\"default\";r=%lld;t=%lld", rl->remaining, rl->reset_s);
     return rl->allowed;
-}
-
-struct fl_db *fl_app_reader(struct fl_app *app, bool *current)
-{
-    static const enum fl_metric counted[] = {
-        [FL_READ_REPLICA] = FL_M_READS_REPLICA,
-        [FL_READ_PASSED_OVER] = FL_M_READS_PASSED_OVER,
-        [FL_READ_REPLICA_BEHIND] = FL_M_READS_REPLICA_BEHIND,
-    };
-    enum fl_read_from from;
-    struct fl_db *db = fl_replica_reader(app->replica, app->db, &from);
-
-    if (from != FL_READ_PRIMARY)
-        fl_metrics_add(counted[from], 1);
-    if (current)
-        *current = from != FL_READ_REPLICA_BEHIND;
-    return db;
 }
 
 /* Everything between accept and send: routing, limits, query, body, handler. */
@@ -220,6 +208,8 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
                    fl_db_queries(app->db) + fl_db_queries(fl_replica_db(app->replica)));
     fl_metrics_set(FL_M_DB_ERRORS,
                    fl_db_errors(app->db) + fl_db_errors(fl_replica_db(app->replica)));
+    fl_metrics_set(FL_M_DB_SKIPPED,
+                   fl_db_skipped(app->db) + fl_db_skipped(fl_replica_db(app->replica)));
     fl_metrics_set(FL_M_REDIS_ERRORS, fl_redis_errors(app->redis));
     fl_metrics_set(FL_M_TOKEN_FETCHES, fl_oauth_fetches(app->oauth));
     if (resp->status >= 500)

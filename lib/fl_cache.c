@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Listing cache. An entry's value is "<generation> <expires_ms> <etag> <meta>\n<body>". The build
- * lock is fl_redis's shared lock, with a random token.
+ * Response cache. An entry's value is "<generation> <fresh_until_ms> <etag> <meta>\n<body>",
+ * kept in Redis for its fresh life plus its stale life. The build lock is fl_redis's shared
+ * lock, with a random token.
  */
 #include "fl_cache.h"
 
@@ -28,11 +29,11 @@ void fl_cache_etag(struct fl_str body, char out[35])
     out[34] = '\0';
 }
 
-/* Parses a stored value; false when it is malformed or of another generation. */
-static bool parse_entry(struct fl_str v, long long gen, struct fl_cache_entry *out)
+/* Parses a stored value; false when it is malformed. */
+static bool parse_entry(struct fl_str v, struct fl_cache_entry *out)
 {
     const char *nl = memchr(v.p, '\n', v.len), *sp1, *sp2, *sp3;
-    int64_t g, exp;
+    int64_t g, fresh;
 
     if (nl == NULL)
         return false;
@@ -41,21 +42,24 @@ static bool parse_entry(struct fl_str v, long long gen, struct fl_cache_entry *o
     sp3 = sp2 ? memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)) : NULL;
     if (sp3 == NULL ||
         fl_str_to_i64((struct fl_str){v.p, (size_t)(sp1 - v.p)}, 0, INT64_MAX, &g) != FL_OK ||
-        fl_str_to_i64((struct fl_str){sp1 + 1, (size_t)(sp2 - sp1 - 1)}, 0, INT64_MAX, &exp) !=
-            FL_OK ||
-        g != gen)
+        fl_str_to_i64((struct fl_str){sp1 + 1, (size_t)(sp2 - sp1 - 1)}, 0, INT64_MAX, &fresh) !=
+            FL_OK)
         return false;
-    out->expires_ms = exp;
+    out->gen = g;
+    out->fresh_until_ms = fresh;
     out->etag = (struct fl_str){sp2 + 1, (size_t)(sp3 - sp2 - 1)};
     out->meta = (struct fl_str){sp3 + 1, (size_t)(nl - sp3 - 1)};
     out->body = (struct fl_str){nl + 1, v.len - (size_t)(nl + 1 - v.p)};
     return true;
 }
 
-/* GET generation and entry (and the extra command, if any) in one round trip. */
+/*
+ * GET generation and entry (and the extra command, if any) in one round trip. *found is
+ * the entry, if any; *hit tells whether it is fresh and of the current generation.
+ */
 static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
                               struct fl_cache_lookup *lk, const struct fl_redis_cmd *extra,
-                              struct fl_redis_reply *extra_reply, struct fl_cache_entry *out,
+                              struct fl_redis_reply *extra_reply, struct fl_cache_entry *found,
                               bool *hit)
 {
     struct fl_redis_cmd cmds[3] = {
@@ -70,6 +74,7 @@ static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
         cmds[2] = *extra;
     err = fl_redis_pipeline(r, arena, cmds, extra ? 3 : 2, rep);
     *hit = false;
+    found->body.p = NULL;
     if (err != FL_OK)
         return err;
     if (extra)
@@ -77,21 +82,21 @@ static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
     if (rep[0].type == FL_REDIS_STR && fl_str_to_i64(rep[0].str, 0, INT64_MAX, &g) != FL_OK)
         g = -1;
     lk->gen = g;
-    *hit = g >= 0 && rep[1].type == FL_REDIS_STR && parse_entry(rep[1].str, g, out);
+    if (rep[1].type != FL_REDIS_STR || !parse_entry(rep[1].str, found))
+        found->body.p = NULL;
+    else
+        *hit = g >= 0 && found->gen == g && fl_time_wall_ms() < found->fresh_until_ms;
     return FL_OK;
 }
 
-enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
-                                 struct fl_str canonical, unsigned wait_ms,
-                                 const struct fl_redis_cmd *extra,
-                                 struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
-                                 struct fl_cache_entry *out)
+enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
+                                    struct fl_str canonical, const struct fl_redis_cmd *extra,
+                                    struct fl_redis_reply *extra_reply,
+                                    struct fl_cache_lookup *lk, struct fl_cache_entry *fresh,
+                                    struct fl_cache_entry *stale)
 {
     unsigned char d[32];
     char h[33];
-    struct fl_redis_reply rep;
-    struct fl_redis_cmd lock;
-    int64_t deadline;
     bool hit;
 
     fl_crypto_sha256(canonical, d);
@@ -99,32 +104,52 @@ enum fl_cache_state fl_cache_get(struct fl_redis *r, struct fl_arena *arena,
     snprintf(lk->key, sizeof(lk->key), "fl:list:%s", h);
     snprintf(lk->lock_key, sizeof(lk->lock_key), "fl:lock:%s", h);
     lk->locked = false;
-    if (read_entry(r, arena, lk, extra, extra_reply, out, &hit) != FL_OK)
+    lk->gen = -1;
+    stale->body.p = NULL;
+    if (read_entry(r, arena, lk, extra, extra_reply, fresh, &hit) != FL_OK)
         return FL_CACHE_BYPASS;
     if (hit)
         return FL_CACHE_HIT;
+    *stale = *fresh;
+    return FL_CACHE_MISS;
+}
+
+enum fl_cache_state fl_cache_claim(struct fl_redis *r, struct fl_arena *arena,
+                                   struct fl_cache_lookup *lk, struct fl_cache_entry *fresh)
+{
+    struct fl_redis_reply rep;
+    struct fl_redis_cmd lock;
+    bool hit;
+
     if (fl_crypto_random_hex(16, lk->token) != FL_OK)
         return FL_CACHE_MISS;
     lock = fl_redis_lock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token), FL_STR(LOCK_MS));
     if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
         return FL_CACHE_BYPASS;
-    if (rep.type != FL_REDIS_STATUS && rep.type != FL_REDIS_NIL)
+    if (rep.type == FL_REDIS_NIL)
+        return FL_CACHE_BUSY;
+    if (rep.type != FL_REDIS_STATUS)
         return FL_CACHE_MISS; /* refused (maxmemory, a replica): build it, nobody else will */
-    if (rep.type == FL_REDIS_STATUS) {
-        lk->locked = true;
-        /* The previous builder may have stored the entry and released the lock between
-         * our read and our lock: look once more before building it again. */
-        if (read_entry(r, arena, lk, NULL, NULL, out, &hit) != FL_OK || !hit)
-            return FL_CACHE_MISS;
-        fl_cache_release(r, arena, lk);
-        return FL_CACHE_HIT;
-    }
-    /* Another worker is building this page: wait a little for its entry. */
-    deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;
+    lk->locked = true;
+    /* The previous builder may have stored the entry and released the lock between our
+     * lookup and our lock: look once more before building it again. */
+    if (read_entry(r, arena, lk, NULL, NULL, fresh, &hit) != FL_OK || !hit)
+        return FL_CACHE_MISS;
+    fl_cache_release(r, arena, lk);
+    return FL_CACHE_HIT;
+}
+
+enum fl_cache_state fl_cache_wait(struct fl_redis *r, struct fl_arena *arena,
+                                  struct fl_cache_lookup *lk, unsigned wait_ms,
+                                  struct fl_cache_entry *fresh)
+{
+    int64_t deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;
+    bool hit;
+
     while (fl_time_mono_us() < deadline) {
         struct timespec ts = {0, POLL_US * 1000};
         nanosleep(&ts, NULL);
-        if (read_entry(r, arena, lk, NULL, NULL, out, &hit) != FL_OK)
+        if (read_entry(r, arena, lk, NULL, NULL, fresh, &hit) != FL_OK)
             return FL_CACHE_BYPASS;
         if (hit)
             return FL_CACHE_HIT;
@@ -143,12 +168,13 @@ void fl_cache_release(struct fl_redis *r, struct fl_arena *arena, struct fl_cach
 }
 
 void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk,
-                    struct fl_str body, struct fl_str etag, struct fl_str meta, unsigned ttl_s)
+                    struct fl_str body, struct fl_str etag, struct fl_str meta, unsigned ttl_s,
+                    unsigned stale_s)
 {
     struct fl_redis_reply rep[2];
     struct fl_redis_cmd cmds[2];
     struct fl_buf v;
-    char ttl_ms[24];
+    char keep_ms[24];
     size_t n = 1;
 
     if (lk->gen < 0) {
@@ -163,10 +189,10 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
     fl_buf_put(&v, meta);
     fl_buf_putc(&v, '\n');
     fl_buf_put(&v, body);
-    snprintf(ttl_ms, sizeof(ttl_ms), "%u", ttl_s * 1000);
+    snprintf(keep_ms, sizeof(keep_ms), "%llu", ((unsigned long long)ttl_s + stale_s) * 1000);
     if (fl_buf_err(&v) == FL_OK) {
         cmds[0] = (struct fl_redis_cmd){5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v),
-                                            FL_STR("PX"), fl_str_c(ttl_ms)}};
+                                            FL_STR("PX"), fl_str_c(keep_ms)}};
         if (lk->locked) {
             cmds[1] = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
             n = 2;

@@ -15,6 +15,7 @@ static const char *const texts[FL_ERR__MAX] = {
     [FL_EUPSTREAM] = "upstream error",
     [FL_ENOMEM] = "out of memory",
     [FL_EIO] = "i/o error",
+    [FL_ELIMITED] = "rate limited",
 };
 
 const char *fl_strerror(enum fl_err err)

@@ -20,6 +20,7 @@ enum fl_err {
     FL_EUPSTREAM, /* an upstream HTTP service failed */
     FL_ENOMEM,    /* allocation failed */
     FL_EIO,       /* a local read or write failed */
+    FL_ELIMITED,  /* the client is over its rate limit */
     FL_ERR__MAX
 };
 

@@ -273,8 +273,12 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
     counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"miss\"}", c[FL_M_CACHE_MISS]);
     counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"bypass\"}",
             c[FL_M_CACHE_BYPASS]);
+    counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"stale\"}",
+            c[FL_M_CACHE_STALE]);
     counter(out, "farmlokal_db_queries_total", "Statements sent to MySQL.", "", c[FL_M_DB_QUERIES]);
     counter(out, "farmlokal_db_errors_total", "MySQL failures.", "", c[FL_M_DB_ERRORS]);
+    counter(out, "farmlokal_db_skipped_total",
+            "Statements not sent: the worker's MySQL breaker was open.", "", c[FL_M_DB_SKIPPED]);
     counter(out, "farmlokal_redis_errors_total", "Redis failures.", "", c[FL_M_REDIS_ERRORS]);
     counter(out, "farmlokal_upstream_requests_total", "Upstream calls by outcome.",
             "{upstream=\"api_a\",outcome=\"ok\"}", c[FL_M_UPSTREAM_OK]);

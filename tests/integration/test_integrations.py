@@ -662,6 +662,8 @@ class BreakerTest(UpstreamTestCase):
 
 class OAuthSingleFlightTest(UpstreamTestCase):
     workers = 4
+    # Every worker must be able to wait on API A at once: the bulkhead is not under test.
+    env = {"FL_API_A_MAX_INFLIGHT": "4"}
 
     @classmethod
     def prepare(cls):

@@ -112,10 +112,27 @@ void fl_cursor_encode(const struct fl_cursor *c, struct fl_buf *out)
         out->p[--out->len] = '\0';
 }
 
-/* True when key is "YYYY-MM-DD HH:MM:SS.ffffff" with plausible field values. */
+/* The decimal number in k.p[at..at+n). */
+static unsigned digits(struct fl_str k, size_t at, size_t n)
+{
+    unsigned v = 0;
+
+    for (size_t i = at; i < at + n; i++)
+        v = v * 10 + (unsigned)(k.p[i] - '0');
+    return v;
+}
+
+/*
+ * True when key is "YYYY-MM-DD HH:MM:SS.ffffff", a real time in DATETIME's range
+ * (1000-01-01 to 9999-12-31): a real day of its month (leap years included), hours to 23,
+ * minutes and seconds to 59. A cursor is only ever made from a row's created_at.
+ */
 static bool valid_datetime(struct fl_str k)
 {
     static const char shape[] = "dddd-dd-dd dd:dd:dd.dddddd";
+    static const unsigned month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned year, month, day;
+    bool leap;
 
     if (k.len != sizeof(shape) - 1)
         return false;
@@ -124,8 +141,13 @@ static bool valid_datetime(struct fl_str k)
         if (shape[i] == 'd' ? !digit : k.p[i] != shape[i])
             return false;
     }
-    return !(k.p[5] > '1' || (k.p[5] == '1' && k.p[6] > '2') || k.p[8] > '3' ||
-             k.p[11] > '2' || k.p[14] > '5' || k.p[17] > '5');
+    year = digits(k, 0, 4);
+    month = digits(k, 5, 2);
+    day = digits(k, 8, 2);
+    leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    return year >= 1000 && month >= 1 && month <= 12 && day >= 1 &&
+           day <= month_days[month - 1] + (month == 2 && leap) && digits(k, 11, 2) <= 23 &&
+           digits(k, 14, 2) <= 59 && digits(k, 17, 2) <= 59;
 }
 
 enum fl_err fl_cursor_decode(struct fl_str token, struct fl_arena *arena, struct fl_cursor *out)
@@ -178,7 +200,8 @@ enum fl_err fl_cursor_decode(struct fl_str token, struct fl_arena *arena, struct
             goto out;
         break;
     default:
-        if (key.len == 0 || key.len > 200 * 4 || memchr(key.p, '\0', key.len))
+        if (key.len == 0 || fl_utf8_count(key) > FL_CATALOG_NAME_MAX_CHARS ||
+            memchr(key.p, '\0', key.len))
             goto out;
         break;
     }

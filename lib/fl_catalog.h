@@ -22,6 +22,7 @@
 #define FL_CATALOG_CATEGORY_MAX_BYTES 64
 #define FL_CATALOG_WORDS_MAX 16
 #define FL_CATALOG_PRICE_MAX_CENTS 9999999999LL
+#define FL_CATALOG_NAME_MAX_CHARS 200 /* products.name is VARCHAR(200) */
 #define FL_CATALOG_CURSOR_MAX_BYTES 2048 /* a token; its key can be a 200-character name */
 
 enum fl_sort {
@@ -79,7 +80,10 @@ void fl_cursor_encode(const struct fl_cursor *c, struct fl_buf *out);
 
 /*
  * Decodes a token made by fl_cursor_encode into out, its key copied into arena. Returns
- * FL_OK, or FL_EINVAL when the token is malformed or its key is not a valid key of its sort.
+ * FL_OK, or FL_EINVAL when the token is malformed or its key is not a valid key of its sort
+ * (checked whole: a real date and time in DATETIME's range, a price of 0 to
+ * FL_CATALOG_PRICE_MAX_CENTS with at most two decimals, a name of valid UTF-8 with 1 to
+ * FL_CATALOG_NAME_MAX_CHARS characters).
  */
 enum fl_err fl_cursor_decode(struct fl_str token, struct fl_arena *arena, struct fl_cursor *out);
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Cursors, sorts and the search word splitter: the catalogue's pure parts. */
+#include <string.h>
+
 #include "fl_catalog.h"
 #include "fl_search.h"
 #include "test.h"
@@ -51,6 +53,45 @@ static void test_cursor(void)
         if (fl_cursor_decode(fl_str_c(bad[i]), arena, &c) != FL_EINVAL)
             FAIL_AT("cursor '%s' was accepted", bad[i]);
     }
+}
+
+/* Cursor keys are checked whole: only a key a real row can have is accepted. */
+static void test_cursor_keys_are_checked_whole(void)
+{
+    struct fl_cursor c;
+    char long_name[FL_CATALOG_NAME_MAX_CHARS * 2 + 2];
+    const char *bad_times[] = {
+        "2026-02-39 29:59:59.999999", /* issue #15: day 39, hour 29 */
+        "2026-02-29 12:00:00.000000", /* 2026 is not a leap year */
+        "1900-02-29 12:00:00.000000", /* nor is 1900 */
+        "2026-04-31 12:00:00.000000", /* April has 30 days */
+        "2026-00-10 12:00:00.000000", /* month 0 */
+        "2026-01-00 12:00:00.000000", /* day 0 */
+        "2026-01-10 24:00:00.000000", "2026-01-10 23:60:00.000000",
+        "2026-01-10 23:59:60.000000", "0999-12-31 23:59:59.999999", /* before DATETIME's range */
+    };
+    const char *good_times[] = {"2024-02-29 00:00:00.000000", "2000-02-29 23:59:59.999999",
+                                "2026-12-31 23:59:59.999999", "1000-01-01 00:00:00.000000"};
+
+    for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
+        fl_test_checks++;
+        if (roundtrip(FL_SORT_NEWEST, 1, bad_times[i], &c) != FL_EINVAL ||
+            roundtrip(FL_SORT_OLDEST, 1, bad_times[i], &c) != FL_EINVAL)
+            FAIL_AT("cursor time '%s' was accepted", bad_times[i]);
+    }
+    for (size_t i = 0; i < sizeof(good_times) / sizeof(good_times[0]); i++)
+        ASSERT_EQ(roundtrip(FL_SORT_OLDEST, 1, good_times[i], &c), FL_OK);
+    ASSERT_EQ(roundtrip(FL_SORT_PRICE_ASC, 1, "99999999.99", &c), FL_OK);
+    ASSERT_EQ(roundtrip(FL_SORT_PRICE_ASC, 1, "100000000.00", &c), FL_EINVAL);
+    ASSERT_EQ(roundtrip(FL_SORT_PRICE_DESC, 1, "-1", &c), FL_EINVAL);
+    /* 200 two-byte characters are a name; 201 are not. */
+    for (size_t i = 0; i < FL_CATALOG_NAME_MAX_CHARS; i++)
+        memcpy(long_name + 2 * i, "\xc3\xa9", 2);
+    long_name[FL_CATALOG_NAME_MAX_CHARS * 2] = '\0';
+    ASSERT_EQ(roundtrip(FL_SORT_NAME_ASC, 1, long_name, &c), FL_OK);
+    memcpy(long_name + FL_CATALOG_NAME_MAX_CHARS * 2, "e", 2);
+    ASSERT_EQ(roundtrip(FL_SORT_NAME_ASC, 1, long_name, &c), FL_EINVAL);
+    ASSERT_EQ(roundtrip(FL_SORT_NAME_ASC, 1, "caf\xc3", &c), FL_EINVAL); /* cut UTF-8 */
 }
 
 static void test_sort(void)
@@ -110,6 +151,7 @@ int main(void)
     arena = fl_arena_new(1 << 20);
     fl_buf_init(&words, 4096);
     test_cursor();
+    test_cursor_keys_are_checked_whole();
     test_sort();
     test_words();
     fl_arena_free(arena);

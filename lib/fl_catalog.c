@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_catalog_stats.h"
 #include "fl_crypto.h"
+#include "fl_log.h"
 #include "fl_search.h"
 
 #define COLUMNS_N 12
@@ -32,6 +34,44 @@
 #define VARIANTS_LIMIT "17"
 #define JOINS_MAX 24     /* probe joins a statement may hold (MariaDB allows 61 tables) */
 #define SAMPLE_ROWS "100" /* driver entries read to see how often another word goes with it */
+#define BRANCHES_MAX                                                                               \
+    (VARIANTS_MAX > FL_CATALOG_CATEGORIES_MAX ? VARIANTS_MAX : FL_CATALOG_CATEGORIES_MAX)
+
+/*
+ * The planner's units: one index entry read in order by a walk (0.4 us on 1M products).
+ * Reading a price range from the filter's index and sorting it costs more an entry: 0.9 us
+ * with the sort key in the index (dates), 2.9 us for the name sort, which reads each row
+ * (measured on 1M products, 2 cores: PLAN_PRICES' statements, sql/006).
+ */
+#define SET_COST_DATE 2.2
+#define SET_COST_NAME 7.0
+/*
+ * The guard: the rows and index entries a statement may touch (MariaDB's LIMIT ROWS
+ * EXAMINED) before the planner takes it that its estimate was wrong and runs another plan:
+ * a fixed floor or ROWS_PER_ROW for each row a page holds, whichever is larger (~1 ms of
+ * MariaDB time at the floor). MariaDB counts every entry and row it touches, sort and
+ * temporary-table passes included: the slow log's Rows_examined is at most that (1.3
+ * times less for a walk, 2.6 times for a range read and sorted, the same for probes;
+ * measured on tests/integration/test_planner_property.py's catalogue), so even a statement
+ * the bound stops has examined little more than the floor, or ROWS_PER_ROW a row of its
+ * page (it stops at its next check: 17 rows over, measured), inside the 2,000 or 20 a row
+ * that issue #14 allows.
+ * A listing's first plan expected to need more than that gets EST_SLACK times its own
+ * estimate, and a last try
+ * RETRY_SLACK times its first bound: MariaDB 10.11 sometimes ran a prepared statement,
+ * after others on its connection, without the covering read the same text had before (a
+ * walk of 1,400 entries then tripped 2,500; measured, not understood).
+ */
+#define ROWS_EXAMINED_FLOOR 1800
+#define ROWS_PER_ROW        18
+#define EST_SLACK           2
+#define RETRY_SLACK         4
+/*
+ * What a search may touch before it is refused as too broad (400): sixteen one-letter
+ * words on 1M products were stopped at 100,000 after 0.1 s of MariaDB time (they ran
+ * 6-8 s unbounded), inside the 1 s statement bound with room for the tries before it.
+ */
+#define SEARCH_ROWS_MAX 100000
 
 struct sort_spec {
     const char *name;
@@ -245,10 +285,9 @@ struct args {
 
 /* How a page is read. */
 enum plan_kind {
-    PLAN_TERMS,   /* the rarest word's index entries in listing order, one branch a variant */
-    PLAN_RANGE,   /* the rarest word's whole prefix range, sorted (a rare, broad prefix) */
-    PLAN_SCAN,    /* the products listing index, one branch a category, words as probes */
-    PLAN_PRICES,  /* a narrow price range read through the price index, sorted */
+    PLAN_TERMS, /* the rarest word's index entries in listing order, one branch a variant */
+    PLAN_RANGE, /* the rarest word's whole prefix range, sorted (a rare, broad prefix) */
+    PLAN_SCAN,  /* the products listing index, one branch a category, words as probes */
 };
 
 struct plan {
@@ -256,6 +295,15 @@ struct plan {
     struct word_plan *w; /* rarest first; w[0] drives PLAN_TERMS and PLAN_RANGE */
     size_t n_words;
     double page_entries; /* driver entries a page needs if each had the other words */
+    double driver_whole; /* > 0: the driver's entries read whole (its price range) */
+    /*
+     * Per branch, with a price range under another sort: read the range whole from the
+     * price index (products' (category, price, id, created_at) or (price, id, created_at),
+     * product_words' (word, price, ...)) and sort it, instead of walking the sort index.
+     */
+    bool by_price[BRANCHES_MAX];
+    bool fewer_by_price[BRANCHES_MAX]; /* the range holds fewer entries than the walk reads */
+    double est;                        /* rows the plan is expected to examine */
 };
 
 static void arg(struct args *a, struct fl_db_arg v)
@@ -327,10 +375,15 @@ static void word_joins(struct fl_buf *sql, struct args *a, const struct plan *p,
     for (size_t i = p->kind == PLAN_SCAN ? 0 : 1; i < p->n_words; i++) {
         const struct word_plan *w = &p->w[i];
         if (w->probe == PROBE_SET) {
-            /* The prefix's range holds exactly its variants' entries. */
+            /*
+             * The prefix's range holds exactly its variants' entries. Forced: to skip
+             * the DISTINCT's temporary table the optimizer read all of (product_id, word)
+             * instead, once per branch (275,000 entries for a 16-branch page of 600
+             * products, measured).
+             */
             fl_buf_appendf(sql,
-                           " JOIN (SELECT DISTINCT product_id FROM product_words WHERE word "
-                           "LIKE ?) m%zu ON m%zu.product_id = x.%s",
+                           " JOIN (SELECT DISTINCT product_id FROM product_words FORCE INDEX "
+                           "(PRIMARY) WHERE word LIKE ?) m%zu ON m%zu.product_id = x.%s",
                            i, i, id);
             arg(a, FL_DB_ARG_STR(w->pattern));
             continue;
@@ -378,31 +431,30 @@ static void order_limit(struct fl_buf *sql, struct args *a, const struct fl_list
 }
 
 /*
- * One branch: (id, k) of up to limit+1 rows in listing order from x, a covering index of
- * products (PLAN_SCAN: branch is a category, or 0 without one; PLAN_PRICES: the price
- * range, sorted) or of product_words (branch is the driver's variant; PLAN_RANGE: its
- * whole prefix).
+ * One branch: (id, k) of up to limit+1 rows in listing order from x, an index of products
+ * (PLAN_SCAN: branch is a category, or 0 without one) or of product_words (branch is the
+ * driver's variant; PLAN_RANGE: its whole prefix): the sort index, walked in order, or
+ * (by_price) the price range of the filter's index, read whole and sorted.
  */
 static void branch(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
                    const struct plan *p, size_t b)
 {
     const struct sort_spec *s = &sorts[q->sort];
-    bool prices = p->kind == PLAN_PRICES, scan = p->kind == PLAN_SCAN || prices;
+    bool scan = p->kind == PLAN_SCAN;
     const char *id = scan ? "id" : "product_id";
+    const char *index = scan && p->by_price[b]
+                            ? (q->n_categories ? "ix_products_cat_price" : "ix_products_price")
+                        : scan           ? (q->n_categories ? s->cat_index : s->index)
+                        : p->by_price[b] ? "ix_product_words_price"
+                                         : s->word_index;
     char k[32];
 
     /* A range holds a product once per word it has with the prefix: DISTINCT. */
     fl_buf_appendf(sql, "(SELECT STRAIGHT_JOIN%s x.%s AS id, x.%s AS k FROM %s x FORCE INDEX (%s)",
                    p->kind == PLAN_RANGE ? " DISTINCT" : "", id, s->column,
-                   scan ? "products" : "product_words",
-                   prices ? "ix_products_price"
-                   : scan ? (q->n_categories ? s->cat_index : s->index)
-                          : s->word_index);
+                   scan ? "products" : "product_words", index);
     word_joins(sql, a, p, id);
-    if (prices) {
-        fl_buf_puts(sql, " WHERE 1=1");
-        categories_in(sql, a, q, "x");
-    } else if (scan && q->n_categories) {
+    if (scan && q->n_categories) {
         /* One category a branch: the (category, key, id) index is read in order. */
         fl_buf_puts(sql, " WHERE x.category = ?");
         arg(a, FL_DB_ARG_STR(q->categories[b]));
@@ -422,7 +474,7 @@ static void branch(struct fl_buf *sql, struct args *a, const struct fl_listing *
 }
 
 /*
- * A UNION of branches (one for PLAN_RANGE and PLAN_PRICES), merged by the outer ORDER BY,
+ * A UNION of branches (one for PLAN_RANGE), merged by the outer ORDER BY,
  * then a join back on the primary key for the page's rows only. UNION, not UNION ALL: two
  * spellings of a category ("fruits,FRUITS") are one to the column's collation, and a
  * product with two variants of a prefix ("tomato", "tomatoes") is one row.
@@ -434,7 +486,8 @@ static void build_branches(struct fl_buf *sql, struct args *a, const struct fl_l
              : p->kind == PLAN_SCAN && q->n_categories ? q->n_categories
                                                        : 1;
 
-    fl_buf_puts(sql, "SELECT ");
+    /* The page's ids first, then their rows: never a scan of products to find them. */
+    fl_buf_puts(sql, "SELECT STRAIGHT_JOIN ");
     fl_buf_puts(sql, columns);
     fl_buf_puts(sql, sorts[q->sort].key_text);
     fl_buf_puts(sql, " FROM (");
@@ -471,22 +524,6 @@ static enum fl_err estimate(struct fl_db *db, const char *sql, const struct fl_d
     enum fl_err err = fl_db_query(db, sql, args, n, read_estimate, &rows);
 
     *out = (double)rows;
-    return err;
-}
-
-static enum fl_err estimate_categories(struct fl_db *db, const struct fl_listing *q,
-                                       double *out)
-{
-    struct args a = {.n = 0};
-    struct fl_buf sql;
-    enum fl_err err;
-
-    fl_buf_init(&sql, 1024);
-    fl_buf_puts(&sql, "EXPLAIN SELECT 1 FROM products x FORCE INDEX (ix_products_cat_price)"
-                      " WHERE 1=1");
-    categories_in(&sql, &a, q, "x");
-    err = fl_buf_err(&sql) ? fl_buf_err(&sql) : estimate(db, sql.p, a.a, a.n, out);
-    fl_buf_free(&sql);
     return err;
 }
 
@@ -589,6 +626,7 @@ static void choose(struct plan *p, double total, double in_categories,
         p->kind = PLAN_SCAN;
     else
         p->kind = w[0].n_variants > VARIANTS_MAX ? PLAN_RANGE : PLAN_TERMS;
+    p->est = scan < terms ? scan : terms;
 }
 
 static enum fl_err read_sample(void *ud, const struct fl_str *c, size_t ncols)
@@ -634,6 +672,8 @@ static double probing(const struct plan *p, double share, double cost)
 {
     double all = p->w[0].rows;
 
+    if (p->driver_whole > 0)
+        return p->driver_whole * cost;
     return (share * all > p->page_entries ? p->page_entries / share : all) * cost;
 }
 
@@ -673,57 +713,123 @@ static enum fl_err choose_probes(struct fl_db *db, struct plan *p, double total)
     return FL_OK;
 }
 
-/* True when the listing filters by price but sorts by something else. */
+/* True when the listing filters by price and sorts by something else: a choice of indexes. */
 static bool price_sorts_elsewhere(const struct fl_listing *q)
 {
     return (q->min_cents > 0 || q->max_cents < FL_CATALOG_PRICE_MAX_CENTS) &&
            q->sort != FL_SORT_PRICE_ASC && q->sort != FL_SORT_PRICE_DESC;
 }
 
-/*
- * A price range under another sort: the scan reads (limit+1)/f entries of its index to find
- * a page; reading the f*N entries in the range and sorting them is cheaper when the range
- * is narrow. Measured on 1M products, per entry: 0.4 us scanned; 0.9 us read from the price
- * index with created_at and sorted; 2.9 us for the name sort, which reads each row.
- */
-static enum fl_err narrow_prices(struct fl_db *db, struct args *a, const struct fl_listing *q,
-                                 double total, bool *out)
+/* The rows a statement of q may examine before its bound stops it (see ROWS_EXAMINED_FLOOR). */
+static uint64_t rows_floor(const struct fl_listing *q)
 {
-    static const char sql[] = "EXPLAIN SELECT 1 FROM products FORCE INDEX (ix_products_price) "
-                              "WHERE price BETWEEN ? AND ?";
-    struct fl_db_arg b[2] = {FL_DB_ARG_STR(fl_str_c(a->prices[0])),
-                             FL_DB_ARG_STR(fl_str_c(a->prices[1]))};
-    double in_range = 0;
-    enum fl_err err = estimate(db, sql, b, 2, &in_range);
+    uint64_t floor = q->limit * ROWS_PER_ROW;
 
-    if (in_range < 1)
-        in_range = 1;
-    *out = in_range * (q->sort == FL_SORT_NAME_ASC ? 7 : 2) < (q->limit + 1.0) * total / in_range;
-    return err;
+    return floor < ROWS_EXAMINED_FLOOR ? ROWS_EXAMINED_FLOOR : floor;
+}
+
+/*
+ * Whether a branch reads its price range whole (by_price: in entries, each read and
+ * sorted) rather than walk its sort index (walk entries), by cost, unless only the range
+ * fits the guard's floor: the guard is the promise, the cost a preference. Adds what it
+ * reads to *est.
+ */
+static bool read_by_price(const struct fl_listing *q, double walk, double in, double *est)
+{
+    double weight = q->sort == FL_SORT_NAME_ASC ? SET_COST_NAME : SET_COST_DATE;
+    double floor = (double)rows_floor(q);
+    bool by_price = in * weight < walk || (walk > floor && in <= floor);
+
+    *est += by_price ? in : walk;
+    return by_price;
+}
+
+/* Entries a walk of all entries reads to find a page when a share f of them match. */
+static double walk_entries(const struct fl_listing *q, double all, double f)
+{
+    double walk = f > 0 ? (q->limit + 1.0) / f : all;
+
+    return walk < all ? walk : all;
+}
+
+/*
+ * A branch of products a category (or one for all), each choosing its own index from the
+ * sampled counts of its category in and out of the price range, so a window past one
+ * category's prices never walks that category; others is the share of those products the
+ * words (probed on each) let through, 1 without words.
+ */
+static void choose_listing(struct plan *p, const struct fl_listing *q, double others)
+{
+    size_t n = q->n_categories ? q->n_categories : 1;
+
+    p->est = 0;
+    for (size_t b = 0; b < n; b++) {
+        struct fl_str cat = q->n_categories ? q->categories[b] : FL_STR("");
+        double all = fl_catalog_stats_count(cat, 0, FL_CATALOG_PRICE_MAX_CENTS);
+        double in = fl_catalog_stats_count(cat, q->min_cents, q->max_cents);
+        double walk = walk_entries(q, all, all > 0 ? in / all * others : 0);
+
+        p->by_price[b] = price_sorts_elsewhere(q) && read_by_price(q, walk, in, &p->est);
+        p->fewer_by_price[b] = in < walk;
+    }
+}
+
+/*
+ * The same choice for the driver's variants of a search, each taken to hold an equal share
+ * of the prefix's entries, a share of them in the price range as of all products, and the
+ * categories and other words as independent filters.
+ */
+static void choose_variants(struct plan *p, const struct fl_listing *q, double total,
+                            double in_categories)
+{
+    const struct word_plan *w = &p->w[0];
+    double entries = w->rows / (double)(w->n_variants ? w->n_variants : 1);
+    double in_price =
+        fraction(fl_catalog_stats_count(FL_STR(""), q->min_cents, q->max_cents), total);
+    double others = fraction(in_categories, total), walk_est = 0, est = 0;
+    bool by_price;
+
+    for (size_t i = 1; i < p->n_words; i++)
+        others *= fraction(w[i].rows, total);
+    by_price = read_by_price(q, walk_entries(q, entries, in_price * others), entries * in_price,
+                             &walk_est);
+    for (size_t v = 0; v < w->n_variants && v < VARIANTS_MAX; v++) {
+        p->by_price[v] = by_price;
+        est += walk_est;
+    }
+    if (by_price) {
+        p->est = est;
+        p->driver_whole = entries * in_price * (double)w->n_variants;
+    }
+}
+
+/* The share of products that has every word, the words taken as independent. */
+static double words_share(const struct plan *p, double total)
+{
+    double share = 1;
+
+    for (size_t i = 0; i < p->n_words; i++)
+        share *= fraction(p->w[i].rows, total);
+    return share;
 }
 
 /* Plans the page: p->kind, and the words in p->w rarest first. *none when nothing matches. */
 static enum fl_err plan(struct fl_db *db, struct fl_arena *arena, const struct fl_listing *q,
-                        struct args *a, struct plan *p, bool *none)
+                        struct plan *p, bool *none)
 {
-    static const char products[] = "EXPLAIN SELECT 1 FROM products";
-    double total = 1, in_categories;
-    bool narrow = false;
+    double total, in_categories = 0;
     enum fl_err err;
 
     *none = false;
     p->n_words = q->n_words;
     p->kind = PLAN_SCAN;
-    if (q->n_words == 0 && !price_sorts_elsewhere(q))
-        return FL_OK;
-    if ((err = estimate(db, products, NULL, 0, &total)) != FL_OK)
-        return err;
-    if (total < 1)
-        total = 1;
+    memset(p->by_price, 0, sizeof(p->by_price));
+    fl_catalog_stats_refresh(db);
+    total = fl_catalog_stats_rows() < 1 ? 1 : fl_catalog_stats_rows();
+    p->driver_whole = 0;
     if (q->n_words == 0) {
-        if ((err = narrow_prices(db, a, q, total, &narrow)) == FL_OK && narrow)
-            p->kind = PLAN_PRICES;
-        return err;
+        choose_listing(p, q, 1);
+        return FL_OK;
     }
     for (size_t i = 0; i < q->n_words; i++) {
         if ((err = plan_word(db, arena, q->words[i], &p->w[i])) != FL_OK)
@@ -734,10 +840,15 @@ static enum fl_err plan(struct fl_db *db, struct fl_arena *arena, const struct f
         }
     }
     qsort(p->w, q->n_words, sizeof(p->w[0]), by_rows);
-    in_categories = total;
-    if (q->n_categories && (err = estimate_categories(db, q, &in_categories)) != FL_OK)
-        return err;
+    for (size_t i = 0; i < q->n_categories; i++)
+        in_categories += fl_catalog_stats_count(q->categories[i], 0, FL_CATALOG_PRICE_MAX_CENTS);
+    if (q->n_categories == 0 || in_categories > total)
+        in_categories = total;
     choose(p, total, in_categories, q);
+    if (p->kind == PLAN_TERMS && price_sorts_elsewhere(q))
+        choose_variants(p, q, total, in_categories);
+    if (p->kind == PLAN_SCAN && price_sorts_elsewhere(q))
+        choose_listing(p, q, words_share(p, total));
     return choose_probes(db, p, total);
 }
 
@@ -784,6 +895,155 @@ static enum fl_err read_product(void *ud, const struct fl_str *c, size_t ncols)
     return FL_OK;
 }
 
+/*
+ * Runs plan p once, bounded to examine at most bound rows (0: no bound), its rows into r.
+ * *stopped when the bound cut it short: its rows are then dropped.
+ */
+static enum fl_err run_plan(struct fl_db *db, struct args *a, const struct fl_listing *q,
+                            const struct plan *p, uint64_t bound, struct rows *r, bool *stopped)
+{
+    struct fl_buf sql;
+    enum fl_err err;
+
+    a->n = 0;
+    r->n = 0;
+    fl_buf_init(&sql, SQL_MAX);
+    build_branches(&sql, a, q, p);
+    /*
+     * The bound is ours, not the client's, and written in the text: MariaDB 10.11 kept a
+     * bound given as a placeholder from an earlier execution of a prepared statement
+     * (a statement re-executed after a larger bound tripped at once, measured).
+     */
+    if (bound)
+        fl_buf_appendf(&sql, " ROWS EXAMINED %llu", (unsigned long long)bound);
+    err = fl_buf_err(&sql) ? fl_buf_err(&sql) : fl_db_query(db, sql.p, a->a, a->n, read_product, r);
+    fl_buf_free(&sql);
+    *stopped = bound && fl_db_stopped(db);
+    if (*stopped) {
+        r->n = 0;
+        err = FL_OK;
+    }
+    return err;
+}
+
+/* Turns every branch that had a choice of index to the other one. */
+static void flip_indexes(struct plan *p)
+{
+    for (size_t i = 0; i < BRANCHES_MAX; i++)
+        p->by_price[i] = !p->by_price[i];
+}
+
+/*
+ * Probes each word that was read as a set and, when sets_too, reads as a set each word
+ * that was probed, as far as the joins allow (see word_joins). Returns false when there
+ * was none to turn.
+ */
+static bool turn_probes(struct plan *p, bool sets_too)
+{
+    size_t first = p->kind == PLAN_SCAN ? 0 : 1, joins = 0;
+    bool turned = false;
+
+    for (size_t i = first; i < p->n_words; i++)
+        if (p->w[i].probe == PROBE_JOIN)
+            joins += p->w[i].n_variants;
+    for (size_t i = first; i < p->n_words; i++) {
+        struct word_plan *w = &p->w[i];
+        if (w->probe == PROBE_JOIN && sets_too) {
+            w->probe = PROBE_SET;
+            joins -= w->n_variants;
+            turned = true;
+        } else if (w->probe == PROBE_SET && w->n_variants <= VARIANTS_MAX &&
+                   joins + w->n_variants <= JOINS_MAX) {
+            w->probe = PROBE_JOIN;
+            joins += w->n_variants;
+            turned = true;
+        }
+    }
+    return turned;
+}
+
+/*
+ * Tries plan p turned one way (flip_probes or flip_indexes), bounded; turns it back when
+ * the bound trips too. *stopped stays true when there was nothing to turn.
+ */
+static enum fl_err try_turned(struct fl_db *db, struct args *a, const struct fl_listing *q,
+                              struct plan *p, bool (*turn)(struct plan *), uint64_t bound,
+                              struct rows *r, bool *stopped)
+{
+    enum fl_err err;
+
+    if (!turn(p))
+        return FL_OK;
+    if ((err = run_plan(db, a, q, p, bound, r, stopped)) != FL_OK || !*stopped)
+        return err;
+    turn(p);
+    return FL_OK;
+}
+
+/* Both ways, for try_turned. */
+static bool flip_probes(struct plan *p)
+{
+    return turn_probes(p, true);
+}
+
+/* flip_indexes as a turn that always applies (callers check there is a choice). */
+static bool turn_indexes(struct plan *p)
+{
+    flip_indexes(p);
+    return true;
+}
+
+/*
+ * Reads the page by plan p, guarded against a wrong estimate: the plan is bounded to a
+ * multiple of its page (and, for a listing, of its estimate); when the bound trips, the
+ * plan with its words probed the other way, then with the other index for each branch,
+ * are tried under the floor. After that a listing tries, under a larger bound, the plan
+ * that examines the fewest rows (whatever their cost), then reads every branch's price
+ * range whole (what it can match, nothing more); a search
+ * gets SEARCH_ROWS_MAX or is refused (FL_EINVAL). Without a choice of index (no price
+ * range, or a price sort) a listing's seek reads only what it returns and is not bounded.
+ */
+static enum fl_err read_page(struct fl_db *db, struct args *a, const struct fl_listing *q,
+                             struct plan *p, struct rows *r)
+{
+    uint64_t floor = rows_floor(q), bound;
+    bool choice = price_sorts_elsewhere(q) && p->kind != PLAN_RANGE, stopped = false;
+    enum fl_err err;
+
+    if (q->n_words == 0 && !choice)
+        return run_plan(db, a, q, p, 0, r, &stopped);
+    /* In powers of two: each bound is another statement text to prepare. */
+    for (bound = floor; q->n_words == 0 && p->est > floor && bound < p->est * EST_SLACK;)
+        bound *= 2;
+    if ((err = run_plan(db, a, q, p, bound, r, &stopped)) != FL_OK || !stopped)
+        return err;
+    if ((err = try_turned(db, a, q, p, flip_probes, floor, r, &stopped)) != FL_OK || !stopped)
+        return err;
+    if (choice &&
+        ((err = try_turned(db, a, q, p, turn_indexes, floor, r, &stopped)) != FL_OK || !stopped))
+        return err;
+    if (q->n_words == 0) {
+        /* By the rows each branch examines, not by their cost. */
+        memcpy(p->by_price, p->fewer_by_price, sizeof(p->by_price));
+        if ((err = run_plan(db, a, q, p, bound * RETRY_SLACK, r, &stopped)) != FL_OK || !stopped)
+            return err;
+        memset(p->by_price, 1, sizeof(p->by_price));
+        return run_plan(db, a, q, p, 0, r, &stopped);
+    }
+    /*
+     * The last try probes every word it can when a word drives: a probe costs a lookup per
+     * entry of the rarest word, where a set costs every entry of a commoner one. A scan of
+     * products keeps its sets, read once rather than probed on every product.
+     */
+    if (p->kind != PLAN_SCAN)
+        turn_probes(p, false);
+    if ((err = run_plan(db, a, q, p, SEARCH_ROWS_MAX, r, &stopped)) != FL_OK || !stopped)
+        return err;
+    fl_log(FL_LOG_INFO, "event=search_too_broad words=%zu rows_examined_max=%d", q->n_words,
+           SEARCH_ROWS_MAX);
+    return FL_EINVAL;
+}
+
 enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const struct fl_listing *q,
                             struct fl_product **out, size_t *n_out, bool *has_more)
 {
@@ -791,29 +1051,18 @@ enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const stru
     struct plan p = {.w = w};
     struct rows rows = {.arena = arena, .cap = q->limit + 1};
     struct args *a = fl_arena_alloc(arena, sizeof(*a));
-    struct fl_buf sql;
     bool none = false;
     enum fl_err err;
 
     rows.out = fl_arena_alloc(arena, sizeof(*rows.out) * rows.cap);
     if (a == NULL || rows.out == NULL)
         return FL_ENOMEM;
-    a->n = 0;
     cents_text(a->prices[0], sizeof(a->prices[0]), q->min_cents);
     cents_text(a->prices[1], sizeof(a->prices[1]), q->max_cents);
-    if ((err = plan(db, arena, q, a, &p, &none)) != FL_OK)
+    if ((err = plan(db, arena, q, &p, &none)) != FL_OK)
         return err;
-    fl_buf_init(&sql, SQL_MAX);
-    if (none)
-        ; /* a word no product has: an empty page, no query */
-    else
-        build_branches(&sql, a, q, &p);
-    if (fl_buf_err(&sql))
-        err = fl_buf_err(&sql);
-    else if (!none)
-        err = fl_db_query(db, sql.p, a->a, a->n, read_product, &rows);
-    fl_buf_free(&sql);
-    if (err != FL_OK)
+    /* A word no product has: an empty page, no query. */
+    if (!none && (err = read_page(db, a, q, &p, &rows)) != FL_OK)
         return err;
     *has_more = rows.n > q->limit;
     *n_out = rows.n > q->limit ? q->limit : rows.n;

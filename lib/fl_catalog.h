@@ -22,7 +22,7 @@
 #define FL_CATALOG_CATEGORY_MAX_BYTES 64
 #define FL_CATALOG_WORDS_MAX 16
 #define FL_CATALOG_PRICE_MAX_CENTS 9999999999LL
-#define FL_CATALOG_NAME_MAX_CHARS 200 /* products.name is VARCHAR(200) */
+#define FL_CATALOG_NAME_MAX_CHARS     200  /* products.name is VARCHAR(200) */
 #define FL_CATALOG_CURSOR_MAX_BYTES 2048 /* a token; its key can be a 200-character name */
 
 enum fl_sort {
@@ -90,7 +90,11 @@ enum fl_err fl_cursor_decode(struct fl_str token, struct fl_arena *arena, struct
 /*
  * Lists one page: up to q->limit products into out (an arena array of q->limit + 1), the
  * count in n_out; has_more tells whether another page follows (its cursor is the last row).
- * Returns FL_OK or FL_EDB.
+ * No statement examines more than a bounded multiple of its page while the planner's
+ * estimates hold; a wrong estimate costs a bounded try and another plan, never a wrong
+ * page. Returns FL_OK, FL_EDB, or FL_EINVAL only for a search (q->n_words > 0) that no plan
+ * can answer within its bound on rows examined: "search is too broad" (a 400; longer words
+ * narrow it).
  */
 enum fl_err fl_catalog_list(struct fl_db *db, struct fl_arena *arena, const struct fl_listing *q,
                             struct fl_product **out, size_t *n_out, bool *has_more);

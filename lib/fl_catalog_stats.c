@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The planner's sample of the catalogue; see fl_catalog_stats.h. One systematic sample of
+ * products by id (ids are dense: AUTO_INCREMENT, and the seeder writes them in order), so
+ * the sample spreads evenly over the table and over time. It is process state: a worker is
+ * one single-threaded process, and each worker reads its own sample.
+ */
+#include "fl_catalog_stats.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl_catalog.h"
+#include "fl_log.h"
+#include "fl_time.h"
+
+#define CATEGORIES_MAX        256 /* categories told apart; the rest of the sample is dropped */
+#define NAME_MAX_BYTES        256 /* VARCHAR(64) in utf8mb4 */
+#define RETRY_AFTER_FAILURE_S 10
+#define COUNTOF(a)            (sizeof(a) / sizeof((a)[0]))
+
+struct sample {
+    uint16_t category; /* index into names */
+    int64_t cents;
+};
+
+struct category {
+    char name[NAME_MAX_BYTES];
+    size_t len;
+    size_t first, end; /* its samples: s[first..end), by price */
+};
+
+static struct {
+    int64_t next_read_us; /* monotonic; 0: never read */
+    double per_sample;    /* products one sampled row stands for */
+    struct sample s[FL_CATALOG_STATS_SAMPLE_N];
+    size_t n;
+    struct category cat[CATEGORIES_MAX];
+    size_t n_cat;
+} st;
+
+static const struct category *find(struct fl_str name)
+{
+    for (size_t i = 0; i < st.n_cat; i++)
+        if (fl_str_eq(name, (struct fl_str){st.cat[i].name, st.cat[i].len}))
+            return &st.cat[i];
+    return NULL;
+}
+
+static enum fl_err read_max_id(void *ud, const struct fl_str *c, size_t ncols)
+{
+    if (ncols != 1 || c[0].p == NULL)
+        return FL_EDB;
+    return fl_str_to_u64(c[0], 0, UINT64_MAX, ud);
+}
+
+static enum fl_err read_sample(void *ud, const struct fl_str *c, size_t ncols)
+{
+    const struct category *known;
+    int64_t cents;
+
+    (void)ud;
+    if (ncols != 2 || c[0].p == NULL || c[1].p == NULL || st.n == COUNTOF(st.s))
+        return FL_EDB;
+    if (fl_str_to_cents(c[1], FL_CATALOG_PRICE_MAX_CENTS, &cents) != FL_OK)
+        return FL_EDB;
+    known = find(c[0]);
+    if (known == NULL) {
+        if (st.n_cat == CATEGORIES_MAX || c[0].len > NAME_MAX_BYTES)
+            return FL_OK; /* estimated as an unseen category: 0 */
+        memcpy(st.cat[st.n_cat].name, c[0].p, c[0].len);
+        st.cat[st.n_cat].len = c[0].len;
+        known = &st.cat[st.n_cat++];
+    }
+    st.s[st.n++] = (struct sample){(uint16_t)(known - st.cat), cents};
+    return FL_OK;
+}
+
+static int by_category_price(const void *a, const void *b)
+{
+    const struct sample *x = a, *y = b;
+
+    if (x->category != y->category)
+        return x->category < y->category ? -1 : 1;
+    return (x->cents > y->cents) - (x->cents < y->cents);
+}
+
+/* The statement: one placeholder a sampled id, so its text never changes. */
+static const char *sample_sql(void)
+{
+    static char sql[64 + 2 * FL_CATALOG_STATS_SAMPLE_N];
+
+    if (sql[0] == '\0') {
+        size_t at = (size_t)snprintf(sql, sizeof(sql),
+                                     "SELECT category, price FROM products WHERE id IN (?");
+        for (size_t i = 1; i < FL_CATALOG_STATS_SAMPLE_N; i++, at += 2)
+            memcpy(sql + at, ",?", 2);
+        memcpy(sql + at, ")", 2);
+    }
+    return sql;
+}
+
+/*
+ * Ids at the middles of FL_CATALOG_STATS_SAMPLE_N equal slices of 1..max_id (every id of a
+ * smaller table; the spare places ask for id 0, which no product has).
+ */
+static enum fl_err read_all(struct fl_db *db)
+{
+    static const char max_sql[] = "SELECT COALESCE(MAX(id), 0) FROM products";
+    static struct fl_db_arg ids[FL_CATALOG_STATS_SAMPLE_N];
+    const double n = FL_CATALOG_STATS_SAMPLE_N;
+    uint64_t max_id = 0;
+    enum fl_err err;
+
+    if ((err = fl_db_query(db, max_sql, NULL, 0, read_max_id, &max_id)) != FL_OK)
+        return err;
+    for (size_t i = 0; i < COUNTOF(ids); i++) {
+        uint64_t id = max_id >= COUNTOF(ids)
+                          ? 1 + (uint64_t)(((double)i + 0.5) * (double)max_id / n)
+                      : i < max_id ? i + 1
+                                   : 0;
+        ids[i] = FL_DB_ARG_U64(id);
+    }
+    st.n = st.n_cat = 0;
+    st.per_sample = max_id >= COUNTOF(ids) ? (double)max_id / n : 1;
+    if ((err = fl_db_query(db, sample_sql(), ids, COUNTOF(ids), read_sample, NULL)) != FL_OK)
+        return err;
+    qsort(st.s, st.n, sizeof(st.s[0]), by_category_price);
+    for (size_t i = 0; i < st.n; i++) {
+        struct category *c = &st.cat[st.s[i].category];
+        if (i == 0 || st.s[i - 1].category != st.s[i].category)
+            c->first = i;
+        c->end = i + 1;
+    }
+    return FL_OK;
+}
+
+void fl_catalog_stats_refresh(struct fl_db *db)
+{
+    int64_t now = fl_time_mono_us();
+    enum fl_err err;
+
+    if (st.next_read_us && now < st.next_read_us)
+        return;
+    err = read_all(db);
+    if (err != FL_OK) {
+        st.n = st.n_cat = 0; /* a half-read sample would say some categories are empty */
+        fl_log(FL_LOG_WARN, "event=catalog_stats_failed error=\"%s\" retry_s=%d", fl_strerror(err),
+               RETRY_AFTER_FAILURE_S);
+    }
+    st.next_read_us =
+        now +
+        (int64_t)(err == FL_OK ? FL_CATALOG_STATS_REFRESH_S : RETRY_AFTER_FAILURE_S) * 1000000;
+}
+
+void fl_catalog_stats_forget(void)
+{
+    st.next_read_us = 0;
+}
+
+double fl_catalog_stats_rows(void)
+{
+    return (double)st.n * st.per_sample;
+}
+
+/* Samples of c priced in [lo, hi]: two binary searches in its slice. */
+static size_t in_range(const struct category *c, int64_t lo, int64_t hi)
+{
+    size_t a = c->first, b = c->end, from, to;
+
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (st.s[m].cents < lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    from = a;
+    b = c->end;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (st.s[m].cents <= hi)
+            a = m + 1;
+        else
+            b = m;
+    }
+    to = a;
+    return to - from;
+}
+
+double fl_catalog_stats_count(struct fl_str category, int64_t min_cents, int64_t max_cents)
+{
+    const struct category *c;
+    size_t n = 0;
+
+    if (category.len == 0) {
+        for (size_t i = 0; i < st.n_cat; i++)
+            n += in_range(&st.cat[i], min_cents, max_cents);
+    } else if ((c = find(category)) != NULL) {
+        n = in_range(c, min_cents, max_cents);
+    }
+    return (double)n * st.per_sample;
+}

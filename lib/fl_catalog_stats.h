@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the listing planner knows of the products without asking on every request: the
+ * table's size and a systematic sample of (category, price), read by this worker (one
+ * process, one request at a time) at most once per FL_CATALOG_STATS_REFRESH_S. It answers
+ * "how many products of this category cost between lo and hi" from memory. It never
+ * decides a plan and never makes a page: a wrong estimate costs time, not correctness (the
+ * planner bounds every plan it chooses by estimate; see lib/fl_catalog.c).
+ */
+#ifndef FL_CATALOG_STATS_H
+#define FL_CATALOG_STATS_H
+
+#include <stdint.h>
+
+#include "fl_db.h"
+#include "fl_str.h"
+
+/*
+ * How long a sample is used before it is read again. Reading one costs two statements and
+ * about 3 ms of MariaDB time on 1M products (2,000 primary-key lookups); a catalogue's
+ * shape moves over days, so five minutes is fresh enough.
+ */
+#define FL_CATALOG_STATS_REFRESH_S 300
+
+/* Products sampled: enough for a category with 1% of the products to hold 20 of them. */
+#define FL_CATALOG_STATS_SAMPLE_N 2000
+
+/*
+ * Reads a new sample on db when the one held is older than FL_CATALOG_STATS_REFRESH_S (or
+ * none was read yet). A failed read is logged, keeps the old sample and is tried again
+ * after the interval; the caller goes on either way.
+ */
+void fl_catalog_stats_refresh(struct fl_db *db);
+
+/* Forgets the sample, so that the next refresh reads one (tests, and a schema change). */
+void fl_catalog_stats_forget(void);
+
+/* Estimated products in the table (0 before the first sample). */
+double fl_catalog_stats_rows(void);
+
+/*
+ * Estimated products of category (compared byte for byte, as the column is; an empty
+ * category means every category) whose price in cents is in [min_cents, max_cents]. 0 for a
+ * category the sample has not seen.
+ */
+double fl_catalog_stats_count(struct fl_str category, int64_t min_cents, int64_t max_cents);
+
+#endif

@@ -11,6 +11,10 @@ a static file, so the machine's speed cancels out. Not part of tests/run.
     tests/bench/bench.py replica [--rows N]
                                            # a listing miss read on a replica against the
                                            # primary alone (default 100,000 rows)
+    tests/bench/bench.py misses [--rows N] [--misses N]
+                                           # MariaDB CPU per listing miss over random
+                                           # category + price + sort filters, against the
+                                           # same statements replayed by one client
 
 It builds a release tree in build-bench/ (no sanitizers) and starts a private stack with the
 integration harness. wrk drives the load from this machine, on loopback only.
@@ -32,6 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "build-bench")
 MINIMAL = os.path.join(BUILD, "fcgi_minimal")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from test_catalog import SlowLog, listing_path  # noqa: E402
 
 
 def build():
@@ -316,6 +321,129 @@ def bench_replica(args):
             if line.startswith("farmlokal_replica_reads_total")))
 
 
+def mariadb_cpu_ns(pid):
+    """CPU time of every thread of mariadbd so far, in ns (/proc/<pid>/task/*/schedstat: the
+    scheduler's own account, where /proc/<pid>/stat's utime+stime tick every 10 ms)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def process_cpu_s(pid):
+    """utime+stime of a process from /proc/<pid>/stat, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def random_filters(rng, ranges):
+    """A random listing without words: one to three categories or none, a price window
+    inside, across or outside a category's prices (or none), any sort and page size."""
+    cat, (lo, hi) = rng.choice(sorted(ranges.items()))
+    params = {"sort": rng.choice(("newest", "oldest", "price_asc", "price_desc", "name_asc")),
+              "limit": str(rng.choice((10, 20, 20, 50, 100)))}
+    n = rng.choice((0, 1, 1, 2, 3))
+    if n:
+        params["category"] = ",".join([cat] + rng.sample(sorted(set(ranges) - {cat}), n - 1))
+    kind = rng.choice(("inside", "across", "above", "below", "narrow", "none"))
+    if kind == "inside":
+        a = rng.uniform(lo, hi)
+        params.update(minPrice="%.2f" % a, maxPrice="%.2f" % rng.uniform(a, hi))
+    elif kind == "across":
+        params.update(minPrice="%.2f" % rng.uniform(lo, hi), maxPrice="%.2f" % (hi * rng.uniform(1.2, 4)))
+    elif kind == "above":
+        a = hi * rng.uniform(1.01, 2)
+        params.update(minPrice="%.2f" % a, maxPrice="%.2f" % (a * rng.uniform(1, 3)))
+    elif kind == "below":
+        params.update(minPrice="0", maxPrice="%.2f" % (lo * rng.uniform(0.1, 0.99)))
+    elif kind == "narrow":
+        a = rng.uniform(lo, hi)
+        params.update(minPrice="%.2f" % a, maxPrice="%.2f" % (a + rng.uniform(0, 0.5)))
+    return params
+
+
+def bench_misses(args):
+    """Issue #14: MariaDB CPU per listing miss, one miss at a time, for random filters; then
+    the same statements (from the slow log of a second pass) replayed by one client."""
+    import random
+    import harness
+    pool = ["--innodb-buffer-pool-size=%s" % args.buffer_pool, "--innodb-log-file-size=1G",
+            "--innodb-flush-log-at-trx-commit=2", "--local-infile=1"]
+    with harness.Stack(mysql_args=pool) as s:
+        app_env = {"FL_RATE_LIMIT": "0", "FL_REDIS_URL": s.redis_unix_url}
+        s.start_app(workers=1, env=app_env)
+        t = time.monotonic()
+        s.ctl("seed", "--rows", str(args.rows), timeout=1800)
+        print("\n# seeded %d rows in %.1f s" % (args.rows, time.monotonic() - t))
+        settle(s)
+        ranges = {r[0]: (float(r[1]), float(r[2])) for r in s.sql(
+            "SELECT category, MIN(price), MAX(price) FROM products GROUP BY category", database="farmlokal")}
+        rng = random.Random(14)
+        warm = [random_filters(rng, ranges) for _ in range(300)]
+        runs = [random_filters(rng, ranges) for _ in range(args.misses)]
+        mysqld, worker = s.mysql_pid, s.worker_pids()[0]
+
+        def miss(params):
+            """(MariaDB CPU ms, the app's db ms from Server-Timing, params) of one miss."""
+            s.redis("FLUSHALL")
+            before = mariadb_cpu_ns(mysqld)
+            r = s.get(listing_path(params))
+            if r.status != 200 or r.headers.get("X-Cache") == "HIT":
+                raise RuntimeError("%s -> %d %s" % (params, r.status, r.headers.get("X-Cache")))
+            db = re.search(r"db;dur=([\d.]+)", r.headers.get("Server-Timing", ""))
+            return (mariadb_cpu_ns(mysqld) - before) / 1e6, float(db.group(1)) if db else -1, params
+
+        for params in warm:  # the worker's sample and prepared statements
+            miss(params)
+        executes = int(s.sql("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")[0][1])
+        app_cpu = process_cpu_s(worker)
+        misses = sorted((miss(p) for p in runs), key=lambda m: m[0])
+        per_miss = [m[0] for m in misses]
+        app_cpu = process_cpu_s(worker) - app_cpu
+        executes = int(s.sql("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")[0][1]) - executes
+
+        # The same pages again with every statement in the slow log, replayed by one client.
+        log = s.path("slow-misses.log")
+        s.sql("SET GLOBAL slow_query_log_file = '%s'; SET GLOBAL log_slow_query_time = 0; "
+              "SET GLOBAL slow_query_log = ON" % log)
+        old = s.worker_pids()
+        s.signal_app(__import__("signal").SIGHUP)  # sessions read log_slow_query_time at connect
+        s.wait_workers(len(old), exclude=old, timeout=30)
+        for params in runs:
+            s.redis("FLUSHALL")
+            s.get(listing_path(params))
+        s.sql("SET GLOBAL slow_query_log = OFF")
+        statements = [q for _, q in SlowLog(log).read() if "JOIN products p ON p.id = k.id" in q]
+        script = s.path("replay.sql")
+        with open(script, "w") as f:
+            f.write("".join(q.rstrip().rstrip(";") + ";\n" for q in statements))
+        before = mariadb_cpu_ns(mysqld)
+        subprocess.run(["mariadb", "--no-defaults", "--force", "-uroot", "--socket=" + s.mysql_socket, "farmlokal"],
+                       stdin=open(script), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        replay = (mariadb_cpu_ns(mysqld) - before) / 1e6 / max(1, len(statements))
+
+        n = len(per_miss)
+        print("\n# %d listing misses without words, one at a time (random categories, price windows,"
+              " sorts, page sizes), %d rows" % (n, args.rows))
+        print("MariaDB CPU per miss: median %.3f ms (target <= 0.5), p99 %.3f ms, slowest %.3f ms"
+              " (target <= 5), mean %.3f ms" % (per_miss[n // 2], per_miss[int(n * 0.99)], per_miss[-1],
+                                               sum(per_miss) / n))
+        print("statements executed per miss: %.3f (target 1)" % (executes / n))
+        print("the same %d page statements replayed by one client: %.3f ms of MariaDB CPU each;"
+              " app-driven miss / replayed statement: %.2f (target <= 1.2)"
+              % (len(statements), replay, (sum(per_miss) / n) / replay if replay else float("nan")))
+        print("app worker CPU per miss: %.3f ms" % (app_cpu * 1000 / n))
+        print("the slowest misses (MariaDB CPU ms, the app's db ms, query): the CPU of every"
+              " mariadbd thread is counted, background work (purge, page flushes) included")
+        for cpu, db, params in misses[-5:]:
+            print("  %8.3f %8.3f  %s" % (cpu, db, listing_path(params)))
+
+
 def bench_integrations(args):
     import harness
     from test_integrations import Upstreams, WEBHOOK_SECRET
@@ -391,6 +519,10 @@ def main():
     c.add_argument("--search", nargs="*", default=["kaveha", "onions", "farm", "fresh", "organic tomatoes",
                                                     "onions powder", "farm onions", "fresh honey",
                                                     "cold pressed", "ka"])
+    m = sub.add_parser("misses")
+    m.add_argument("--rows", type=int, default=1000000)
+    m.add_argument("--misses", type=int, default=1000)
+    m.add_argument("--buffer-pool", default="4G")
     r = sub.add_parser("replica")
     r.add_argument("--rows", type=int, default=100000)
     r.add_argument("--workers", type=int, default=2)
@@ -402,7 +534,7 @@ def main():
     args = ap.parse_args()
     build()
     {"health": bench_health, "catalog": bench_catalog, "integrations": bench_integrations,
-     "replica": bench_replica}[args.what](args)
+     "replica": bench_replica, "misses": bench_misses}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,15 @@
 #define COLS_MAX 64
 /*
  * The breaker. After a timeout or a failed connect nothing is sent for PROBE_INTERVAL_US.
- * Then one call probes: a ping that must answer within PROBE_PING_MS, then its statement
+ * Then one call probes (a /health ping is one too): a ping that must answer within
+ * PROBE_PING_MS (a loopback connect takes 1-3 ms here), then its statement
  * with the server's bound cut to PROBE_STATEMENT_MS, so that a server that is still hung
- * or locked costs the probing request a tenth of a second, not the full bound. A listing
- * statement takes 0.3-2 ms on 1M rows here (tests/bench), far inside the probe's bound.
+ * or locked costs the probing request 50 ms, not the full bound. A listing statement
+ * takes 0.3-2 ms on 1M rows here, a search at most 20 ms (tests/bench): inside the bound.
  */
 #define PROBE_INTERVAL_US 1000000
-#define PROBE_PING_MS 100
-#define PROBE_STATEMENT_MS 100
+#define PROBE_PING_MS 50
+#define PROBE_STATEMENT_MS 50
 /* How much longer than the server's bound the client waits for the server's own error. */
 #define CLIENT_GRACE_MS 200
 /* A lost connection found out faster than this was stale: one fresh try is worth it. */
@@ -330,6 +331,11 @@ enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms)
 {
     int64_t t0 = fl_time_mono_us(), deadline = t0 + (int64_t)budget_ms * 1000;
     enum fl_err err = FL_OK;
+
+    if (db->open && t0 < db->open_until_us) {
+        db->skipped++;
+        return FL_EDB; /* a ping is a probe too: one per probe interval */
+    }
 
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t started = fl_time_mono_us();
@@ -763,13 +769,28 @@ enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn f
     return err;
 }
 
+/* Runs a statement without arguments or rows (transactions), within the statement bound. */
 static enum fl_err simple(struct fl_db *db, const char *sql)
 {
-    int64_t t0 = fl_time_mono_us();
+    int64_t t0 = fl_time_mono_us(), until = deadline(db);
     enum fl_err err = admit(db);
+    int ret = 0, status;
 
-    if (err == FL_OK && mysql_real_query(db->conn, sql, strlen(sql)) != 0)
+    if (err != FL_OK)
+        return err;
+    status = mysql_real_query_start(&ret, db->conn, sql, strlen(sql));
+    while (status) {
+        status = wait_io(db->conn, status, until);
+        if (status == 0) {
+            err = timed_out(db, sql);
+            break;
+        }
+        status = mysql_real_query_cont(&ret, db->conn, status);
+    }
+    if (err == FL_OK && ret != 0)
         err = failed(db, mysql_errno(db->conn), sql, mysql_error(db->conn));
+    if (err == FL_OK)
+        answered(db);
     db->busy_us += fl_time_mono_us() - t0;
     return err;
 }
@@ -778,29 +799,41 @@ enum fl_err fl_db_begin(struct fl_db *db)
 {
     enum fl_err err = FL_OK;
 
-    /* A stale connection is found out here, before anything of the transaction is sent. */
+    /* A stale connection is found out here, before anything of the transaction is sent:
+     * one fresh try when it failed at once, none after a timeout. */
     for (int attempt = 0; attempt < 2; attempt++) {
+        int64_t t0 = fl_time_mono_us();
+
         err = simple(db, "START TRANSACTION");
-        if (err == FL_OK || db->conn != NULL)
+        if (err == FL_OK || db->conn != NULL || fl_time_mono_us() - t0 > STALE_FAILURE_US)
             break;
     }
     db->in_tx = err == FL_OK;
     return err;
 }
 
-enum fl_err fl_db_commit(struct fl_db *db)
+/*
+ * Ends the transaction with sql. When that cannot be sent (the breaker opened inside the
+ * transaction), the connection is closed: the server rolls back what it leaves open.
+ */
+static enum fl_err end_tx(struct fl_db *db, const char *sql)
 {
-    enum fl_err err = db->conn ? simple(db, "COMMIT") : FL_EDB;
+    enum fl_err err = db->conn ? simple(db, sql) : FL_EDB;
 
+    if (err != FL_OK && db->conn)
+        disconnect(db);
     db->in_tx = false;
     return err;
 }
 
+enum fl_err fl_db_commit(struct fl_db *db)
+{
+    return end_tx(db, "COMMIT");
+}
+
 void fl_db_rollback(struct fl_db *db)
 {
-    if (db->conn)
-        simple(db, "ROLLBACK");
-    db->in_tx = false;
+    end_tx(db, "ROLLBACK");
 }
 
 int64_t fl_db_busy_us(const struct fl_db *db)

@@ -143,16 +143,21 @@ enum fl_cache_state fl_cache_wait(struct fl_redis *r, struct fl_arena *arena,
                                   struct fl_cache_lookup *lk, unsigned wait_ms,
                                   struct fl_cache_entry *fresh)
 {
+    struct fl_redis_cmd held = {2, {FL_STR("EXISTS"), fl_str_c(lk->lock_key)}};
     int64_t deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;
+    struct fl_redis_reply rep;
     bool hit;
 
     while (fl_time_mono_us() < deadline) {
         struct timespec ts = {0, POLL_US * 1000};
         nanosleep(&ts, NULL);
-        if (read_entry(r, arena, lk, NULL, NULL, fresh, &hit) != FL_OK)
+        if (read_entry(r, arena, lk, &held, &rep, fresh, &hit) != FL_OK)
             return FL_CACHE_BYPASS;
         if (hit)
             return FL_CACHE_HIT;
+        /* The builder let go without storing anything: its build failed. */
+        if (rep.type == FL_REDIS_INT && rep.integer == 0)
+            return FL_CACHE_MISS;
     }
     return FL_CACHE_MISS;
 }

@@ -65,7 +65,10 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
 enum fl_cache_state fl_cache_claim(struct fl_redis *r, struct fl_arena *arena,
                                    struct fl_cache_lookup *lk, struct fl_cache_entry *fresh);
 
-/* After BUSY: waits up to wait_ms for the builder's entry. Returns HIT, MISS or BYPASS. */
+/*
+ * After BUSY: waits up to wait_ms for the builder's entry. Returns HIT, MISS (time ran out,
+ * or the builder released its lock without storing: its build failed) or BYPASS.
+ */
 enum fl_cache_state fl_cache_wait(struct fl_redis *r, struct fl_arena *arena,
                                   struct fl_cache_lookup *lk, unsigned wait_ms,
                                   struct fl_cache_entry *fresh);

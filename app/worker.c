@@ -22,7 +22,7 @@
 #define ARENA_MAX_BYTES ((size_t)8 << 20)
 #define RESPONSE_MAX_BYTES ((size_t)8 << 20)
 #define DB_TIMEOUT_S 1
-#define REDIS_TIMEOUT_MS 250
+#define REDIS_TIMEOUT_MS 50
 #define UPSTREAM_BODY_MAX_BYTES ((size_t)1 << 20)
 
 enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
@@ -143,8 +143,9 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
         if (scratch->len == 0) {
             fl_resp_problem(resp, req, 404, NULL, "no such resource");
         } else {
-            fl_resp_problem(resp, req, 405, NULL, "%s is not allowed here",
-                            fl_method_name(req->method));
+            const char *m = fl_req_env(req, "REQUEST_METHOD");
+            fl_resp_problem(resp, req, 405, NULL, "%.32s is not allowed here",
+                            m ? m : fl_method_name(req->method));
             fl_resp_header(resp, "Allow", "%s", scratch->p);
         }
         return;

@@ -89,7 +89,10 @@ static bool parse_price(struct fl_resp *resp, const struct fl_req *req, const ch
     return bad(resp, req, "invalid-parameter", detail);
 }
 
-/* Splits "a,b" into distinct, sorted categories. */
+/*
+ * Splits "a,b" into distinct, sorted categories. Every element counts against the limit,
+ * repeated or not: the Link header echoes them all.
+ */
 static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
                              struct fl_listing *q)
 {
@@ -98,7 +101,7 @@ static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
 
     if (v == NULL)
         return true;
-    for (;;) {
+    for (size_t n = 1;; n++) {
         const char *comma = memchr(v->p + at, ',', v->len - at);
         struct fl_str c = {v->p + at, comma ? (size_t)(comma - v->p) - at : v->len - at};
         bool dup = false;
@@ -107,14 +110,12 @@ static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
             return bad(resp, req, "invalid-parameter",
                        "category must be a comma-separated list of 1 to 20 names of 1 to 64 "
                        "bytes");
+        if (n > FL_CATALOG_CATEGORIES_MAX)
+            return bad(resp, req, "invalid-parameter", "category may list at most 20 categories");
         for (size_t i = 0; i < q->n_categories; i++)
             dup = dup || fl_str_eq(q->categories[i], c);
-        if (!dup) {
-            if (q->n_categories == FL_CATALOG_CATEGORIES_MAX)
-                return bad(resp, req, "invalid-parameter",
-                           "category may list at most 20 categories");
+        if (!dup)
             q->categories[q->n_categories++] = c;
-        }
         if (comma == NULL)
             break;
         at = (size_t)(comma - v->p) + 1;
@@ -393,7 +394,8 @@ static bool authorised(struct fl_app *app, const struct fl_req *req, struct fl_r
         fl_resp_problem(resp, req, 404, NULL, "no such resource");
         return false;
     }
-    if (auth && fl_str_has_prefix(a, FL_STR("Bearer ")) &&
+    /* The scheme is case-insensitive (RFC 9110, 11.1). */
+    if (auth && a.len > 7 && strncasecmp(a.p, "Bearer ", 7) == 0 &&
         fl_crypto_equal((struct fl_str){a.p + 7, a.len - 7}, fl_str_c(app->cfg->admin_token)))
         return true;
     fl_resp_problem(resp, req, 401, "unauthorized", "a valid admin bearer token is required");

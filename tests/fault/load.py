@@ -34,7 +34,8 @@ in all. Each request is one kind, drawn by the weights in `mix`:
                                                          is newer than the last applied)
 
 Every request becomes a Result (kind, start, end: time.monotonic(); status: the HTTP status
-or 0 when the connection failed or timed out; error; retry_after; body for webhooks).
+or 0 when the connection failed or timed out; error; retry_after; cache: X-Cache; body for
+webhooks).
 `run.results` holds them all; `run.mark()` notes when the fault ended; `run.report()`
 returns a Report (requests sent, failures by status, latency p50/p99/max by kind, recovery
 time) and prints it. A failure is a status of 0 or >= 500 unless `failed=` says otherwise.
@@ -72,12 +73,14 @@ SEARCH_WORDS = ("tomato", "organic", "fresh", "apple", "honey", "green")
 
 
 class Result:
-    __slots__ = ("kind", "start", "end", "status", "error", "retry_after", "body", "event")
+    __slots__ = ("kind", "start", "end", "status", "error", "retry_after", "body", "event",
+                 "cache")
 
     def __init__(self, kind, start, end, status, error=None, retry_after=None, body=None,
-                 event=None):
+                 event=None, cache=None):
         self.kind, self.start, self.end, self.status = kind, start, end, status
         self.error, self.retry_after, self.body, self.event = error, retry_after, body, event
+        self.cache = cache  # the X-Cache header, if any
 
     @property
     def elapsed(self):
@@ -257,7 +260,8 @@ class Load:
             return Result(kind, start, time.monotonic(), 0, error=repr(e), event=ev)
         return Result(kind, start, time.monotonic(), r.status,
                       retry_after=r.headers.get("Retry-After"),
-                      body=r.body if kind == "webhook" else None, event=ev)
+                      body=r.body if kind == "webhook" else None, event=ev,
+                      cache=r.headers.get("X-Cache"))
 
     def _event(self, sku, index, n):
         with self.lock:

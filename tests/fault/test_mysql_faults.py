@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: MIT
+"""MySQL locked, hung or killed under a steady load: listings seen before are served stale
+(X-Cache: STALE) within a bounded time, a listing never seen is a quick 503 problem with
+Retry-After, /health keeps answering within a second, nothing waits on MySQL for longer
+than its bound, and the workers recover by themselves once MySQL is back."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import load  # noqa: E402
+
+FIRST_S = 1.5        # any request while MySQL fails
+SETTLED_S = 0.15     # a stale listing once the first two seconds of the fault have passed
+HEALTH_S = 1.0       # /health, whatever hangs
+FRESH_AGAIN_S = 3.0  # fresh listings again after the fault ends
+MIX = {"cached": 6, "miss": 2, "webhook": 1}
+
+
+class HealthProbe:
+    """GET /api/health every 200 ms in a thread; .times holds (start, status, seconds seen
+    by the client, seconds the handler took by its Server-Timing total)."""
+
+    def __init__(self, stack):
+        self.stack, self.times, self._stop = stack, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = self.stack.get("/api/health", timeout=5)
+                status = r.status
+                total = float(r.headers.get("Server-Timing", "").split("total;dur=")[-1]) / 1000
+            except (OSError, ValueError):
+                status, total = 0, None
+            self.times.append((t0, status, time.monotonic() - t0, total))
+            self._stop.wait(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class MysqlFaultsTest(load.FaultTestCase):
+    workers = 4
+    # Entries go past their fresh life a second after they are built.
+    env = {"FL_CACHE_TTL": "1", "FL_RATE_LIMIT": "0"}
+
+    def check_fault(self, run, report, fault_start, fault_end):
+        """The bounds every MySQL fault must keep (see the module docstring)."""
+        report = str(report)  # rendered once: it sorts every result
+        during = [r for r in run.results if fault_start <= r.start < fault_end]
+        cached = [r for r in during if r.kind == "cached"]
+        self.assertTrue(cached, report)
+        for r in cached:
+            self.assertEqual(r.status, 200, "a listing seen before: %r\n%s" % (r, report))
+            self.assertLess(r.elapsed, FIRST_S, "%r\n%s" % (r, report))
+            if r.start > fault_start + 2.0:
+                self.assertLess(r.elapsed, SETTLED_S, "%r\n%s" % (r, report))
+        self.assertIn("STALE", {r.cache for r in cached}, report)
+        for r in (r for r in during if r.kind == "miss"):
+            self.assertIn(r.status, (200, 503), "%r\n%s" % (r, report))
+            self.assertLess(r.elapsed, FIRST_S, "%r\n%s" % (r, report))
+            if r.status == 503:
+                self.assertTrue(r.retry_after, "a 503 without Retry-After: %r" % r)
+        after = [r for r in run.results if r.kind == "cached" and r.start > fault_end + FRESH_AGAIN_S]
+        self.assertTrue(after, report)
+        self.assertTrue(all(r.status == 200 and r.cache in ("HIT", "MISS") for r in after),
+                        "not fresh %.0f s after the fault: %s" % (FRESH_AGAIN_S, after[:5]))
+        self.assertLedgerExact(run)
+
+    def check_health(self, probe, fault_start):
+        """/health itself answers within HEALTH_S throughout; once the workers' first
+        timeouts are over (FIRST_S), the client waits no longer than that either."""
+        slow = [t for t in probe.times if t[1] == 0 or t[3] is None or t[3] >= HEALTH_S or
+                (t[0] > fault_start + FIRST_S and t[2] >= HEALTH_S)]
+        self.assertEqual(slow, [], "/health answered slowly or not at all")
+
+    def warm(self, run):
+        """Every cached listing seen once (then past its fresh life by the fault)."""
+        run.wait(3)
+        self.assertTrue(any(r.kind == "cached" and r.status == 200 for r in run.results))
+
+    def test_tables_write_locked(self):
+        locker = None
+        with HealthProbe(self.stack) as probe, self.load(threads=4, mix=MIX) as run:
+            self.warm(run)
+            locker = subprocess.Popen(
+                ["mariadb", "--no-defaults", "-uroot", "--socket=" + self.stack.mysql_socket,
+                 "farmlokal", "-e",
+                 "LOCK TABLES products WRITE, product_words WRITE; SELECT SLEEP(12); UNLOCK TABLES"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            start = time.monotonic()
+            locker.wait(timeout=30)
+            end = time.monotonic()
+            run.mark()
+            run.wait(FRESH_AGAIN_S + 2)
+        report = run.report("products write-locked for 12 s")
+        self.check_fault(run, report, start + 0.2, end)
+        self.check_health(probe, start)
+
+    def test_mysql_hung(self):
+        with HealthProbe(self.stack) as probe, self.load(threads=4, mix=MIX) as run:
+            self.warm(run)
+            self.stack.mysql_stop_signal(signal.SIGSTOP)
+            start = time.monotonic()
+            try:
+                run.wait(8)
+            finally:
+                self.stack.mysql_stop_signal(signal.SIGCONT)
+            end = time.monotonic()
+            run.mark()
+            run.wait(FRESH_AGAIN_S + 2)
+        report = run.report("MySQL SIGSTOPped for 8 s")
+        self.check_fault(run, report, start, end)
+        self.check_health(probe, start)
+
+    def test_mysql_killed_and_restarted(self):
+        workers = self.stack.worker_pids()
+        with self.load(threads=4, mix=MIX) as run:
+            self.warm(run)
+            self.stack.mysql_kill()
+            start = time.monotonic()
+            run.wait(3)
+            self.stack.mysql_start()
+            back = time.monotonic()
+            run.mark()
+            run.wait(FRESH_AGAIN_S + 2)
+        report = run.report("MySQL SIGKILLed, restarted")
+        self.check_fault(run, report, start, back)
+        listings = [r for r in run.results if r.kind in ("cached", "miss") and r.start > back + 2]
+        self.assertTrue(listings and all(r.status == 200 for r in listings),
+                        "not recovered 2 s after MySQL came back:\n%s" % report)
+        self.assertEqual(self.stack.worker_pids(), workers, "a worker was restarted")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -236,6 +236,36 @@ class HostileInputTest(harness.StackTestCase):
         self.assertEqual(self.product(b["id"])["stock"], 77)
         self.assertNotEqual(self.product(a["id"])["stock"], 77)
 
+    # -- findings 2, 8 and 9: headers and the edges of the contract ----------------------
+
+    def test_bearer_scheme_is_case_insensitive(self):
+        p = self.create()
+        for scheme in ("bearer", "BEARER"):
+            r = self.request("PATCH", "/api/products/%d" % p["id"], body=b'{"stock":3}',
+                             headers={"Authorization": scheme + " " + ADMIN_TOKEN,
+                                      "Content-Type": "application/json"})
+            self.assertEqual(r.status, 200, r)
+
+    def test_repeated_categories_count_against_the_limit(self):
+        r = self.get("/api/products?category=" + ",".join(["fruits"] * 21))
+        self.assertIn("at most 20", self.assertProblem(r, 400)["detail"])
+        self.assertEqual(self.get("/api/products?category=" + ",".join(["fruits"] * 20)).status,
+                         200)
+
+    def test_the_longest_valid_listing_keeps_its_link_header(self):
+        names = ["%s%02d" % ("\u00e9" * 31, i) for i in range(20)]  # 64 bytes each
+        for n in names[:2]:
+            self.create(category=n)
+        query = "limit=1&sort=name_asc&category=" + ",".join(
+            urllib.parse.quote(n, safe="") for n in names)
+        r = self.get("/api/products?" + query)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("rel=\"next\"", r.headers.get("Link", ""), r)
+
+    def test_405_names_the_method_sent(self):
+        r = self.request("PROPFIND", "/api/products")
+        self.assertIn("PROPFIND", self.assertProblem(r, 405)["detail"])
+
     # -- check-data ----------------------------------------------------------------------
 
     def test_check_data_reports_stored_text_that_is_not_utf8(self):

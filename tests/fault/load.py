@@ -279,6 +279,36 @@ class Load:
 # The webhook ledger
 # --------------------------------------------------------------------------------------
 
+class Probe:
+    """GET path every 200 ms in a thread while a scenario runs (a context manager); .times
+    holds (start, status, seconds seen by the client, seconds the app took by its
+    Server-Timing total, None when it sent none)."""
+
+    def __init__(self, stack, path):
+        self.stack, self.path, self.times, self._stop = stack, path, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = self.stack.get(self.path, timeout=5)
+                status = r.status
+                total = float(r.headers.get("Server-Timing", "").split("total;dur=")[-1]) / 1000
+            except (OSError, ValueError):
+                status, total = 0, None
+            self.times.append((t0, status, time.monotonic() - t0, total))
+            self._stop.wait(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def check_ledger(stack, run):
     """Problems (a list of strings, empty when none) between the events `run` posted and
     the webhook_events table and products (see the module docstring)."""

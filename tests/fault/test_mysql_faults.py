@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -20,35 +19,6 @@ SETTLED_S = 0.15     # a stale listing once the first two seconds of the fault h
 HEALTH_S = 1.0       # /health, whatever hangs
 FRESH_AGAIN_S = 3.0  # fresh listings again after the fault ends
 MIX = {"cached": 6, "miss": 2, "webhook": 1}
-
-
-class HealthProbe:
-    """GET /api/health every 200 ms in a thread; .times holds (start, status, seconds seen
-    by the client, seconds the handler took by its Server-Timing total)."""
-
-    def __init__(self, stack):
-        self.stack, self.times, self._stop = stack, [], threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                r = self.stack.get("/api/health", timeout=5)
-                status = r.status
-                total = float(r.headers.get("Server-Timing", "").split("total;dur=")[-1]) / 1000
-            except (OSError, ValueError):
-                status, total = 0, None
-            self.times.append((t0, status, time.monotonic() - t0, total))
-            self._stop.wait(0.2)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 class MysqlFaultsTest(load.FaultTestCase):
@@ -93,7 +63,7 @@ class MysqlFaultsTest(load.FaultTestCase):
 
     def test_tables_write_locked(self):
         locker = None
-        with HealthProbe(self.stack) as probe, self.load(threads=4, mix=MIX) as run:
+        with load.Probe(self.stack, "/api/health") as probe, self.load(threads=4, mix=MIX) as run:
             self.warm(run)
             locker = subprocess.Popen(
                 ["mariadb", "--no-defaults", "-uroot", "--socket=" + self.stack.mysql_socket,
@@ -110,7 +80,7 @@ class MysqlFaultsTest(load.FaultTestCase):
         self.check_health(probe, start)
 
     def test_mysql_hung(self):
-        with HealthProbe(self.stack) as probe, self.load(threads=4, mix=MIX) as run:
+        with load.Probe(self.stack, "/api/health") as probe, self.load(threads=4, mix=MIX) as run:
             self.warm(run)
             self.stack.mysql_stop_signal(signal.SIGSTOP)
             start = time.monotonic()

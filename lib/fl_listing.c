@@ -91,12 +91,20 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
                            struct fl_listing_result *out)
 {
     struct fl_buf body, next;
+    struct fl_db *db;
     bool current;
     enum fl_err err;
 
     fl_buf_init(&body, BODY_MAX_BYTES);
     fl_buf_init(&next, FL_CATALOG_CURSOR_MAX_BYTES * 2);
-    err = build(ud, reader(svc, &current), arena, &body, &next);
+    db = reader(svc, &current);
+    err = build(ud, db, arena, &body, &next);
+    if (err == FL_EDB && db == svc->primary && svc->replica) {
+        /* The primary failed mid-read: the replica serves what it has, uncached. */
+        fl_metrics_add(FL_M_READS_REPLICA_BEHIND, 1);
+        current = false;
+        err = build(ud, fl_replica_db(svc->replica), arena, &body, &next);
+    }
     if (err == FL_OK)
         err = built(arena, &body, &next, out);
     if (err != FL_OK) {

@@ -88,6 +88,9 @@ bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_res
  */
 const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow);
 
+/* The index of the route template req's path matches, whatever its method; 0 for none. */
+unsigned fl_route_path_index(const struct fl_req *req);
+
 /* Handlers, one file per resource. */
 void fl_h_health(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_health_live(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);

@@ -75,15 +75,32 @@ static bool match(const char *pattern, struct fl_str path, struct fl_str *arg)
     return *p == '\0' && i == path.len;
 }
 
-const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow)
+/* req's path as routes see it: "/health/" is "/health", a trailing slash is no resource. */
+static struct fl_str route_path(const struct fl_req *req)
 {
     struct fl_str path = req->path;
+
+    if (path.len > 1 && path.p[path.len - 1] == '/')
+        path.len--;
+    return path;
+}
+
+unsigned fl_route_path_index(const struct fl_req *req)
+{
+    struct fl_str arg;
+
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (match(routes[i].pattern, route_path(req), &arg))
+            return fl_route_index(&routes[i]);
+    return 0;
+}
+
+const struct fl_route *fl_route_match(struct fl_req *req, struct fl_buf *allow)
+{
+    struct fl_str path = route_path(req);
     enum fl_method m = req->method == FL_METHOD_HEAD ? FL_METHOD_GET : req->method;
     unsigned methods = 0;
 
-    /* "/health/" is "/health": a trailing slash is not a different resource. */
-    if (path.len > 1 && path.p[path.len - 1] == '/')
-        path.len--;
     for (size_t i = 0; i < N_ROUTES; i++) {
         struct fl_str arg = FL_STR_NULL;
         if (!match(routes[i].pattern, path, &arg))

@@ -144,6 +144,7 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
             fl_resp_problem(resp, req, 404, NULL, "no such resource");
         } else {
             const char *m = fl_req_env(req, "REQUEST_METHOD");
+            app->route_index = fl_route_path_index(req); /* counted under its path's route */
             fl_resp_problem(resp, req, 405, NULL, "%.32s is not allowed here",
                             m ? m : fl_method_name(req->method));
             fl_resp_header(resp, "Allow", "%s", scratch->p);

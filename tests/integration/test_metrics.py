@@ -43,6 +43,7 @@ class MetricsTest(harness.StackTestCase):
         self.assertEqual(self.get("/api/products/7").status, 200)
         self.assertEqual(self.get("/api/products/abc").status, 400)
         self.assertEqual(self.get("/api/no/such/thing").status, 404)
+        self.assertEqual(self.request("DELETE", "/api/health").status, 405)
         after = self.scrape()
 
         def delta(key):
@@ -52,6 +53,8 @@ class MetricsTest(harness.StackTestCase):
         self.assertEqual(delta('http_requests_total{method="GET",route="/products/{id}",status="200"}'), 1)
         self.assertEqual(delta('http_requests_total{method="GET",route="/products/{id}",status="400"}'), 1)
         self.assertEqual(delta('http_requests_total{method="GET",route="unmatched",status="404"}'), 1)
+        # A wrong method on a known path is counted under that path's route.
+        self.assertEqual(delta('http_requests_total{method="DELETE",route="/health",status="405"}'), 1)
         self.assertGreaterEqual(delta('http_request_duration_seconds_count{route="/health/live"}'), 5)
         self.assertFalse([k for k in after if "/products/7" in k or "no/such" in k], "raw paths leaked")
         self.assertEqual(after["farmlokal_workers_alive"], 2)

@@ -27,18 +27,18 @@
 
 /* Process scope: created when a worker starts, borrowed by every handler, freed at exit. */
 struct fl_app {
-    const struct fl_config *cfg; /* borrowed */
-    struct fl_db *db;            /* owned; the primary */
-    struct fl_replica *replica;  /* owned; NULL without FL_MYSQL_READ_URL */
-    struct fl_redis *redis;      /* owned */
-    struct fl_httpc *http;       /* owned: the upstream client, one reused handle */
-    struct fl_oauth *oauth;      /* owned: the upstream token cache */
+    const struct fl_config *cfg;   /* borrowed */
+    struct fl_db *db;              /* owned; the primary */
+    struct fl_replica *replica;    /* owned; NULL without FL_MYSQL_READ_URL */
+    struct fl_redis *redis;        /* owned */
+    struct fl_httpc *http;         /* owned: the upstream client, one reused handle */
+    struct fl_oauth *oauth;        /* owned: the upstream token cache */
     struct fl_listing_svc listing; /* the listing service, over the connections above */
-    struct fl_bulkhead *bulkhead; /* owned: the pool's seats on API A; NULL: no limit */
-    struct fl_buf scratch;       /* reused by each request for error details */
-    unsigned route_index;        /* this request's route, for metrics (0: none matched) */
-    struct fl_ratelimit rl;      /* this request's rate limit, while rl_pending */
-    bool rl_pending;             /* the route limits itself in its own Redis round trip */
+    struct fl_bulkhead *bulkhead;  /* owned: the pool's seats on API A; NULL: no limit */
+    struct fl_buf scratch;         /* reused by each request for error details */
+    unsigned route_index;          /* this request's route, for metrics (0: none matched) */
+    struct fl_ratelimit rl;        /* this request's rate limit, while rl_pending */
+    bool rl_pending;               /* the route limits itself in its own Redis round trip */
 };
 
 struct fl_http;
@@ -54,17 +54,17 @@ void fl_app_free(struct fl_app *app);
 typedef void (*fl_handler_fn)(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 
 /* Route flags. */
-#define FL_ROUTE_UNLIMITED 1u     /* never rate limited (health, metrics) */
+#define FL_ROUTE_UNLIMITED     1u /* never rate limited (health, metrics) */
 #define FL_ROUTE_LIMITS_ITSELF 2u /* sends the rate limit with its own Redis round trip */
 
 /* One entry of the route table. */
 struct fl_route {
     enum fl_method method;
-    const char *pattern;         /* "/products/{id}": at most one {segment} */
+    const char *pattern; /* "/products/{id}": at most one {segment} */
     fl_handler_fn handler;
-    const char *const *params;   /* allowed query parameters, NULL-terminated; NULL: none */
-    size_t max_body_bytes;       /* 0: no body allowed */
-    unsigned flags;              /* FL_ROUTE_* */
+    const char *const *params; /* allowed query parameters, NULL-terminated; NULL: none */
+    size_t max_body_bytes;     /* 0: no body allowed */
+    unsigned flags;            /* FL_ROUTE_* */
 };
 
 /* A stable index of route's template (routes sharing a template share it), from 1. */
@@ -79,7 +79,6 @@ size_t fl_route_names(const char **names, size_t cap);
  * Redis gave no verdict: the limit fails open).
  */
 bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp);
-
 
 /*
  * Finds the route for req's method and path and stores its {segment} in req->route_arg.

@@ -14,12 +14,11 @@
 
 #define MIGRATE_TIMEOUT_S 600
 
-static const char create_table[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version INT UNSIGNED NOT NULL PRIMARY KEY,"
-    " name VARCHAR(255) NOT NULL,"
-    " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+static const char create_table[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                   " version INT UNSIGNED NOT NULL PRIMARY KEY,"
+                                   " name VARCHAR(255) NOT NULL,"
+                                   " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+                                   ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 static const char take_lock[] = "SELECT GET_LOCK('farmlokal.migrate', 60)";
 static const char release_lock[] = "SELECT RELEASE_LOCK('farmlokal.migrate')";
 static const char is_applied[] = "SELECT 1 FROM schema_migrations WHERE version = ?";

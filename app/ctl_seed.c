@@ -28,12 +28,12 @@
 #include "fl_time.h"
 #include "seed_data.h"
 
-#define ROWS_MAX 50000000ULL
+#define ROWS_MAX    50000000ULL
 #define PLACE_WORDS 3000
-#define PRODUCERS 4000
+#define PRODUCERS   4000
 #define TIE_PERCENT 20
-#define SPAN_US (2LL * 365 * 24 * 3600 * 1000000)
-#define DB_TIME_LEN 26            /* "YYYY-MM-DD HH:MM:SS.ffffff", fl_time_format_db */
+#define SPAN_US     (2LL * 365 * 24 * 3600 * 1000000)
+#define DB_TIME_LEN 26           /* "YYYY-MM-DD HH:MM:SS.ffffff", fl_time_format_db */
 #define END_EPOCH_S 1793491200LL /* 2026-11-01T00:00:00Z: fixed, so seeds are reproducible */
 
 /* ---- deterministic randomness ---- */
@@ -65,9 +65,9 @@ static size_t count(const char *const *list)
 /* ---- the dictionary: every word the generator can write, with a dense id ---- */
 
 struct dict {
-    char **words;      /* sorted by bytes (utf8mb4_bin order), distinct */
+    char **words; /* sorted by bytes (utf8mb4_bin order), distinct */
     size_t n, cap;
-    uint32_t *slots;   /* open addressing: id + 1, 0 = empty */
+    uint32_t *slots; /* open addressing: id + 1, 0 = empty */
     size_t n_slots;
 };
 
@@ -160,26 +160,26 @@ struct pair {
 /* What a product's search index rows repeat of it: its sort keys and category. */
 struct product_keys {
     int64_t created_us, cents;
-    size_t name_at;        /* the name's offset in the products TSV */
-    size_t created_at;     /* and its created_at text's (DB_TIME_LEN bytes) */
-    size_t first_pair;     /* its first (word, product) pair */
+    size_t name_at;    /* the name's offset in the products TSV */
+    size_t created_at; /* and its created_at text's (DB_TIME_LEN bytes) */
+    size_t first_pair; /* its first (word, product) pair */
     uint16_t name_len;
     uint8_t category;
 };
 
 struct gen {
     uint64_t rows;
-    char **place_words;    /* generated, e.g. "Kelmora" */
-    char **producers;      /* e.g. "Kelmora Valley Farm" */
-    const char **vocab;    /* description words, most frequent first (Zipf) */
+    char **place_words; /* generated, e.g. "Kelmora" */
+    char **producers;   /* e.g. "Kelmora Valley Farm" */
+    const char **vocab; /* description words, most frequent first (Zipf) */
     double *vocab_cdf;
     size_t n_vocab;
     int64_t last_created_us;
     struct dict dict;
-    struct pair *pairs;    /* (word, product) of every product, in product order */
+    struct pair *pairs; /* (word, product) of every product, in product order */
     size_t n_pairs, cap_pairs;
     struct product_keys *keys; /* [id - 1] */
-    char line[4096];       /* the row being generated */
+    char line[4096];           /* the row being generated */
     size_t line_len;
     int64_t t0_us, last_report_us;
     bool failed;
@@ -226,7 +226,8 @@ static bool make_producers(struct gen *g)
         return false;
     for (size_t i = 0; i < PRODUCERS; i++) {
         char b[128];
-        const char *first = i % 3 ? g->place_words[pick(PLACE_WORDS)] : fl_seed_place_words[pick(nw)];
+        const char *first =
+            i % 3 ? g->place_words[pick(PLACE_WORDS)] : fl_seed_place_words[pick(nw)];
         snprintf(b, sizeof(b), "%s %s %s", first, fl_seed_place_kinds[pick(nk)],
                  fl_seed_producer_kinds[pick(np)]);
         if ((g->producers[i] = strdup(b)) == NULL)
@@ -347,8 +348,8 @@ static void make_product(struct gen *g, uint64_t id)
                  base);
     else
         snprintf(name, sizeof(name), "%s", base);
-    len = (size_t)snprintf(desc, sizeof(desc), "%s, %s and %s", base,
-                           c->traits[pick(n_traits)], c->traits[pick(n_traits)]);
+    len = (size_t)snprintf(desc, sizeof(desc), "%s, %s and %s", base, c->traits[pick(n_traits)],
+                           c->traits[pick(n_traits)]);
     for (size_t i = 0; i < words && len < sizeof(desc) - 40; i++)
         len += (size_t)snprintf(desc + len, sizeof(desc) - len, " %s", zipf_word(g));
     snprintf(desc + len, sizeof(desc) - len, ".");
@@ -361,12 +362,17 @@ static void make_product(struct gen *g, uint64_t id)
     if (id == 1 || pick(100) >= TIE_PERCENT)
         g->last_created_us = END_EPOCH_S * 1000000 - (int64_t)(rnd() % (uint64_t)SPAN_US);
     fl_time_format_db(g->last_created_us, created);
-    g->keys[id - 1] = (struct product_keys){g->last_created_us, cents, 0, 0, g->n_pairs,
+    g->keys[id - 1] = (struct product_keys){g->last_created_us,
+                                            cents,
+                                            0,
+                                            0,
+                                            g->n_pairs,
                                             (uint16_t)strlen(name),
                                             (uint8_t)(c - fl_seed_categories)};
     g->line_len = (size_t)snprintf(
-        g->line, sizeof(g->line), "%" PRIu64 "\t%s-%09" PRIu64 "\t%s\t%s\t%s\t%lld.%02lld\t%s\t%zu\t%s\t%s\t%s\n",
-        id, c->code, id, name, desc, c->name, (long long)(cents / 100), (long long)(cents % 100),
+        g->line, sizeof(g->line),
+        "%" PRIu64 "\t%s-%09" PRIu64 "\t%s\t%s\t%s\t%lld.%02lld\t%s\t%zu\t%s\t%s\t%s\n", id,
+        c->code, id, name, desc, c->name, (long long)(cents / 100), (long long)(cents % 100),
         c->units[pick(count(c->units))], pick(501), producer, created, created);
     fl_search_words(fl_str_c(name), record_word, &sink);
     fl_search_words(fl_str_c(desc), record_word, &sink);
@@ -380,8 +386,8 @@ static void progress(struct gen *g, const char *what, uint64_t done, uint64_t to
     if (!last && now - g->last_report_us < 1000000)
         return;
     g->last_report_us = now;
-    fprintf(stderr, "\rseed: %s %" PRIu64 "/%" PRIu64 " (%.0f rows/s, ETA %.0f s)   %s", what,
-            done, total, rate, rate > 0 ? (double)(total - done) / rate : 0.0, last ? "\n" : "");
+    fprintf(stderr, "\rseed: %s %" PRIu64 "/%" PRIu64 " (%.0f rows/s, ETA %.0f s)   %s", what, done,
+            total, rate, rate > 0 ? (double)(total - done) / rate : 0.0, last ? "\n" : "");
 }
 
 /* Generates every product row (TSV, for LOAD DATA) into out, and their words into g. */
@@ -391,8 +397,8 @@ static bool generate(struct gen *g, struct fl_buf *out)
         make_product(g, id);
         /* The name is the third field ("id\tsku\tname\t..."); the line ends with
          * "created_at\tupdated_at\n", both the creation time. */
-        g->keys[id - 1].name_at = out->len + (size_t)(strchr(strchr(g->line, '\t') + 1, '\t') -
-                                                      g->line) + 1;
+        g->keys[id - 1].name_at =
+            out->len + (size_t)(strchr(strchr(g->line, '\t') + 1, '\t') - g->line) + 1;
         g->keys[id - 1].created_at = out->len + g->line_len - 2 * DB_TIME_LEN - 2;
         fl_buf_append(out, g->line, g->line_len);
         progress(g, "generated", id, g->rows, id == g->rows);
@@ -420,9 +426,9 @@ static long mem_source(void *ud, char *buf, size_t cap)
  * product's sort keys and category. */
 struct word_stream {
     struct gen *g;
-    const char *tsv;       /* the products TSV, where the names are */
+    const char *tsv; /* the products TSV, where the names are */
     struct pair *sorted;
-    size_t at, end;        /* the rows [at, end) of sorted */
+    size_t at, end; /* the rows [at, end) of sorted */
     char line[512];
     size_t line_len, line_off;
 };
@@ -444,9 +450,8 @@ static long word_source(void *ud, char *buf, size_t cap)
             w->line_len = (size_t)snprintf(
                 w->line, sizeof(w->line), "%s\t%u\t%.*s\t%lld.%02lld\t%.*s\t%s\n",
                 w->g->dict.words[p->word], p->product, DB_TIME_LEN, w->tsv + k->created_at,
-                (long long)(k->cents / 100),
-                (long long)(k->cents % 100), (int)k->name_len, w->tsv + k->name_at,
-                fl_seed_categories[k->category].name);
+                (long long)(k->cents / 100), (long long)(k->cents % 100), (int)k->name_len,
+                w->tsv + k->name_at, fl_seed_categories[k->category].name);
             w->line_off = 0;
         }
         size_t k = w->line_len - w->line_off < cap - n ? w->line_len - w->line_off : cap - n;
@@ -559,8 +564,7 @@ static enum fl_err collect_index(void *ud, const struct fl_str *c, size_t n)
 
     if (n != 3 || c[0].p == NULL || c[2].p == NULL)
         return FL_EDB;
-    fl_buf_appendf(&d->drop, "%sDROP INDEX `%.*s`", d->drop.len ? ", " : "", (int)c[0].len,
-                   c[0].p);
+    fl_buf_appendf(&d->drop, "%sDROP INDEX `%.*s`", d->drop.len ? ", " : "", (int)c[0].len, c[0].p);
     fl_buf_appendf(&d->add, "%sADD %sKEY `%.*s` (%.*s)", d->add.len ? ", " : "",
                    c[1].len == 1 && c[1].p[0] == '0' ? "UNIQUE " : "", (int)c[0].len, c[0].p,
                    (int)c[2].len, c[2].p);
@@ -590,9 +594,9 @@ static enum fl_err read_indexes(struct fl_db *db, const char *table, struct ddl 
 #define PARTS_MAX 8
 
 struct part {
-    char name[64];      /* "p0" */
-    char bound[64];     /* its words sort below this; "" for MAXVALUE */
-    char table[96];     /* what the rows load into */
+    char name[64];  /* "p0" */
+    char bound[64]; /* its words sort below this; "" for MAXVALUE */
+    char table[96]; /* what the rows load into */
     char load_sql[512];
     struct word_stream ws;
 };
@@ -635,8 +639,7 @@ static enum fl_err read_parts(struct fl_db *db, struct parts *ps)
     if ((err = fl_db_query(db, sql, NULL, 0, collect_part, ps)) != FL_OK)
         return err;
     for (size_t i = 0; i < ps->n; i++)
-        snprintf(ps->p[i].table, sizeof(ps->p[i].table), "product_words_seed_%s",
-                 ps->p[i].name);
+        snprintf(ps->p[i].table, sizeof(ps->p[i].table), "product_words_seed_%s", ps->p[i].name);
     return ps->n ? FL_OK : FL_EDB;
 }
 
@@ -651,8 +654,8 @@ static void split_pairs(struct parts *ps, struct gen *g, struct pair *sorted, co
         while (end < g->n_pairs &&
                (bound[0] == '\0' || strcmp(g->dict.words[sorted[end].word], bound) < 0))
             end++;
-        ps->p[i].ws = (struct word_stream){
-            .g = g, .tsv = tsv, .sorted = sorted, .at = at, .end = end};
+        ps->p[i].ws =
+            (struct word_stream){.g = g, .tsv = tsv, .sorted = sorted, .at = at, .end = end};
         snprintf(ps->p[i].load_sql, sizeof(ps->p[i].load_sql),
                  "LOAD DATA LOCAL INFILE 'words' INTO TABLE %s CHARACTER SET utf8mb4 FIELDS "
                  "TERMINATED BY '\\t' ESCAPED BY '' LINES TERMINATED BY '\\n' (word, product_id, "
@@ -714,12 +717,12 @@ static void phase(const char *what, int64_t t0)
 struct load_job {
     const struct fl_config *cfg;
     const char *load_sql;
-    const char *table;   /* the shadow table */
+    const char *table; /* the shadow table */
     const char *what;
-    struct fl_buf *add;  /* ADD KEY clauses */
+    struct fl_buf *add; /* ADD KEY clauses */
     fl_db_source_fn src;
     void *src_ud;
-    uint64_t expect;     /* rows */
+    uint64_t expect; /* rows */
     int64_t load_us, index_us;
     bool ok;
 };
@@ -835,12 +838,20 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
                                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
                                 "LINES TERMINATED BY '\\n' (id, sku, name, description, category, "
                                 "price, unit, stock, producer, created_at, updated_at)",
-                                "products_seed", "products", &pd.add, mem_source, &src, rows,
-                                0, 0, false};
+                                "products_seed",
+                                "products",
+                                &pd.add,
+                                mem_source,
+                                &src,
+                                rows,
+                                0,
+                                0,
+                                false};
     for (size_t i = 0; i < ps->n; i++) {
         struct part *p = &ps->p[i];
-        jobs[1 + i] = (struct load_job){cfg, p->load_sql, p->table, p->table, &wd.add,
-                                        word_source, &p->ws, p->ws.end - p->ws.at, 0, 0, false};
+        jobs[1 + i] = (struct load_job){cfg,     p->load_sql, p->table, p->table,
+                                        &wd.add, word_source, &p->ws,   p->ws.end - p->ws.at,
+                                        0,       0,           false};
         if (pthread_create(&threads[i], NULL, run_job, &jobs[1 + i]) != 0)
             break;
         started++;
@@ -876,16 +887,15 @@ fail:
     fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
     drop_shadows(db, ps);
     goto out;
-done:
-    {
-        /* Cached listings show the old catalogue: invalidate them (best effort). */
-        struct fl_redis *r = fl_redis_new(&cfg->redis, 1000);
-        struct fl_arena *a = fl_arena_new(1 << 16);
-        if (r && a && fl_cache_invalidate(r, a) != FL_OK)
-            fputs("seed: warning: Redis unreachable, cached listings expire by TTL\n", stderr);
-        fl_arena_free(a);
-        fl_redis_free(r);
-    }
+done : {
+    /* Cached listings show the old catalogue: invalidate them (best effort). */
+    struct fl_redis *r = fl_redis_new(&cfg->redis, 1000);
+    struct fl_arena *a = fl_arena_new(1 << 16);
+    if (r && a && fl_cache_invalidate(r, a) != FL_OK)
+        fputs("seed: warning: Redis unreachable, cached listings expire by TTL\n", stderr);
+    fl_arena_free(a);
+    fl_redis_free(r);
+}
     phase("seeded in all", t_all);
 out:
     fl_buf_free(&tsv);
@@ -926,7 +936,7 @@ int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv)
             fputs(seed_usage, stdout);
             return 0;
         } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc &&
-            fl_str_to_u64(fl_str_c(argv[i + 1]), 1, ROWS_MAX, &rows) == FL_OK) {
+                   fl_str_to_u64(fl_str_c(argv[i + 1]), 1, ROWS_MAX, &rows) == FL_OK) {
             i++;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc &&
                    fl_str_to_u64(fl_str_c(argv[i + 1]), 0, UINT64_MAX, &seed_value) == FL_OK) {

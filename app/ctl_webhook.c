@@ -38,8 +38,7 @@ static enum fl_err read_subscription(void *ud, const struct fl_str *c, size_t n)
 }
 
 /* POSTs the subscription to API B; fills s from its answer. */
-static int register_at_api_b(const struct fl_config *cfg, struct fl_str url,
-                             struct subscription *s)
+static int register_at_api_b(const struct fl_config *cfg, struct fl_str url, struct subscription *s)
 {
     const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
     struct fl_json_field f[2] = {{"id", 0, {0}}, {"secret", 0, {0}}};
@@ -83,8 +82,7 @@ static int register_at_api_b(const struct fl_config *cfg, struct fl_str url,
         f[0].type != FL_JSON_STRING || f[1].type != FL_JSON_STRING || f[0].text.len == 0 ||
         f[0].text.len > 128 || !fl_str_has_prefix(f[1].text, FL_STR("whsec_")) ||
         f[1].text.len > 255) {
-        fputs("farmlokal-ctl: webhook-register: API B's answer lacks an id and a secret\n",
-              stderr);
+        fputs("farmlokal-ctl: webhook-register: API B's answer lacks an id and a secret\n", stderr);
         goto out;
     }
     fl_buf_put(&s->id, f[0].text);
@@ -143,13 +141,12 @@ int fl_ctl_webhook_register(const struct fl_config *cfg, int argc, char **argv)
         a[1] = FL_DB_ARG_STR(fl_buf_str(&s.id));
         a[2] = FL_DB_ARG_STR(fl_buf_str(&s.secret));
         if (fl_db_exec(db, keep, a, 3, NULL, NULL) != FL_OK) {
-            fputs("farmlokal-ctl: webhook-register: registered, but could not store it\n",
-                  stderr);
+            fputs("farmlokal-ctl: webhook-register: registered, but could not store it\n", stderr);
             goto out;
         }
     }
-    printf("%s subscription %s for %s\nFL_WEBHOOK_SECRET=%s\n",
-           s.found ? "existing" : "new", s.id.p, url.p, s.secret.p);
+    printf("%s subscription %s for %s\nFL_WEBHOOK_SECRET=%s\n", s.found ? "existing" : "new",
+           s.id.p, url.p, s.secret.p);
     status = 0;
 out:
     fl_db_free(db);

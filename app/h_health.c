@@ -15,7 +15,7 @@
  * 250 ms): the two MySQL pings share DB_PING_BUDGET_MS, and the replica's gets at least
  * REPLICA_PING_MIN_MS.
  */
-#define DB_PING_BUDGET_MS 600
+#define DB_PING_BUDGET_MS   600
 #define REPLICA_PING_MIN_MS 100
 
 static void check(struct fl_buf *b, const char *name, enum fl_err err, int64_t us)

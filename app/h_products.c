@@ -22,7 +22,7 @@
 #include "product_input.h"
 
 #define SEARCH_MAX_CHARS 100
-#define LIMIT_DEFAULT 20
+#define LIMIT_DEFAULT    20
 
 /* ---- rendering ---- */
 
@@ -93,8 +93,7 @@ static bool parse_price(struct fl_resp *resp, const struct fl_req *req, const ch
  * Splits "a,b" into distinct, sorted categories. Every element counts against the limit,
  * repeated or not: the Link header echoes them all.
  */
-static bool parse_categories(struct fl_resp *resp, const struct fl_req *req,
-                             struct fl_listing *q)
+static bool parse_categories(struct fl_resp *resp, const struct fl_req *req, struct fl_listing *q)
 {
     const struct fl_str *v = fl_req_param(req, "category");
     size_t at = 0;
@@ -186,8 +185,7 @@ static bool parse_listing(struct fl_resp *resp, const struct fl_req *req, struct
     q->limit = (unsigned)limit;
     v = fl_req_param(req, "sort");
     if (v && fl_sort_parse(*v, &q->sort) != FL_OK) {
-        fl_resp_problem(resp, req, 400, "invalid-parameter", "sort must be one of %s",
-                        sort_names);
+        fl_resp_problem(resp, req, 400, "invalid-parameter", "sort must be one of %s", sort_names);
         return false;
     }
     if (!parse_categories(resp, req, q) || !parse_price(resp, req, "minPrice", &q->min_cents) ||
@@ -201,8 +199,7 @@ static bool parse_listing(struct fl_resp *resp, const struct fl_req *req, struct
             return bad(resp, req, "invalid-cursor", "invalid cursor");
         if (q->after.sort != q->sort) {
             fl_resp_problem(resp, req, 400, "invalid-cursor",
-                            "invalid cursor: it was made for sort=%s",
-                            fl_sort_name(q->after.sort));
+                            "invalid cursor: it was made for sort=%s", fl_sort_name(q->after.sort));
             return false;
         }
         q->has_cursor = true;
@@ -220,8 +217,7 @@ static bool is_cursor(struct fl_str part)
     char decoded[16];
     size_t n;
 
-    return name.len <= sizeof(decoded) &&
-           fl_str_unescape(name, true, decoded, &n) == FL_OK &&
+    return name.len <= sizeof(decoded) && fl_str_unescape(name, true, decoded, &n) == FL_OK &&
            fl_str_eq((struct fl_str){decoded, n}, FL_STR("cursor"));
 }
 
@@ -328,8 +324,8 @@ static void render_page(struct fl_buf *body, const struct fl_product *rows, size
  * Applies the rate limit's verdict and the listing service's error (detail, when not NULL,
  * says what was not found). Returns true when the page may be sent.
  */
-static bool servable(struct fl_app *app, struct fl_req *req, struct fl_resp *resp,
-                     enum fl_err err, const char *detail)
+static bool servable(struct fl_app *app, struct fl_req *req, struct fl_resp *resp, enum fl_err err,
+                     const char *detail)
 {
     if (app->rl_pending && !fl_rate_verdict(app, req, resp))
         return false;

@@ -42,8 +42,8 @@ static bool visible_ascii(struct fl_str s)
 static bool read_event(struct fl_req *req, struct fl_resp *resp, struct fl_str header_id,
                        int64_t header_ts, struct fl_webhook_event *ev)
 {
-    struct fl_json_field top[4] = {{"event_id", 0, {0}}, {"type", 0, {0}},
-                                   {"occurred_at", 0, {0}}, {"data", 0, {0}}};
+    struct fl_json_field top[4] = {
+        {"event_id", 0, {0}}, {"type", 0, {0}}, {"occurred_at", 0, {0}}, {"data", 0, {0}}};
     struct fl_json_field f[FL_PF__MAX];
     struct fl_buf detail;
     enum fl_err err;

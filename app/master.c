@@ -33,26 +33,26 @@
 #include "fl_metrics.h"
 #include "fl_time.h"
 
-#define WORKERS_MAX 256
-#define QUICK_DEATH_US 1000000
-#define BACKOFF_MAX_US 30000000
+#define WORKERS_MAX      256
+#define QUICK_DEATH_US   1000000
+#define BACKOFF_MAX_US   30000000
 #define DRAIN_TIMEOUT_US 30000000
 
 struct worker {
-    pid_t pid;            /* 0: the slot is empty */
+    pid_t pid; /* 0: the slot is empty */
     int64_t started_us;
-    unsigned generation;  /* workers of an older generation are replaced on SIGHUP */
-    bool retiring;        /* asked to stop; its replacement already runs */
+    unsigned generation; /* workers of an older generation are replaced on SIGHUP */
+    bool retiring;       /* asked to stop; its replacement already runs */
 };
 
 struct master {
     struct worker w[WORKERS_MAX * 2]; /* room for the replacements during a rolling restart */
     unsigned n_wanted;
     unsigned generation;
-    int64_t backoff_us;   /* delay before the next respawn after quick deaths */
+    int64_t backoff_us; /* delay before the next respawn after quick deaths */
     int64_t respawn_at_us;
     int listen_fd;
-    char *unix_path;      /* owned; unlinked at exit */
+    char *unix_path; /* owned; unlinked at exit */
     struct fl_config *cfg;
     const char *config_file;
 };
@@ -99,14 +99,13 @@ static int bind_unix(struct master *m, const char *path)
         return -1;
     }
     if (!unix_path_free(path)) {
-        fl_log(FL_LOG_ERROR, "event=listen_failed path=%s reason=\"in use or not a socket\"",
-               path);
+        fl_log(FL_LOG_ERROR, "event=listen_failed path=%s reason=\"in use or not a socket\"", path);
         return -1;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        chmod(path, 0660) != 0 || listen(fd, (int)m->cfg->listen_backlog) != 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0660) != 0 ||
+        listen(fd, (int)m->cfg->listen_backlog) != 0) {
         fl_log(FL_LOG_ERROR, "event=listen_failed path=%s error=\"%s\"", path, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -326,8 +325,9 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
     m->n_wanted = n_workers;
     m->cfg = cfg;
     m->config_file = config_file;
-    m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0 ? bind_unix(m, listen_spec + 5)
-                                                         : bind_tcp(listen_spec, cfg->listen_backlog);
+    m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0
+                       ? bind_unix(m, listen_spec + 5)
+                       : bind_tcp(listen_spec, cfg->listen_backlog);
     if (m->listen_fd < 0) {
         status = 1;
         goto out;

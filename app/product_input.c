@@ -10,10 +10,14 @@ static const struct {
     const char *name;
     size_t max_chars; /* for text fields */
 } rules[FL_PF__MAX] = {
-    [FL_PF_SKU] = {"sku", 64},          [FL_PF_NAME] = {"name", 200},
-    [FL_PF_DESCRIPTION] = {"description", 2000}, [FL_PF_CATEGORY] = {"category", 64},
-    [FL_PF_PRICE] = {"price", 0},       [FL_PF_UNIT] = {"unit", 32},
-    [FL_PF_STOCK] = {"stock", 0},       [FL_PF_PRODUCER] = {"producer", 200},
+    [FL_PF_SKU] = {"sku", 64},
+    [FL_PF_NAME] = {"name", 200},
+    [FL_PF_DESCRIPTION] = {"description", 2000},
+    [FL_PF_CATEGORY] = {"category", 64},
+    [FL_PF_PRICE] = {"price", 0},
+    [FL_PF_UNIT] = {"unit", 32},
+    [FL_PF_STOCK] = {"stock", 0},
+    [FL_PF_PRODUCER] = {"producer", 200},
 };
 
 void fl_pfields_init(struct fl_json_field f[FL_PF__MAX])
@@ -71,12 +75,18 @@ static bool sku_ok(struct fl_str s)
 static struct fl_str *text_slot(struct fl_product_input *in, int i)
 {
     switch (i) {
-    case FL_PF_SKU: return &in->sku;
-    case FL_PF_NAME: return &in->name;
-    case FL_PF_DESCRIPTION: return &in->description;
-    case FL_PF_CATEGORY: return &in->category;
-    case FL_PF_UNIT: return &in->unit;
-    default: return &in->producer;
+    case FL_PF_SKU:
+        return &in->sku;
+    case FL_PF_NAME:
+        return &in->name;
+    case FL_PF_DESCRIPTION:
+        return &in->description;
+    case FL_PF_CATEGORY:
+        return &in->category;
+    case FL_PF_UNIT:
+        return &in->unit;
+    default:
+        return &in->producer;
     }
 }
 
@@ -91,8 +101,7 @@ static const char *check(const struct fl_req *req, int i, const struct fl_json_f
 
     switch (i) {
     case FL_PF_STOCK:
-        if (v->type != FL_JSON_NUMBER ||
-            fl_str_to_u64(t, 0, 4294967295u, &in->stock) != FL_OK)
+        if (v->type != FL_JSON_NUMBER || fl_str_to_u64(t, 0, 4294967295u, &in->stock) != FL_OK)
             return "an integer from 0 to 4294967295";
         in->has_stock = true;
         return NULL;

@@ -26,8 +26,8 @@ enum fl_pfield {
 };
 
 /* The fields POST /products must have. */
-#define FL_PF_REQUIRED_ON_CREATE                                                               \
-    (1u << FL_PF_SKU | 1u << FL_PF_NAME | 1u << FL_PF_CATEGORY | 1u << FL_PF_PRICE |          \
+#define FL_PF_REQUIRED_ON_CREATE                                                                   \
+    (1u << FL_PF_SKU | 1u << FL_PF_NAME | 1u << FL_PF_CATEGORY | 1u << FL_PF_PRICE |               \
      1u << FL_PF_UNIT | 1u << FL_PF_PRODUCER)
 
 /* Names f[0..FL_PF__MAX) for fl_json_parse_object, in enum order. */

@@ -11,8 +11,8 @@
 #include "fl_webhook.h"
 
 static const char *const no_params[] = {NULL};
-static const char *const listing_params[] = {"limit", "cursor",   "category", "minPrice",
-                                             "maxPrice", "search", "q",       "sort", NULL};
+static const char *const listing_params[] = {"limit",  "cursor", "category", "minPrice", "maxPrice",
+                                             "search", "q",      "sort",     NULL};
 
 static const struct fl_route routes[] = {
     {FL_METHOD_GET, "/health", fl_h_health, no_params, 0, FL_ROUTE_UNLIMITED},
@@ -23,8 +23,8 @@ static const struct fl_route routes[] = {
     {FL_METHOD_GET, "/products/{id}", fl_h_products_get, no_params, 0, FL_ROUTE_LIMITS_ITSELF},
     {FL_METHOD_GET, "/products/external/{id}", fl_h_products_external, no_params, 0, 0},
     /* Signed machine traffic from API B: its volume is the partner's, not a client's. */
-    {FL_METHOD_POST, "/webhooks/update", fl_h_webhooks_update, no_params,
-     FL_WEBHOOK_BODY_MAX_BYTES, FL_ROUTE_UNLIMITED},
+    {FL_METHOD_POST, "/webhooks/update", fl_h_webhooks_update, no_params, FL_WEBHOOK_BODY_MAX_BYTES,
+     FL_ROUTE_UNLIMITED},
     {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES, 0},
 };
 

@@ -6,12 +6,12 @@
 #include <stddef.h>
 
 struct fl_seed_category {
-    const char *name;             /* "vegetables" */
-    const char *code;             /* sku prefix, "VEG" */
-    const char *const *products;  /* base names, "Cherry Tomatoes" */
+    const char *name;            /* "vegetables" */
+    const char *code;            /* sku prefix, "VEG" */
+    const char *const *products; /* base names, "Cherry Tomatoes" */
     const char *const *units;
-    const char *const *traits;    /* category words for descriptions */
-    int min_cents, max_cents;     /* price range */
+    const char *const *traits; /* category words for descriptions */
+    int min_cents, max_cents;  /* price range */
 };
 
 extern const struct fl_seed_category fl_seed_categories[];

@@ -19,10 +19,10 @@
 #include "fl_metrics.h"
 #include "fl_time.h"
 
-#define ARENA_MAX_BYTES ((size_t)8 << 20)
-#define RESPONSE_MAX_BYTES ((size_t)8 << 20)
-#define DB_TIMEOUT_S 1
-#define REDIS_TIMEOUT_MS 50
+#define ARENA_MAX_BYTES         ((size_t)8 << 20)
+#define RESPONSE_MAX_BYTES      ((size_t)8 << 20)
+#define DB_TIMEOUT_S            1
+#define REDIS_TIMEOUT_MS        50
 #define UPSTREAM_BODY_MAX_BYTES ((size_t)1 << 20)
 
 enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
@@ -175,7 +175,8 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
             return;
         }
         if (err != FL_OK) {
-            fl_resp_error(resp, req, err, err == FL_EINVAL ? "the request body is incomplete" : NULL);
+            fl_resp_error(resp, req, err,
+                          err == FL_EINVAL ? "the request body is incomplete" : NULL);
             return;
         }
     }

@@ -15,10 +15,10 @@
 #include "fl_str.h"
 
 struct fl_buf {
-    char *p;        /* owned; NUL-terminated when cap > 0 */
-    size_t len;     /* bytes used, without the NUL */
-    size_t cap;     /* bytes allocated */
-    size_t max;     /* hard limit on len; 0 means FL_BUF_DEFAULT_MAX */
+    char *p;         /* owned; NUL-terminated when cap > 0 */
+    size_t len;      /* bytes used, without the NUL */
+    size_t cap;      /* bytes allocated */
+    size_t max;      /* hard limit on len; 0 means FL_BUF_DEFAULT_MAX */
     enum fl_err err; /* first failure, sticky: FL_ENOMEM or FL_ETOOBIG */
 };
 

@@ -91,9 +91,8 @@ static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
 
 enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
                                     struct fl_str canonical, const struct fl_redis_cmd *extra,
-                                    struct fl_redis_reply *extra_reply,
-                                    struct fl_cache_lookup *lk, struct fl_cache_entry *fresh,
-                                    struct fl_cache_entry *stale)
+                                    struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
+                                    struct fl_cache_entry *fresh, struct fl_cache_entry *stale)
 {
     unsigned char d[32];
     char h[33];
@@ -196,8 +195,8 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
     fl_buf_put(&v, body);
     snprintf(keep_ms, sizeof(keep_ms), "%llu", ((unsigned long long)ttl_s + stale_s) * 1000);
     if (fl_buf_err(&v) == FL_OK) {
-        cmds[0] = (struct fl_redis_cmd){5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v),
-                                            FL_STR("PX"), fl_str_c(keep_ms)}};
+        cmds[0] = (struct fl_redis_cmd){
+            5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v), FL_STR("PX"), fl_str_c(keep_ms)}};
         if (lk->locked) {
             cmds[1] = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
             n = 2;

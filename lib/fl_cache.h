@@ -36,11 +36,11 @@ struct fl_cache_lookup {
 };
 
 struct fl_cache_entry {
-    struct fl_str body;  /* borrowed from the arena; p is NULL when there is no entry */
-    struct fl_str etag;  /* quoted, e.g. "\"3f2a...\"" */
-    struct fl_str meta;  /* what the builder stored alongside (no spaces or newlines) */
+    struct fl_str body;     /* borrowed from the arena; p is NULL when there is no entry */
+    struct fl_str etag;     /* quoted, e.g. "\"3f2a...\"" */
+    struct fl_str meta;     /* what the builder stored alongside (no spaces or newlines) */
     int64_t fresh_until_ms; /* wall clock */
-    long long gen;       /* the generation it was built at */
+    long long gen;          /* the generation it was built at */
 };
 
 /*
@@ -52,9 +52,8 @@ struct fl_cache_entry {
  */
 enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
                                     struct fl_str canonical, const struct fl_redis_cmd *extra,
-                                    struct fl_redis_reply *extra_reply,
-                                    struct fl_cache_lookup *lk, struct fl_cache_entry *fresh,
-                                    struct fl_cache_entry *stale);
+                                    struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
+                                    struct fl_cache_entry *fresh, struct fl_cache_entry *stale);
 
 /*
  * After a MISS: tries to take lk's build lock. Returns MISS when this worker builds (with

@@ -28,12 +28,12 @@
 #include "fl_log.h"
 #include "fl_search.h"
 
-#define COLUMNS_N 12
+#define COLUMNS_N        12
 #define WORDS_PER_INSERT 32
-#define VARIANTS_MAX 16  /* a prefix matching more indexed words is read as one range */
-#define VARIANTS_LIMIT "17"
-#define JOINS_MAX 24     /* probe joins a statement may hold (MariaDB allows 61 tables) */
-#define SAMPLE_ROWS "100" /* driver entries read to see how often another word goes with it */
+#define VARIANTS_MAX     16 /* a prefix matching more indexed words is read as one range */
+#define VARIANTS_LIMIT   "17"
+#define JOINS_MAX        24    /* probe joins a statement may hold (MariaDB allows 61 tables) */
+#define SAMPLE_ROWS      "100" /* driver entries read to see how often another word goes with it */
 #define BRANCHES_MAX                                                                               \
     (VARIANTS_MAX > FL_CATALOG_CATEGORIES_MAX ? VARIANTS_MAX : FL_CATALOG_CATEGORIES_MAX)
 
@@ -75,14 +75,14 @@
 
 struct sort_spec {
     const char *name;
-    char code;                /* the sort's letter inside a cursor */
-    const char *column;       /* sort key column */
+    char code;          /* the sort's letter inside a cursor */
+    const char *column; /* sort key column */
     bool desc;
-    const char *index;        /* covering index without / with a category */
+    const char *index; /* covering index without / with a category */
     const char *cat_index;
-    const char *word_index;   /* product_words' (word, key, product_id) index */
-    const char *key_text;     /* the key as cursor text, from alias p */
-    const char *first_key;    /* sentinel before the first row */
+    const char *word_index; /* product_words' (word, key, product_id) index */
+    const char *key_text;   /* the key as cursor text, from alias p */
+    const char *first_key;  /* sentinel before the first row */
     uint64_t first_id;
 };
 
@@ -96,8 +96,7 @@ static const struct sort_spec sorts[FL_SORT__MAX] = {
                         "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
                         "1000-01-01 00:00:00.000000", 0},
     [FL_SORT_PRICE_ASC] = {"price_asc", 'p', "price", false, "ix_products_price",
-                           "ix_products_cat_price", "ix_product_words_price", "p.price", "-1",
-                           0},
+                           "ix_products_cat_price", "ix_product_words_price", "p.price", "-1", 0},
     [FL_SORT_PRICE_DESC] = {"price_desc", 'q', "price", true, "ix_products_price",
                             "ix_products_cat_price", "ix_product_words_price", "p.price",
                             "100000000", UINT64_MAX},
@@ -106,9 +105,9 @@ static const struct sort_spec sorts[FL_SORT__MAX] = {
 };
 
 /* A product's columns, in read_product's order; the sort key follows as the last one. */
-#define COLUMNS                                                                                \
-    "p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, p.producer, "  \
-    "DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                    \
+#define COLUMNS                                                                                    \
+    "p.id, p.sku, p.name, p.description, p.category, p.price, p.unit, p.stock, p.producer, "       \
+    "DATE_FORMAT(p.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                         \
     "DATE_FORMAT(p.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "
 static const char columns[] = COLUMNS;
 
@@ -259,20 +258,20 @@ enum probe { PROBE_JOIN, PROBE_SET, PROBE_RANGE }; /* see word_joins */
 
 /* A query word and what the planner knows of it. */
 struct word_plan {
-    struct fl_str pattern;                  /* "w%" */
-    double rows;                            /* estimated index entries with the prefix */
-    struct fl_str variants[VARIANTS_MAX];   /* the indexed words with the prefix ... */
-    size_t n_variants;                      /* ... or VARIANTS_MAX + 1: too many to list */
-    enum probe probe;                       /* how it is checked when it does not drive */
+    struct fl_str pattern;                /* "w%" */
+    double rows;                          /* estimated index entries with the prefix */
+    struct fl_str variants[VARIANTS_MAX]; /* the indexed words with the prefix ... */
+    size_t n_variants;                    /* ... or VARIANTS_MAX + 1: too many to list */
+    enum probe probe;                     /* how it is checked when it does not drive */
 };
 
 /*
  * The most placeholders a statement holds: a branch per driver variant (or per category),
  * each with its word, categories, price range, keyset, probe joins, other words and LIMIT.
  */
-#define ARGS_MAX                                                                              \
-    (VARIANTS_MAX * (1 + FL_CATALOG_CATEGORIES_MAX + 2 + 3 + JOINS_MAX +                      \
-                     FL_CATALOG_WORDS_MAX + 1) +                                              \
+#define ARGS_MAX                                                                                   \
+    (VARIANTS_MAX *                                                                                \
+         (1 + FL_CATALOG_CATEGORIES_MAX + 2 + 3 + JOINS_MAX + FL_CATALOG_WORDS_MAX + 1) +          \
      1)
 #define SQL_MAX (256 << 10) /* the text of such a statement is under 100 KiB */
 _Static_assert(ARGS_MAX <= FL_DB_ARGS_MAX, "a search statement binds more than fl_db allows");
@@ -318,8 +317,8 @@ static void cents_text(char *out, size_t cap, int64_t cents)
 }
 
 /* Appends "AND (x.k < ? OR (x.k = ? AND x.<id> < ?))" for table alias x. */
-static void keyset(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
-                   const char *x, const char *id)
+static void keyset(struct fl_buf *sql, struct args *a, const struct fl_listing *q, const char *x,
+                   const char *id)
 {
     const struct sort_spec *s = &sorts[q->sort];
     const char *op = s->desc ? "<" : ">";
@@ -413,8 +412,8 @@ static void word_conditions(struct fl_buf *sql, struct args *a, const struct pla
             arg(a, FL_DB_ARG_STR(w->pattern));
         } else if (w->probe == PROBE_JOIN) {
             for (size_t v = 0; v < w->n_variants; v++)
-                fl_buf_appendf(sql, "%sb%zu_%zu.product_id IS NOT NULL", v ? " OR " : " AND (",
-                               i, v);
+                fl_buf_appendf(sql, "%sb%zu_%zu.product_id IS NOT NULL", v ? " OR " : " AND (", i,
+                               v);
             fl_buf_putc(sql, ')');
         }
     }
@@ -482,9 +481,9 @@ static void branch(struct fl_buf *sql, struct args *a, const struct fl_listing *
 static void build_branches(struct fl_buf *sql, struct args *a, const struct fl_listing *q,
                            const struct plan *p)
 {
-    size_t n = p->kind == PLAN_TERMS ? p->w[0].n_variants
-             : p->kind == PLAN_SCAN && q->n_categories ? q->n_categories
-                                                       : 1;
+    size_t n = p->kind == PLAN_TERMS                     ? p->w[0].n_variants
+               : p->kind == PLAN_SCAN && q->n_categories ? q->n_categories
+                                                         : 1;
 
     /* The page's ids first, then their rows: never a scan of products to find them. */
     fl_buf_puts(sql, "SELECT STRAIGHT_JOIN ");
@@ -603,8 +602,7 @@ static double probes(const struct word_plan *w, size_t from, size_t n, double to
  * correlation the independence assumption misses: a driving word's entries, or a
  * category's products.
  */
-static void choose(struct plan *p, double total, double in_categories,
-                   const struct fl_listing *q)
+static void choose(struct plan *p, double total, double in_categories, const struct fl_listing *q)
 {
     const struct word_plan *w = p->w;
     size_t n = p->n_words;
@@ -1137,8 +1135,7 @@ enum fl_err fl_catalog_index_words(struct fl_db *db, uint64_t id, struct fl_str 
         }
         fl_buf_puts(&sql, ") w WHERE p.id = ?");
         args[k] = FL_DB_ARG_U64(id);
-        err = fl_buf_err(&sql) ? fl_buf_err(&sql)
-                               : fl_db_exec(db, sql.p, args, k + 1, NULL, NULL);
+        err = fl_buf_err(&sql) ? fl_buf_err(&sql) : fl_db_exec(db, sql.p, args, k + 1, NULL, NULL);
         fl_buf_reset(&sql);
         fl_buf_puts(&sql, "INSERT IGNORE INTO vocabulary (word) VALUES ");
         for (size_t i = 0; i < k; i++)
@@ -1168,10 +1165,13 @@ enum fl_err fl_catalog_create(struct fl_db *db, const struct fl_product_input *i
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6),"
         " UTC_TIMESTAMP(6))";
     struct fl_db_arg a[8] = {
-        FL_DB_ARG_STR(in->sku),   FL_DB_ARG_STR(in->name),
+        FL_DB_ARG_STR(in->sku),
+        FL_DB_ARG_STR(in->name),
         FL_DB_ARG_STR(in->description.p ? in->description : FL_STR("")),
-        FL_DB_ARG_STR(in->category), FL_DB_ARG_STR(in->price),
-        FL_DB_ARG_STR(in->unit),  FL_DB_ARG_U64(in->has_stock ? in->stock : 0),
+        FL_DB_ARG_STR(in->category),
+        FL_DB_ARG_STR(in->price),
+        FL_DB_ARG_STR(in->unit),
+        FL_DB_ARG_U64(in->has_stock ? in->stock : 0),
         FL_DB_ARG_STR(in->producer),
     };
     enum fl_err err = fl_db_begin(db);

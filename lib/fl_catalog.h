@@ -17,13 +17,13 @@
 #include "fl_err.h"
 #include "fl_str.h"
 
-#define FL_CATALOG_LIMIT_MAX 100
-#define FL_CATALOG_CATEGORIES_MAX 20
+#define FL_CATALOG_LIMIT_MAX          100
+#define FL_CATALOG_CATEGORIES_MAX     20
 #define FL_CATALOG_CATEGORY_MAX_BYTES 64
-#define FL_CATALOG_WORDS_MAX 16
-#define FL_CATALOG_PRICE_MAX_CENTS 9999999999LL
+#define FL_CATALOG_WORDS_MAX          16
+#define FL_CATALOG_PRICE_MAX_CENTS    9999999999LL
 #define FL_CATALOG_NAME_MAX_CHARS     200  /* products.name is VARCHAR(200) */
-#define FL_CATALOG_CURSOR_MAX_BYTES 2048 /* a token; its key can be a 200-character name */
+#define FL_CATALOG_CURSOR_MAX_BYTES   2048 /* a token; its key can be a 200-character name */
 
 enum fl_sort {
     FL_SORT_NEWEST,     /* created_at desc, id desc */
@@ -42,11 +42,11 @@ struct fl_cursor {
 };
 
 struct fl_listing {
-    unsigned limit;                 /* 1..FL_CATALOG_LIMIT_MAX */
+    unsigned limit; /* 1..FL_CATALOG_LIMIT_MAX */
     enum fl_sort sort;
     struct fl_str categories[FL_CATALOG_CATEGORIES_MAX];
-    size_t n_categories;            /* 0: every category */
-    int64_t min_cents, max_cents;   /* inclusive; 0 and FL_CATALOG_PRICE_MAX_CENTS by default */
+    size_t n_categories;          /* 0: every category */
+    int64_t min_cents, max_cents; /* inclusive; 0 and FL_CATALOG_PRICE_MAX_CENTS by default */
     struct fl_str words[FL_CATALOG_WORDS_MAX]; /* lower-cased search words (fl_search) */
     size_t n_words;
     bool has_cursor;

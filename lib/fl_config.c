@@ -292,8 +292,8 @@ static enum fl_err parse_redis_url(const char *url, struct fl_redis_dsn *d)
         size_t n = q ? (size_t)(q - url - 7) : strlen(url + 7);
         if (url[7] != '/' || (d->socket = dup_n(url + 7, n)) == NULL)
             goto fail;
-        if (q && (strncmp(q, "?db=", 4) != 0 ||
-                  fl_str_to_u64(fl_str_c(q + 4), 0, 1000, &u) != FL_OK))
+        if (q &&
+            (strncmp(q, "?db=", 4) != 0 || fl_str_to_u64(fl_str_c(q + 4), 0, 1000, &u) != FL_OK))
             goto fail;
         d->db = q ? (unsigned)u : 0;
         return FL_OK;
@@ -510,10 +510,10 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     bool present;
     enum fl_err err;
 
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        if ((err = (expr)) != FL_OK)                                                           \
-            return err;                                                                        \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        if ((err = (expr)) != FL_OK)                                                               \
+            return err;                                                                            \
     } while (0)
     TRY(get_mysql(l, "FL_MYSQL_URL", true, &cfg->mysql, &present));
     TRY(get_mysql(l, "FL_MYSQL_READ_URL", false, &cfg->mysql_read, &cfg->has_mysql_read));
@@ -532,8 +532,7 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     TRY(get_uint(l, "FL_API_A_TIMEOUT_MS", 2000, 10, 60000, &cfg->api_a_timeout_ms));
     TRY(get_uint(l, "FL_API_A_RETRIES", 3, 0, 10, &cfg->api_a_retries));
     TRY(get_uint(l, "FL_API_A_DEADLINE_MS", 5000, 10, 120000, &cfg->api_a_deadline_ms));
-    TRY(get_uint(l, "FL_API_A_BREAKER_OPEN_MS", 30000, 100, 3600000,
-                 &cfg->api_a_breaker_open_ms));
+    TRY(get_uint(l, "FL_API_A_BREAKER_OPEN_MS", 30000, 100, 3600000, &cfg->api_a_breaker_open_ms));
     TRY(get_uint(l, "FL_API_A_MAX_INFLIGHT", 0, 0, 65535, &cfg->api_a_max_inflight));
     TRY(get_uint(l, "FL_DB_READ_TIMEOUT_MS", 1000, 10, 60000, &cfg->db_read_timeout_ms));
     TRY(get_uint(l, "FL_CACHE_STALE_S", 600, 0, 86400, &cfg->cache_stale_s));

@@ -34,9 +34,9 @@ struct fl_redis_dsn {
 
 /* An address range of FL_TRUSTED_PROXIES. */
 struct fl_cidr {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network address, in network byte order */
-    unsigned prefix_bits;    /* 0..32 or 0..128 */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network address, in network byte order */
+    unsigned prefix_bits;   /* 0..32 or 0..128 */
 };
 
 struct fl_config {
@@ -44,34 +44,34 @@ struct fl_config {
     struct fl_mysql_dsn mysql_read; /* valid when has_mysql_read */
     bool has_mysql_read;
     struct fl_redis_dsn redis;
-    char *base_path;          /* owned, "" or "/prefix" without a trailing slash */
-    unsigned cache_ttl_s;     /* listing cache entry lifetime, 1..86400 */
-    unsigned rate_limit;      /* requests per second per client; 0 = limiting off */
-    unsigned rate_burst;      /* requests allowed at once */
+    char *base_path;                 /* owned, "" or "/prefix" without a trailing slash */
+    unsigned cache_ttl_s;            /* listing cache entry lifetime, 1..86400 */
+    unsigned rate_limit;             /* requests per second per client; 0 = limiting off */
+    unsigned rate_burst;             /* requests allowed at once */
     struct fl_cidr *trusted_proxies; /* owned array */
     size_t n_trusted_proxies;
-    char *oauth_token_url;    /* owned or NULL */
-    char *oauth_client_id;    /* owned or NULL */
-    char *oauth_client_secret; /* owned or NULL; never logged */
-    char *oauth_scope;        /* owned or NULL */
-    char *api_a_url;          /* owned or NULL, without a trailing slash */
-    unsigned api_a_timeout_ms; /* one try's total timeout */
-    unsigned api_a_retries;   /* retries after the first try */
-    unsigned api_a_deadline_ms; /* whole request budget */
+    char *oauth_token_url;          /* owned or NULL */
+    char *oauth_client_id;          /* owned or NULL */
+    char *oauth_client_secret;      /* owned or NULL; never logged */
+    char *oauth_scope;              /* owned or NULL */
+    char *api_a_url;                /* owned or NULL, without a trailing slash */
+    unsigned api_a_timeout_ms;      /* one try's total timeout */
+    unsigned api_a_retries;         /* retries after the first try */
+    unsigned api_a_deadline_ms;     /* whole request budget */
     unsigned api_a_breaker_open_ms; /* how long the breaker stays open */
-    unsigned api_a_max_inflight; /* requests of a pool waiting on API A at once; 0: half the
-                                    pool's workers, at least 1 */
-    unsigned db_read_timeout_ms; /* a read statement's bound, enforced by the server too */
-    unsigned cache_stale_s;   /* how long a cached body is kept past its fresh life */
-    unsigned queue_budget_ms; /* a request queued longer is refused; 0: never */
-    unsigned listen_backlog;  /* the master's listen(2) backlog */
-    char *api_b_url;          /* owned or NULL */
-    char *public_url;         /* owned or NULL */
-    char *webhook_secret;     /* owned raw key bytes (decoded from whsec_), or NULL */
+    unsigned api_a_max_inflight;    /* requests of a pool waiting on API A at once; 0: half the
+                                       pool's workers, at least 1 */
+    unsigned db_read_timeout_ms;    /* a read statement's bound, enforced by the server too */
+    unsigned cache_stale_s;         /* how long a cached body is kept past its fresh life */
+    unsigned queue_budget_ms;       /* a request queued longer is refused; 0: never */
+    unsigned listen_backlog;        /* the master's listen(2) backlog */
+    char *api_b_url;                /* owned or NULL */
+    char *public_url;               /* owned or NULL */
+    char *webhook_secret;           /* owned raw key bytes (decoded from whsec_), or NULL */
     size_t webhook_secret_len;
-    char *admin_token;        /* owned or NULL; never logged */
+    char *admin_token; /* owned or NULL; never logged */
     enum fl_log_level log_level;
-    char *metrics_dir;        /* owned or NULL */
+    char *metrics_dir; /* owned or NULL */
 };
 
 /*

@@ -24,7 +24,7 @@
 #include "fl_time.h"
 
 #define STMT_CACHE_MAX 160
-#define COLS_MAX 64
+#define COLS_MAX       64
 /*
  * The breaker. After a timeout or a failed connect nothing is sent for PROBE_INTERVAL_US.
  * Then one call probes (a /health ping is one too): a ping that must answer within
@@ -33,39 +33,39 @@
  * or locked costs the probing request 50 ms, not the full bound. A listing statement
  * takes 0.3-2 ms on 1M rows here, a search at most 20 ms (tests/bench): inside the bound.
  */
-#define PROBE_INTERVAL_US 1000000
-#define PROBE_PING_MS 50
+#define PROBE_INTERVAL_US  1000000
+#define PROBE_PING_MS      50
 #define PROBE_STATEMENT_MS 50
 /* How much longer than the server's bound the client waits for the server's own error. */
 #define CLIENT_GRACE_MS 200
 /* A lost connection found out faster than this was stale: one fresh try is worth it. */
 #define STALE_FAILURE_US 50000
-#define INIT_MAX_BYTES 512
+#define INIT_MAX_BYTES   512
 
 struct cached_stmt {
-    char *sql;          /* owned copy: the cache key */
+    char *sql; /* owned copy: the cache key */
     size_t len;
     uint64_t last_used; /* db->queries when last used, for eviction */
     MYSQL_STMT *stmt;
 };
 
 struct fl_db {
-    MYSQL *conn;               /* NULL while disconnected */
-    struct fl_mysql_dsn dsn;   /* owned copy */
+    MYSQL *conn;             /* NULL while disconnected */
+    struct fl_mysql_dsn dsn; /* owned copy */
     unsigned timeout_s;
-    unsigned statement_ms;     /* the server's bound on one statement; 0: none */
-    bool short_bound;          /* the session's bound is PROBE_STATEMENT_MS (probing) */
-    int64_t open_until_us;     /* the breaker: nothing is sent before this monotonic time */
-    bool open;                 /* the breaker has tripped and not yet been probed closed */
-    bool down;                 /* the last connect failed (logged once per outage) */
+    unsigned statement_ms; /* the server's bound on one statement; 0: none */
+    bool short_bound;      /* the session's bound is PROBE_STATEMENT_MS (probing) */
+    int64_t open_until_us; /* the breaker: nothing is sent before this monotonic time */
+    bool open;             /* the breaker has tripped and not yet been probed closed */
+    bool down;             /* the last connect failed (logged once per outage) */
     bool in_tx;
-    bool bulk_load;            /* LOCAL INFILE allowed (farmlokal-ctl seed only) */
-    bool stopped;              /* the last statement hit its LIMIT ROWS EXAMINED */
+    bool bulk_load; /* LOCAL INFILE allowed (farmlokal-ctl seed only) */
+    bool stopped;   /* the last statement hit its LIMIT ROWS EXAMINED */
     struct cached_stmt stmts[STMT_CACHE_MAX];
     size_t n_stmts;
-    char *rowbuf;              /* result column buffers, reused across queries */
+    char *rowbuf; /* result column buffers, reused across queries */
     size_t rowbuf_cap;
-    MYSQL_BIND *binds;         /* parameter bindings, reused across queries */
+    MYSQL_BIND *binds; /* parameter bindings, reused across queries */
     unsigned long *lens;
     size_t binds_cap;
     int64_t busy_us;
@@ -206,8 +206,8 @@ static void init_command(const struct fl_db *db, char *out, size_t cap)
 static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
 {
     char init[INIT_MAX_BYTES];
-    unsigned io_s = db->statement_ms ? (db->statement_ms + CLIENT_GRACE_MS + 999) / 1000
-                                     : db->timeout_s;
+    unsigned io_s =
+        db->statement_ms ? (db->statement_ms + CLIENT_GRACE_MS + 999) / 1000 : db->timeout_s;
     my_bool off = 0;
     MYSQL *m, *ret = NULL;
     int status;
@@ -586,8 +586,8 @@ static int execute(struct fl_db *db, MYSQL_STMT *st, bool rows, int64_t deadline
 /* When a call abandoned by the client must have stopped at the latest. */
 static int64_t deadline(const struct fl_db *db)
 {
-    int64_t ms = db->statement_ms ? db->statement_ms + CLIENT_GRACE_MS
-                                  : (int64_t)db->timeout_s * 1000;
+    int64_t ms =
+        db->statement_ms ? db->statement_ms + CLIENT_GRACE_MS : (int64_t)db->timeout_s * 1000;
     return fl_time_mono_us() + ms * 1000;
 }
 
@@ -756,8 +756,8 @@ enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn f
         return FL_EINVAL;
     if ((err = admit(db)) != FL_OK)
         return err;
-    mysql_set_local_infile_handler(db->conn, source_init, source_read, source_end,
-                                   source_error, &src);
+    mysql_set_local_infile_handler(db->conn, source_init, source_read, source_end, source_error,
+                                   &src);
     db->queries++;
     if (mysql_real_query(db->conn, sql, strlen(sql)) != 0)
         err = failed(db, mysql_errno(db->conn), "load_data", mysql_error(db->conn));

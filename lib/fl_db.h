@@ -5,9 +5,9 @@
  * connection is tried once more on a fresh one: a read always, a write only when it cannot
  * have reached the server; nothing is retried after a timeout), a per-connection breaker
  * that stops sending anything for a probe interval after a timeout or a failed connect,
- * and prepared statements prepared once per connection and reused. The only module that includes <mysql.h>: callers pass arguments
- * as struct fl_db_arg and read rows as fl_str columns. It knows no SQL of its own beyond
- * transactions; the catalog and webhook services own theirs.
+ * and prepared statements prepared once per connection and reused. The only module that includes
+ * <mysql.h>: callers pass arguments as struct fl_db_arg and read rows as fl_str columns. It knows
+ * no SQL of its own beyond transactions; the catalog and webhook services own theirs.
  */
 #ifndef FL_DB_H
 #define FL_DB_H

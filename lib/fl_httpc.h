@@ -18,19 +18,19 @@
 struct fl_httpc;
 
 struct fl_httpc_request {
-    const char *method;          /* "GET" or "POST" */
+    const char *method; /* "GET" or "POST" */
     const char *url;
-    const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
-    struct fl_str body;          /* for POST */
-    const char *basic_user;      /* HTTP Basic credentials, or NULL */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    struct fl_str body;         /* for POST */
+    const char *basic_user;     /* HTTP Basic credentials, or NULL */
     const char *basic_password;
-    unsigned timeout_ms;         /* the whole attempt, connecting included */
+    unsigned timeout_ms; /* the whole attempt, connecting included */
 };
 
 struct fl_httpc_response {
-    long status;                 /* 0 when no response arrived */
-    int64_t retry_after_ms;      /* from Retry-After (seconds form), or -1 */
-    struct fl_buf body;          /* capped at the client's maximum; owned by the caller */
+    long status;            /* 0 when no response arrived */
+    int64_t retry_after_ms; /* from Retry-After (seconds form), or -1 */
+    struct fl_buf body;     /* capped at the client's maximum; owned by the caller */
 };
 
 /* Returns a client whose responses may be up to max_body_bytes, or NULL. */

@@ -26,12 +26,23 @@ void fl_json_escape(struct fl_buf *b, struct fl_str s)
             fl_buf_append(b, s.p + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': esc[1] = '"', n = 2; break;
-        case '\\': esc[1] = '\\', n = 2; break;
-        case '\n': esc[1] = 'n', n = 2; break;
-        case '\r': esc[1] = 'r', n = 2; break;
-        case '\t': esc[1] = 't', n = 2; break;
-        default: break;
+        case '"':
+            esc[1] = '"', n = 2;
+            break;
+        case '\\':
+            esc[1] = '\\', n = 2;
+            break;
+        case '\n':
+            esc[1] = 'n', n = 2;
+            break;
+        case '\r':
+            esc[1] = 'r', n = 2;
+            break;
+        case '\t':
+            esc[1] = 't', n = 2;
+            break;
+        default:
+            break;
         }
         fl_buf_append(b, esc, n);
     }
@@ -259,12 +270,18 @@ static bool value(struct reader *r, unsigned depth)
         return fail(r, "an unexpected end");
     switch (r->p[r->at]) {
     case '{':
-    case '[': return container(r, depth + 1);
-    case '"': return string(r);
-    case 't': return literal(r, "true");
-    case 'f': return literal(r, "false");
-    case 'n': return literal(r, "null");
-    default: return number(r);
+    case '[':
+        return container(r, depth + 1);
+    case '"':
+        return string(r);
+    case 't':
+        return literal(r, "true");
+    case 'f':
+        return literal(r, "false");
+    case 'n':
+        return literal(r, "null");
+    default:
+        return number(r);
     }
 }
 
@@ -340,13 +357,19 @@ static struct fl_json_field *find(struct fl_json_field *fields, size_t n, struct
 static enum fl_json_type type_of(char first)
 {
     switch (first) {
-    case '{': return FL_JSON_OBJECT;
-    case '[': return FL_JSON_ARRAY;
-    case '"': return FL_JSON_STRING;
+    case '{':
+        return FL_JSON_OBJECT;
+    case '[':
+        return FL_JSON_ARRAY;
+    case '"':
+        return FL_JSON_STRING;
     case 't':
-    case 'f': return FL_JSON_BOOL;
-    case 'n': return FL_JSON_NULL;
-    default: return FL_JSON_NUMBER;
+    case 'f':
+        return FL_JSON_BOOL;
+    case 'n':
+        return FL_JSON_NULL;
+    default:
+        return FL_JSON_NUMBER;
     }
 }
 

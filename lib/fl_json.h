@@ -21,9 +21,9 @@ enum fl_json_type {
     FL_JSON_MISSING, /* the field was not in the object */
     FL_JSON_NULL,
     FL_JSON_BOOL,
-    FL_JSON_NUMBER,  /* text holds the number exactly as sent ("64.50", "-0") */
-    FL_JSON_STRING,  /* text holds the decoded string, valid UTF-8 */
-    FL_JSON_OBJECT,  /* text holds the object as sent, for a nested parse */
+    FL_JSON_NUMBER, /* text holds the number exactly as sent ("64.50", "-0") */
+    FL_JSON_STRING, /* text holds the decoded string, valid UTF-8 */
+    FL_JSON_OBJECT, /* text holds the object as sent, for a nested parse */
     FL_JSON_ARRAY,
 };
 

@@ -12,8 +12,8 @@
  * serve meanwhile. A listing miss takes 0.3-2 ms on 1M rows (tests/bench), so a builder
  * that has not stored its page by then is stuck, and the waiter builds it itself.
  */
-#define BUILD_WAIT_MS 250
-#define BODY_MAX_BYTES ((size_t)4 << 20)
+#define BUILD_WAIT_MS       250
+#define BODY_MAX_BYTES      ((size_t)4 << 20)
 #define CANONICAL_MAX_BYTES 8192
 
 /* Builds the body and the next cursor for one key, on db. */
@@ -268,8 +268,8 @@ static enum fl_err build_product(const void *ud, struct fl_db *db, struct fl_are
 }
 
 enum fl_err fl_listing_product(const struct fl_listing_svc *svc, struct fl_arena *arena,
-                               uint64_t id, struct fl_ratelimit *rl,
-                               fl_listing_product_fn render, struct fl_listing_result *out)
+                               uint64_t id, struct fl_ratelimit *rl, fl_listing_product_fn render,
+                               struct fl_listing_result *out)
 {
     struct product_build b = {id, render};
     char key[48];

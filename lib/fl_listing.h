@@ -70,7 +70,7 @@ enum fl_err fl_listing_page(const struct fl_listing_svc *svc, struct fl_arena *a
 
 /* Serves product id's page, as fl_listing_page does; also FL_ENOTFOUND. */
 enum fl_err fl_listing_product(const struct fl_listing_svc *svc, struct fl_arena *arena,
-                               uint64_t id, struct fl_ratelimit *rl,
-                               fl_listing_product_fn render, struct fl_listing_result *out);
+                               uint64_t id, struct fl_ratelimit *rl, fl_listing_product_fn render,
+                               struct fl_listing_result *out);
 
 #endif

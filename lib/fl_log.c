@@ -64,11 +64,10 @@ void fl_log(enum fl_log_level level, const char *fmt, ...)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    h = snprintf(line, sizeof(line),
-                 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ req=%.128s level=%s pid=%ld ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec, ts.tv_nsec / 1000000, request_id ? request_id : "-",
-                 level_names[level], (long)getpid());
+    h = snprintf(
+        line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ req=%.128s level=%s pid=%ld ",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        ts.tv_nsec / 1000000, request_id ? request_id : "-", level_names[level], (long)getpid());
     o = h > 0 && (size_t)h < LINE_MAX_BYTES ? (size_t)h : 0;
     for (n = 0; msg[n] && o + 5 < LINE_MAX_BYTES; n++) {
         unsigned char c = (unsigned char)msg[n];

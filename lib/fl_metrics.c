@@ -21,12 +21,12 @@
 
 #include "fl_time.h"
 
-#define MAGIC 0x314d4c46u /* "FLM1" */
+#define MAGIC       0x314d4c46u /* "FLM1" */
 #define METHODS_MAX 8
-#define BUCKETS_N 12
+#define BUCKETS_N   12
 
-static const int statuses[] = {200, 201, 304, 400, 401, 403, 404, 405, 409,
-                               413, 415, 429, 500, 502, 503, 504};
+static const int statuses[] = {200, 201, 304, 400, 401, 403, 404, 405,
+                               409, 413, 415, 429, 500, 502, 503, 504};
 #define STATUSES_N (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + "other" */
 static const double buckets[BUCKETS_N] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                           0.1,   0.25,   0.5,   1,    2.5,   5};
@@ -100,7 +100,8 @@ static bool owner_alive(const char *path)
 
     if (fd < 0)
         return false;
-    if (pread(fd, &head, offsetof(struct counters, c), 0) == (ssize_t)offsetof(struct counters, c) &&
+    if (pread(fd, &head, offsetof(struct counters, c), 0) ==
+            (ssize_t)offsetof(struct counters, c) &&
         head.magic == MAGIC)
         alive = kill((pid_t)head.pid, 0) == 0 || errno == EPERM;
     close(fd);
@@ -243,9 +244,10 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
                     snprintf(status, sizeof(status), "%d", statuses[s]);
                 else
                     snprintf(status, sizeof(status), "other");
-                fl_buf_appendf(out, "http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
-                               method_names[m], route_names[r], status,
-                               (unsigned long long)sum->requests[r][m][s]);
+                fl_buf_appendf(
+                    out, "http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+                    method_names[m], route_names[r], status,
+                    (unsigned long long)sum->requests[r][m][s]);
             }
     }
     fl_buf_puts(out, "# HELP http_request_duration_seconds Time to answer, by route.\n"
@@ -257,11 +259,13 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
         for (size_t b = 0; b <= BUCKETS_N; b++) {
             cum += sum->bucket[r][b];
             if (b < BUCKETS_N)
-                fl_buf_appendf(out, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                               route_names[r], buckets[b], (unsigned long long)cum);
+                fl_buf_appendf(
+                    out, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                    route_names[r], buckets[b], (unsigned long long)cum);
             else
-                fl_buf_appendf(out, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                               route_names[r], (unsigned long long)cum);
+                fl_buf_appendf(
+                    out, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                    route_names[r], (unsigned long long)cum);
         }
         fl_buf_appendf(out, "http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
                        route_names[r], (double)sum->duration_us[r] / 1e6);
@@ -273,8 +277,7 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
     counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"miss\"}", c[FL_M_CACHE_MISS]);
     counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"bypass\"}",
             c[FL_M_CACHE_BYPASS]);
-    counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"stale\"}",
-            c[FL_M_CACHE_STALE]);
+    counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"stale\"}", c[FL_M_CACHE_STALE]);
     counter(out, "farmlokal_db_queries_total", "Statements sent to MySQL.", "", c[FL_M_DB_QUERIES]);
     counter(out, "farmlokal_db_errors_total", "MySQL failures.", "", c[FL_M_DB_ERRORS]);
     counter(out, "farmlokal_db_skipped_total",
@@ -294,9 +297,11 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
             "{upstream=\"api_a\",outcome=\"bulkhead_full\"}", c[FL_M_UPSTREAM_BULKHEAD_FULL]);
     counter(out, "farmlokal_upstream_retries_total", "Tries after the first.",
             "{upstream=\"api_a\"}", c[FL_M_UPSTREAM_RETRIES]);
-    fl_buf_appendf(out, "# HELP farmlokal_circuit_state 0 closed, 1 open, 2 half-open.\n"
-                        "# TYPE farmlokal_circuit_state gauge\n"
-                        "farmlokal_circuit_state{upstream=\"api_a\"} %d\n", circuit_open);
+    fl_buf_appendf(out,
+                   "# HELP farmlokal_circuit_state 0 closed, 1 open, 2 half-open.\n"
+                   "# TYPE farmlokal_circuit_state gauge\n"
+                   "farmlokal_circuit_state{upstream=\"api_a\"} %d\n",
+                   circuit_open);
     counter(out, "farmlokal_oauth_token_fetches_total", "Token requests to the provider.", "",
             c[FL_M_TOKEN_FETCHES]);
     counter(out, "farmlokal_webhook_events_total", "Webhook deliveries by outcome.",
@@ -324,8 +329,9 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
     counter(out, "farmlokal_shed_total",
             "Requests refused unserved after waiting longer than the queue budget.", "",
             c[FL_M_SHED]);
-    fl_buf_appendf(out, "# HELP farmlokal_workers_alive Workers with a live process.\n"
-                        "# TYPE farmlokal_workers_alive gauge\nfarmlokal_workers_alive %u\n",
+    fl_buf_appendf(out,
+                   "# HELP farmlokal_workers_alive Workers with a live process.\n"
+                   "# TYPE farmlokal_workers_alive gauge\nfarmlokal_workers_alive %u\n",
                    alive);
     free(sum);
 }

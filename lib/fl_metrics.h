@@ -19,24 +19,24 @@ enum fl_metric {
     FL_M_CACHE_HIT,
     FL_M_CACHE_MISS,
     FL_M_CACHE_BYPASS,
-    FL_M_CACHE_STALE,       /* a kept body served because MySQL failed or another worker builds */
-    FL_M_DB_QUERIES,        /* set from the connection's own count */
+    FL_M_CACHE_STALE, /* a kept body served because MySQL failed or another worker builds */
+    FL_M_DB_QUERIES,  /* set from the connection's own count */
     FL_M_DB_ERRORS,
-    FL_M_DB_SKIPPED,        /* set from the connections' own count: refused by an open breaker */
+    FL_M_DB_SKIPPED, /* set from the connections' own count: refused by an open breaker */
     FL_M_REDIS_ERRORS,
     FL_M_UPSTREAM_OK,
     FL_M_UPSTREAM_NOT_FOUND,
     FL_M_UPSTREAM_FAILED,
     FL_M_UPSTREAM_TIMED_OUT,
-    FL_M_UPSTREAM_REJECTED, /* refused by the open breaker, no call made */
+    FL_M_UPSTREAM_REJECTED,      /* refused by the open breaker, no call made */
     FL_M_UPSTREAM_BULKHEAD_FULL, /* refused: the pool's seats on API A were taken */
     FL_M_UPSTREAM_RETRIES,
-    FL_M_TOKEN_FETCHES,     /* set from the token cache's own count */
+    FL_M_TOKEN_FETCHES, /* set from the token cache's own count */
     FL_M_WEBHOOK_APPLIED,
     FL_M_WEBHOOK_STALE,
     FL_M_WEBHOOK_UNKNOWN,
     FL_M_WEBHOOK_DUPLICATE,
-    FL_M_WEBHOOK_REJECTED,  /* bad signature */
+    FL_M_WEBHOOK_REJECTED, /* bad signature */
     FL_M_RATELIMITED,
     FL_M_RATELIMIT_FAIL_OPEN,
     FL_M_READS_REPLICA,        /* reads run on the replica, which had caught up */

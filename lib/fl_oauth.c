@@ -16,10 +16,10 @@
 #include "fl_log.h"
 #include "fl_time.h"
 
-#define TOKEN_KEY "fl:oauth:token"
-#define LOCK_KEY "fl:oauth:lock"
-#define LOCK_MS "10000"
-#define POLL_US 10000
+#define TOKEN_KEY       "fl:oauth:token"
+#define LOCK_KEY        "fl:oauth:lock"
+#define LOCK_MS         "10000"
+#define POLL_US         10000
 #define TOKEN_MAX_BYTES 4096
 
 struct fl_oauth {
@@ -95,8 +95,8 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
     const struct fl_config *cfg = o->cfg;
     const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
                              "Accept: application/json", NULL};
-    struct fl_json_field f[3] = {{"access_token", 0, {0}}, {"expires_in", 0, {0}},
-                                 {"token_type", 0, {0}}};
+    struct fl_json_field f[3] = {
+        {"access_token", 0, {0}}, {"expires_in", 0, {0}}, {"token_type", 0, {0}}};
     struct fl_httpc_response resp;
     struct fl_buf form, detail, value;
     int64_t left_ms = (deadline_us - fl_time_mono_us()) / 1000, expires_in = 0, skew, exp;
@@ -131,12 +131,11 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
     } else if (err == FL_OK && resp.status != 200) {
         fl_log(FL_LOG_WARN, "event=oauth_failed status=%ld", resp.status);
         err = FL_EUPSTREAM;
-    } else if (err == FL_OK &&
-               (fl_json_parse_object(fl_buf_str(&resp.body), arena, f, 3,
-                                     FL_JSON_IGNORE_UNKNOWN, &detail) != FL_OK ||
-                f[0].type != FL_JSON_STRING || f[0].text.len == 0 ||
-                f[0].text.len > TOKEN_MAX_BYTES || f[1].type != FL_JSON_NUMBER ||
-                fl_str_to_i64(f[1].text, 1, 86400 * 365, &expires_in) != FL_OK)) {
+    } else if (err == FL_OK && (fl_json_parse_object(fl_buf_str(&resp.body), arena, f, 3,
+                                                     FL_JSON_IGNORE_UNKNOWN, &detail) != FL_OK ||
+                                f[0].type != FL_JSON_STRING || f[0].text.len == 0 ||
+                                f[0].text.len > TOKEN_MAX_BYTES || f[1].type != FL_JSON_NUMBER ||
+                                fl_str_to_i64(f[1].text, 1, 86400 * 365, &expires_in) != FL_OK)) {
         fl_log(FL_LOG_WARN, "event=oauth_bad_response");
         err = FL_EUPSTREAM;
     }
@@ -150,8 +149,9 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
         char px[24];
         snprintf(px, sizeof(px), "%lld", (long long)(exp - fl_time_wall_ms()));
         if (exp > fl_time_wall_ms() + 1) {
-            struct fl_redis_cmd set = {5, {FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value),
-                                           FL_STR("PX"), fl_str_c(px)}};
+            struct fl_redis_cmd set = {
+                5,
+                {FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value), FL_STR("PX"), fl_str_c(px)}};
             struct fl_redis_reply rep;
             fl_redis_pipeline(r, arena, &set, 1, &rep);
         }
@@ -235,8 +235,8 @@ void fl_oauth_drop(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *aren
         "local v = redis.call('get', KEYS[1]) "
         "if v and string.sub(v, -string.len(ARGV[1])) == ARGV[1] then "
         "return redis.call('del', KEYS[1]) end return 0";
-    struct fl_redis_cmd cmd = {4, {FL_STR("EVAL"), FL_STR(drop_script), FL_STR("1"),
-                                   FL_STR(TOKEN_KEY)}};
+    struct fl_redis_cmd cmd = {
+        4, {FL_STR("EVAL"), FL_STR(drop_script), FL_STR("1"), FL_STR(TOKEN_KEY)}};
     struct fl_redis_reply rep;
 
     cmd.argv[4] = token;

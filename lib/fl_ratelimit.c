@@ -11,23 +11,23 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const char script[] =
-    "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
-    "local interval = tonumber(ARGV[1]) "
-    "local burst = tonumber(ARGV[2]) "
-    "local tat = tonumber(redis.call('GET', KEYS[1]) or now) "
-    "if tat < now then tat = now end "
-    "local allow_at = tat + interval - burst * interval "
-    "if allow_at > now then "
-    "  return string.format('0 0 %d %d', math.ceil((tat - now) / 1e6), "
-    "                       math.ceil((allow_at - now) / 1e6)) "
-    "end "
-    "local new_tat = tat + interval "
-    "redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', "
-    "           math.ceil((new_tat - now) / 1000) + 1) "
-    "return string.format('1 %d %d 0', math.floor((now - (new_tat - burst * interval)) / interval), "
-    "                     math.ceil((new_tat - now) / 1e6))";
+static const char script[] = "local t = redis.call('TIME') "
+                             "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+                             "local interval = tonumber(ARGV[1]) "
+                             "local burst = tonumber(ARGV[2]) "
+                             "local tat = tonumber(redis.call('GET', KEYS[1]) or now) "
+                             "if tat < now then tat = now end "
+                             "local allow_at = tat + interval - burst * interval "
+                             "if allow_at > now then "
+                             "  return string.format('0 0 %d %d', math.ceil((tat - now) / 1e6), "
+                             "                       math.ceil((allow_at - now) / 1e6)) "
+                             "end "
+                             "local new_tat = tat + interval "
+                             "redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', "
+                             "           math.ceil((new_tat - now) / 1000) + 1) "
+                             "return string.format('1 %d %d 0', math.floor((now - (new_tat - burst "
+                             "* interval)) / interval), "
+                             "                     math.ceil((new_tat - now) / 1e6))";
 
 /* True when text is an address inside one of cfg's trusted ranges. */
 static bool trusted(const struct fl_config *cfg, struct fl_str text)
@@ -82,8 +82,8 @@ bool fl_ratelimit_prepare(const struct fl_config *cfg, const struct fl_req *req,
                     comma = list.p + i - 1;
                     break;
                 }
-            struct fl_str hop = trim(comma ? (struct fl_str){comma + 1, list.len - (size_t)(comma + 1 - list.p)}
-                                           : list);
+            struct fl_str hop = trim(
+                comma ? (struct fl_str){comma + 1, list.len - (size_t)(comma + 1 - list.p)} : list);
             list.len = comma ? (size_t)(comma - list.p) : 0;
             if (hop.len == 0)
                 continue;
@@ -101,9 +101,9 @@ bool fl_ratelimit_prepare(const struct fl_config *cfg, const struct fl_req *req,
 
 struct fl_redis_cmd fl_ratelimit_cmd(const struct fl_ratelimit *rl)
 {
-    return (struct fl_redis_cmd){6, {FL_STR("EVAL"), FL_STR(script), FL_STR("1"),
-                                     fl_str_c(rl->key), fl_str_c(rl->args[0]),
-                                     fl_str_c(rl->args[1])}};
+    return (struct fl_redis_cmd){6,
+                                 {FL_STR("EVAL"), FL_STR(script), FL_STR("1"), fl_str_c(rl->key),
+                                  fl_str_c(rl->args[0]), fl_str_c(rl->args[1])}};
 }
 
 void fl_ratelimit_read(struct fl_ratelimit *rl, const struct fl_redis_reply *reply)

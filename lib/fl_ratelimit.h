@@ -19,12 +19,12 @@
 #include "fl_request.h"
 
 struct fl_ratelimit {
-    char key[80];       /* fl:rl:<client address> */
-    char args[3][24];   /* interval_us, burst, and room for the command's arguments */
-    bool decided;       /* a verdict was read (false: Redis was unreachable, fail open) */
+    char key[80];     /* fl:rl:<client address> */
+    char args[3][24]; /* interval_us, burst, and room for the command's arguments */
+    bool decided;     /* a verdict was read (false: Redis was unreachable, fail open) */
     bool allowed;
-    long long remaining;   /* requests left in the burst */
-    long long reset_s;     /* seconds until the burst is full again */
+    long long remaining;     /* requests left in the burst */
+    long long reset_s;       /* seconds until the burst is full again */
     long long retry_after_s; /* when refused: seconds until one request is allowed, >= 1 */
 };
 

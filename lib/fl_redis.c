@@ -21,15 +21,15 @@
 #define RECONNECT_SPACING_US 1000000
 
 struct fl_redis {
-    redisContext *ctx;       /* NULL while disconnected */
-    char *host;              /* owned, or NULL for a unix socket */
-    char *socket;            /* owned, or NULL for TCP */
-    char *password;          /* owned or NULL; never logged */
+    redisContext *ctx; /* NULL while disconnected */
+    char *host;        /* owned, or NULL for a unix socket */
+    char *socket;      /* owned, or NULL for TCP */
+    char *password;    /* owned or NULL; never logged */
     unsigned port, db;
     struct timeval timeout;
-    int64_t retry_at_us;     /* no connect attempt before this monotonic time */
-    bool down;               /* the last attempt failed (logged once per outage) */
-    unsigned failures;       /* in a row, without an answer in between */
+    int64_t retry_at_us; /* no connect attempt before this monotonic time */
+    bool down;           /* the last attempt failed (logged once per outage) */
+    unsigned failures;   /* in a row, without an answer in between */
     int64_t busy_us;
     uint64_t errors;
 };
@@ -47,8 +47,7 @@ struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_m
     r->db = dsn->db;
     r->timeout.tv_sec = timeout_ms / 1000;
     r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
-    if ((dsn->host && !r->host) || (dsn->socket && !r->socket) ||
-        (dsn->password && !r->password)) {
+    if ((dsn->host && !r->host) || (dsn->socket && !r->socket) || (dsn->password && !r->password)) {
         fl_redis_free(r);
         return NULL;
     }
@@ -151,17 +150,28 @@ enum fl_err fl_redis_ping(struct fl_redis *r)
 }
 
 /* Copies a hiredis reply into ours; arrays and oversized values are refused. */
-static enum fl_err convert(struct fl_arena *arena, const redisReply *in,
-                           struct fl_redis_reply *out)
+static enum fl_err convert(struct fl_arena *arena, const redisReply *in, struct fl_redis_reply *out)
 {
     memset(out, 0, sizeof(*out));
     switch (in->type) {
-    case REDIS_REPLY_NIL: out->type = FL_REDIS_NIL; return FL_OK;
-    case REDIS_REPLY_INTEGER: out->type = FL_REDIS_INT; out->integer = in->integer; return FL_OK;
-    case REDIS_REPLY_STRING: out->type = FL_REDIS_STR; break;
-    case REDIS_REPLY_STATUS: out->type = FL_REDIS_STATUS; break;
-    case REDIS_REPLY_ERROR: out->type = FL_REDIS_ERROR; break;
-    default: return FL_ECACHE;
+    case REDIS_REPLY_NIL:
+        out->type = FL_REDIS_NIL;
+        return FL_OK;
+    case REDIS_REPLY_INTEGER:
+        out->type = FL_REDIS_INT;
+        out->integer = in->integer;
+        return FL_OK;
+    case REDIS_REPLY_STRING:
+        out->type = FL_REDIS_STR;
+        break;
+    case REDIS_REPLY_STATUS:
+        out->type = FL_REDIS_STATUS;
+        break;
+    case REDIS_REPLY_ERROR:
+        out->type = FL_REDIS_ERROR;
+        break;
+    default:
+        return FL_ECACHE;
     }
     if (in->len > FL_REDIS_VALUE_MAX_BYTES)
         return FL_ETOOBIG;
@@ -170,8 +180,7 @@ static enum fl_err convert(struct fl_arena *arena, const redisReply *in,
 }
 
 enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
-                              const struct fl_redis_cmd *cmds, size_t n,
-                              struct fl_redis_reply *out)
+                              const struct fl_redis_cmd *cmds, size_t n, struct fl_redis_reply *out)
 {
     int64_t t0 = fl_time_mono_us();
     enum fl_err err = ensure(r);
@@ -205,8 +214,8 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
 
 struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, struct fl_str ttl_ms)
 {
-    return (struct fl_redis_cmd){6, {FL_STR("SET"), key, token, FL_STR("NX"), FL_STR("PX"),
-                                     ttl_ms}};
+    return (struct fl_redis_cmd){6,
+                                 {FL_STR("SET"), key, token, FL_STR("NX"), FL_STR("PX"), ttl_ms}};
 }
 
 struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)

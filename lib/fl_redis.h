@@ -16,7 +16,7 @@
 #include "fl_err.h"
 #include "fl_str.h"
 
-#define FL_REDIS_ARGS_MAX 16
+#define FL_REDIS_ARGS_MAX        16
 #define FL_REDIS_VALUE_MAX_BYTES ((size_t)4 << 20)
 
 enum fl_redis_type { FL_REDIS_NIL, FL_REDIS_INT, FL_REDIS_STR, FL_REDIS_STATUS, FL_REDIS_ERROR };

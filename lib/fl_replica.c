@@ -12,8 +12,8 @@
  * keeping up applies a write within a millisecond or two; one further behind costs this
  * once, and is then passed over for PASS_OVER_US.
  */
-#define WAIT_MS 20
-#define PASS_OVER_US 1000000
+#define WAIT_MS            20
+#define PASS_OVER_US       1000000
 #define POSITION_MAX_BYTES 1024 /* "domain-server-seqno" per replication domain */
 
 struct fl_replica {

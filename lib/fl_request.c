@@ -11,9 +11,8 @@
 #include "fl_crypto.h"
 
 static const char *const method_names[FL_METHOD__MAX] = {
-    [FL_METHOD_GET] = "GET",       [FL_METHOD_HEAD] = "HEAD",
-    [FL_METHOD_POST] = "POST",     [FL_METHOD_PUT] = "PUT",
-    [FL_METHOD_PATCH] = "PATCH",   [FL_METHOD_DELETE] = "DELETE",
+    [FL_METHOD_GET] = "GET",         [FL_METHOD_HEAD] = "HEAD",   [FL_METHOD_POST] = "POST",
+    [FL_METHOD_PUT] = "PUT",         [FL_METHOD_PATCH] = "PATCH", [FL_METHOD_DELETE] = "DELETE",
     [FL_METHOD_OPTIONS] = "OPTIONS", [FL_METHOD_OTHER] = "OTHER",
 };
 

@@ -18,9 +18,9 @@
 #include "fl_str.h"
 
 #define FL_REQ_QUERY_MAX_BYTES 8192
-#define FL_REQ_PARAMS_MAX 64
-#define FL_REQ_ID_MAX_BYTES 128
-#define FL_REQ_PATH_MAX_BYTES 2048
+#define FL_REQ_PARAMS_MAX      64
+#define FL_REQ_ID_MAX_BYTES    128
+#define FL_REQ_PATH_MAX_BYTES  2048
 
 enum fl_method {
     FL_METHOD_GET,
@@ -40,17 +40,17 @@ struct fl_param {
 };
 
 struct fl_req {
-    struct fl_arena *arena;     /* borrowed; owns everything below */
-    const char *const *env;           /* borrowed NAME=VALUE parameters, NULL-terminated */
+    struct fl_arena *arena; /* borrowed; owns everything below */
+    const char *const *env; /* borrowed NAME=VALUE parameters, NULL-terminated */
     enum fl_method method;
-    struct fl_str prefix;       /* mount prefix: "" or "/api" (no trailing slash) */
-    struct fl_str path;         /* route path, starts with '/' */
-    struct fl_str query;        /* raw QUERY_STRING */
-    struct fl_param *params;    /* after fl_req_parse_query */
+    struct fl_str prefix;    /* mount prefix: "" or "/api" (no trailing slash) */
+    struct fl_str path;      /* route path, starts with '/' */
+    struct fl_str query;     /* raw QUERY_STRING */
+    struct fl_param *params; /* after fl_req_parse_query */
     size_t n_params;
-    struct fl_str route_arg;    /* the {id} segment of the matched route, if any */
-    uint64_t content_length;    /* 0 when absent */
-    struct fl_str body;         /* after fl_http_read_body */
+    struct fl_str route_arg;          /* the {id} segment of the matched route, if any */
+    uint64_t content_length;          /* 0 when absent */
+    struct fl_str body;               /* after fl_http_read_body */
     char id[FL_REQ_ID_MAX_BYTES + 1]; /* request id, NUL-terminated */
 };
 

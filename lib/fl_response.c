@@ -8,7 +8,7 @@
 #include "fl_json.h"
 
 #define HEADERS_MAX_BYTES ((size_t)16 << 10)
-#define DETAIL_MAX_BYTES 512
+#define DETAIL_MAX_BYTES  512
 
 void fl_resp_init(struct fl_resp *resp, size_t max_body_bytes)
 {
@@ -49,29 +49,47 @@ void fl_resp_header(struct fl_resp *resp, const char *name, const char *fmt, ...
 const char *fl_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
-static void problem(struct fl_resp *resp, const struct fl_req *req, int status,
-                    const char *slug, struct fl_str detail)
+static void problem(struct fl_resp *resp, const struct fl_req *req, int status, const char *slug,
+                    struct fl_str detail)
 {
     struct fl_buf *b = &resp->body;
 
@@ -95,8 +113,8 @@ static void problem(struct fl_resp *resp, const struct fl_req *req, int status,
     fl_buf_append(b, "}\n", 2);
 }
 
-void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status,
-                     const char *slug, const char *fmt, ...)
+void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status, const char *slug,
+                     const char *fmt, ...)
 {
     char detail[DETAIL_MAX_BYTES];
     va_list ap;
@@ -123,17 +141,39 @@ void fl_resp_error(struct fl_resp *resp, const struct fl_req *req, enum fl_err e
     const char *generic;
 
     switch (err) {
-    case FL_EINVAL: status = 400, generic = "the request is invalid"; break;
-    case FL_ENOTFOUND: status = 404, generic = "no such resource"; break;
-    case FL_ECONFLICT: status = 409, generic = "the resource already exists"; break;
-    case FL_ETOOBIG: status = 413, generic = "the request body is too large"; break;
-    case FL_EAUTH: status = 401, generic = "missing or invalid credentials"; break;
-    case FL_ETIMEOUT: status = 504, generic = "an upstream service did not answer in time"; break;
-    case FL_EUPSTREAM: status = 502, generic = "an upstream service failed"; break;
-    case FL_EDB: status = 503, generic = "the database is unavailable"; break;
-    case FL_ECACHE: status = 503, generic = "the cache is unavailable"; break;
-    case FL_ELIMITED: status = 429, generic = "too many requests"; break;
-    default: status = 500, generic = "internal error"; break;
+    case FL_EINVAL:
+        status = 400, generic = "the request is invalid";
+        break;
+    case FL_ENOTFOUND:
+        status = 404, generic = "no such resource";
+        break;
+    case FL_ECONFLICT:
+        status = 409, generic = "the resource already exists";
+        break;
+    case FL_ETOOBIG:
+        status = 413, generic = "the request body is too large";
+        break;
+    case FL_EAUTH:
+        status = 401, generic = "missing or invalid credentials";
+        break;
+    case FL_ETIMEOUT:
+        status = 504, generic = "an upstream service did not answer in time";
+        break;
+    case FL_EUPSTREAM:
+        status = 502, generic = "an upstream service failed";
+        break;
+    case FL_EDB:
+        status = 503, generic = "the database is unavailable";
+        break;
+    case FL_ECACHE:
+        status = 503, generic = "the cache is unavailable";
+        break;
+    case FL_ELIMITED:
+        status = 429, generic = "too many requests";
+        break;
+    default:
+        status = 500, generic = "internal error";
+        break;
     }
     fl_resp_problem(resp, req, status, NULL, "%s", detail ? detail : generic);
     /* A dependency is down: its breaker probes again within a second. */

@@ -11,7 +11,7 @@
 #include "fl_err.h"
 #include "fl_request.h"
 
-#define FL_CT_JSON "application/json; charset=utf-8"
+#define FL_CT_JSON    "application/json; charset=utf-8"
 #define FL_CT_PROBLEM "application/problem+json"
 
 struct fl_resp {
@@ -42,8 +42,8 @@ const char *fl_status_text(int status);
  * NULL, else https://farmlokal.dev/problems/<slug>), title, the formatted detail (valid
  * UTF-8; caller data is escaped), instance (prefix + path) and request_id.
  */
-void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status,
-                     const char *slug, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status, const char *slug,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
  * Replaces the response with the problem that err stands for: FL_EINVAL 400, FL_ENOTFOUND

@@ -4,8 +4,7 @@
 
 static int is_word_byte(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c >= 0x80;
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
 
 int fl_search_words(struct fl_str text, fl_search_word_fn fn, void *ud)
@@ -34,7 +33,7 @@ int fl_search_words(struct fl_str text, fl_search_word_fn fn, void *ud)
             if (k > 0 && ((unsigned char)word[k - 1] & 0xc0) == 0xc0) {
                 size_t need = (unsigned char)word[k - 1] >= 0xf0   ? 4
                               : (unsigned char)word[k - 1] >= 0xe0 ? 3
-                                                                    : 2;
+                                                                   : 2;
                 if (n - (k - 1) < need)
                     n = k - 1;
             }

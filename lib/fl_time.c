@@ -44,8 +44,8 @@ enum fl_err fl_time_parse_rfc3339(struct fl_str s, int64_t *out_us)
 
     if (s.len < 20 || !digits(s.p, 4, &y) || s.p[4] != '-' || !digits(s.p + 5, 2, &mo) ||
         s.p[7] != '-' || !digits(s.p + 8, 2, &d) || (s.p[10] != 'T' && s.p[10] != 't') ||
-        !digits(s.p + 11, 2, &h) || s.p[13] != ':' || !digits(s.p + 14, 2, &mi) ||
-        s.p[16] != ':' || !digits(s.p + 17, 2, &sec))
+        !digits(s.p + 11, 2, &h) || s.p[13] != ':' || !digits(s.p + 14, 2, &mi) || s.p[16] != ':' ||
+        !digits(s.p + 17, 2, &sec))
         return FL_EINVAL;
     if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
         sec > 60)

@@ -60,8 +60,7 @@ static bool breaker_admits(const struct fl_upstream_policy *p, struct fl_redis *
 
     if (fl_redis_pipeline(r, arena, get, 2, rep) != FL_OK)
         return true;
-    if (rep[0].type == FL_REDIS_STR &&
-        fl_str_to_i64(rep[0].str, 0, INT64_MAX, &until) == FL_OK) {
+    if (rep[0].type == FL_REDIS_STR && fl_str_to_i64(rep[0].str, 0, INT64_MAX, &until) == FL_OK) {
         int64_t left = until - fl_time_wall_ms();
         out->outcome = FL_UPSTREAM_OPEN;
         out->retry_after_s = left > 1000 ? (unsigned)((left + 999) / 1000) : 1;
@@ -99,8 +98,8 @@ static void breaker_record(const struct fl_upstream_policy *p, struct fl_redis *
         return;
     snprintf(until, sizeof(until), "%lld", (long long)(fl_time_wall_ms() + p->breaker_open_ms));
     snprintf(px, sizeof(px), "%u", p->breaker_open_ms);
-    struct fl_redis_cmd open = {5, {FL_STR("SET"), fl_str_c(k->open), fl_str_c(until),
-                                    FL_STR("PX"), fl_str_c(px)}};
+    struct fl_redis_cmd open = {
+        5, {FL_STR("SET"), fl_str_c(k->open), fl_str_c(until), FL_STR("PX"), fl_str_c(px)}};
     fl_redis_pipeline(r, arena, &open, 1, rep);
     fl_log(FL_LOG_WARN, "event=breaker_open upstream=%s failures=%lld", p->name, rep[0].integer);
 }
@@ -160,19 +159,19 @@ void fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
             break;
         }
         snprintf(auth, sizeof(auth), "Authorization: Bearer %.*s", (int)token.len, token.p);
-        err = fl_httpc_do(http,
-                          &(struct fl_httpc_request){"GET", url, headers, FL_STR_NULL, NULL, NULL,
-                                                     left_ms < p->timeout_ms ? (unsigned)left_ms
-                                                                             : p->timeout_ms},
-                          &resp);
+        err = fl_httpc_do(
+            http,
+            &(struct fl_httpc_request){"GET", url, headers, FL_STR_NULL, NULL, NULL,
+                                       left_ms < p->timeout_ms ? (unsigned)left_ms : p->timeout_ms},
+            &resp);
         out->tries++;
         if (err == FL_ETIMEOUT || err == FL_EUPSTREAM) {
             retry = true;
         } else if (err != FL_OK) {
             break; /* oversized: not something a retry fixes */
         } else if (resp.status >= 200 && resp.status < 300) {
-            out->outcome = fl_json_valid(fl_buf_str(&resp.body)) ? FL_UPSTREAM_OK
-                                                                  : FL_UPSTREAM_FAILED;
+            out->outcome =
+                fl_json_valid(fl_buf_str(&resp.body)) ? FL_UPSTREAM_OK : FL_UPSTREAM_FAILED;
             break;
         } else if (resp.status == 404) {
             out->outcome = FL_UPSTREAM_NOT_FOUND;

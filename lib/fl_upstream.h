@@ -30,19 +30,19 @@ struct fl_upstream_policy {
 };
 
 enum fl_upstream_outcome {
-    FL_UPSTREAM_OK,           /* 2xx with a JSON body: in body */
-    FL_UPSTREAM_NOT_FOUND,    /* the upstream said 404 */
-    FL_UPSTREAM_FAILED,       /* gave up: 502 */
-    FL_UPSTREAM_TIMED_OUT,    /* the deadline ran out: 504 */
-    FL_UPSTREAM_OPEN,         /* the breaker is open: 503 with retry_after_s */
+    FL_UPSTREAM_OK,        /* 2xx with a JSON body: in body */
+    FL_UPSTREAM_NOT_FOUND, /* the upstream said 404 */
+    FL_UPSTREAM_FAILED,    /* gave up: 502 */
+    FL_UPSTREAM_TIMED_OUT, /* the deadline ran out: 504 */
+    FL_UPSTREAM_OPEN,      /* the breaker is open: 503 with retry_after_s */
     FL_UPSTREAM__MAX
 };
 
 struct fl_upstream_result {
     enum fl_upstream_outcome outcome;
-    unsigned tries;        /* requests sent */
+    unsigned tries;         /* requests sent */
     unsigned retry_after_s; /* for FL_UPSTREAM_OPEN */
-    struct fl_buf body;    /* initialised by the caller; the JSON on FL_UPSTREAM_OK */
+    struct fl_buf body;     /* initialised by the caller; the JSON on FL_UPSTREAM_OK */
 };
 
 /*

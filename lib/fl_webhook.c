@@ -105,8 +105,9 @@ static enum fl_err update_product(struct fl_db *db, const struct fl_webhook_even
     a[n++] = FL_DB_ARG_U64(t->id);
     err = fl_buf_err(&sql) ? fl_buf_err(&sql) : fl_db_exec(db, sql.p, a, n, NULL, NULL);
     if (err == FL_OK && (ev->data.name.p || ev->data.description.p))
-        err = fl_catalog_index_words(db, t->id, ev->data.name.p ? ev->data.name : t->name,
-                                     ev->data.description.p ? ev->data.description : t->description);
+        err =
+            fl_catalog_index_words(db, t->id, ev->data.name.p ? ev->data.name : t->name,
+                                   ev->data.description.p ? ev->data.description : t->description);
     else if (err == FL_OK && ev->data.price.p)
         err = fl_catalog_sync_words(db, t->id);
     fl_buf_free(&sql);
@@ -131,8 +132,10 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
     static const char record[] = "INSERT INTO webhook_events (event_id, type, occurred_at, outcome)"
                                  " VALUES (?, ?, ?, ?)";
     static const char *const outcome_names[FL_WEBHOOK__MAX] = {
-        [FL_WEBHOOK_APPLIED] = "applied", [FL_WEBHOOK_STALE] = "stale",
-        [FL_WEBHOOK_UNKNOWN_PRODUCT] = "unknown_product", [FL_WEBHOOK_DUPLICATE] = "duplicate"};
+        [FL_WEBHOOK_APPLIED] = "applied",
+        [FL_WEBHOOK_STALE] = "stale",
+        [FL_WEBHOOK_UNKNOWN_PRODUCT] = "unknown_product",
+        [FL_WEBHOOK_DUPLICATE] = "duplicate"};
     struct target t = {.arena = arena};
     struct fl_db_arg sku = FL_DB_ARG_STR(ev->data.sku);
     struct fl_buf key;
@@ -178,9 +181,9 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
     if (err == FL_OK) {
         /* Remember the event and, when it changed a product, invalidate every cached
          * listing: one round trip. */
-        struct fl_redis_cmd cmds[2] = {{5, {FL_STR("SET"), fl_buf_str(&key), FL_STR("1"),
-                                            FL_STR("EX"), FL_STR(SEEN_TTL_S)}},
-                                       fl_cache_invalidate_cmd()};
+        struct fl_redis_cmd cmds[2] = {
+            {5, {FL_STR("SET"), fl_buf_str(&key), FL_STR("1"), FL_STR("EX"), FL_STR(SEEN_TTL_S)}},
+            fl_cache_invalidate_cmd()};
         struct fl_redis_reply rep[2];
         if (fl_redis_pipeline(r, arena, cmds, *out == FL_WEBHOOK_APPLIED ? 2 : 1, rep) != FL_OK &&
             *out == FL_WEBHOOK_APPLIED)

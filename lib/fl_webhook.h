@@ -17,7 +17,7 @@
 #include "fl_redis.h"
 #include "fl_str.h"
 
-#define FL_WEBHOOK_TOLERANCE_S 300
+#define FL_WEBHOOK_TOLERANCE_S    300
 #define FL_WEBHOOK_BODY_MAX_BYTES ((size_t)256 << 10)
 
 /*
@@ -31,15 +31,15 @@ enum fl_err fl_webhook_verify(struct fl_str secret, struct fl_str id, struct fl_
 /* An update to apply. */
 struct fl_webhook_event {
     struct fl_str event_id, type;
-    int64_t occurred_us;           /* microseconds since the epoch */
-    struct fl_product_input data;  /* sku, and any of price, stock, name, description */
+    int64_t occurred_us;          /* microseconds since the epoch */
+    struct fl_product_input data; /* sku, and any of price, stock, name, description */
 };
 
 enum fl_webhook_outcome {
     FL_WEBHOOK_APPLIED,
-    FL_WEBHOOK_STALE,           /* not newer than the last event applied to the product */
+    FL_WEBHOOK_STALE, /* not newer than the last event applied to the product */
     FL_WEBHOOK_UNKNOWN_PRODUCT,
-    FL_WEBHOOK_DUPLICATE,       /* this event_id was recorded before */
+    FL_WEBHOOK_DUPLICATE, /* this event_id was recorded before */
     FL_WEBHOOK__MAX
 };
 

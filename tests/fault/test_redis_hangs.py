@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import load  # noqa: E402
 
-P99_S = 0.1         # listings while Redis hangs (or twice the healthy p99 on a busy machine)
+P99_S = 0.1         # listings while Redis hangs (or 3x the healthy p99 on a busy machine)
 HANG_S = 6
 HITS_AGAIN_S = 3.0  # after SIGCONT
 
@@ -49,7 +49,7 @@ class RedisHangsTest(load.FaultTestCase):
         self.assertEqual({r.status for r in during}, {200}, text)
         healthy_p99 = load.percentile([r.elapsed for r in before], 99)
         self.assertLess(load.percentile([r.elapsed for r in during], 99),
-                        max(P99_S, 2 * healthy_p99), text)
+                        max(P99_S, 3 * healthy_p99), text)
         # One timeout per worker per backoff interval at the most (and one to start with).
         self.assertLessEqual(errors, self.workers * (HANG_S + 1), "Redis errors: %d" % errors)
         later = [r for r in run.results if r.start > end + HITS_AGAIN_S]

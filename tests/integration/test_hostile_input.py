@@ -37,15 +37,16 @@ BAD_UTF8 = {
 
 
 def raw_http(port, data, timeout=10.0):
-    """Sends data as is and returns (status, headers dict, body) of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
+    """Sends data as is and returns (status, headers dict, body) of the answer. nginx may
+    answer and close before it has read all of an oversized request, and the reset that
+    closing unread data causes can discard its answer on our side: then it is sent again."""
+    for attempt in range(3):
+        try:
+            out = _exchange(port, data, timeout)
+            break
+        except ConnectionResetError:
+            if attempt == 2:
+                raise
     head, _, body = out.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
@@ -53,6 +54,17 @@ def raw_http(port, data, timeout=10.0):
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(lines[0].split()[1]), headers, body
+
+
+def _exchange(port, data, timeout):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
 
 
 class HostileInputTest(harness.StackTestCase):

@@ -1136,12 +1136,15 @@ class WebhookTest(WebhookMixin, UpstreamTestCase):
         r = poll(lambda: (lambda r: r if r.status == 200 else None)(self.deliver(ev)), timeout=10)
         self.assertIsNotNone(r)
         self.assertOutcome(r)
-        # A worker whose connect failed waits a moment (DESIGN: spaced reconnects) before
-        # it tries again: let every worker get its connection back.
+        # A worker whose connect failed leaves MySQL alone for its breaker's probe interval
+        # (1 s): let every worker get its connection back.
         self.assertTrue(poll(lambda: all(self.get("/api/health").status == 200 for _ in range(8)),
                              timeout=10), "the app did not recover from the MySQL restart")
         self.assertOutcome(self.deliver(ev), "Already processed")
-        self.assertEqual(self.product(pid)["price"], "88.88")
+        page = poll(lambda: (lambda r: r if r.status == 200 else None)(
+            self.get("/api/products/%d" % pid)), timeout=5)
+        self.assertIsNotNone(page, "a worker did not recover from the MySQL restart")
+        self.assertEqual(page.json()["data"]["price"], "88.88")
 
     # -- registration -------------------------------------------------------------------
 

@@ -583,8 +583,8 @@ static int execute(struct fl_db *db, MYSQL_STMT *st, bool rows, int64_t deadline
     return finish(db->conn, st, status, ret, mysql_stmt_store_result_cont, deadline_us);
 }
 
-/* When a call abandoned by the client must have stopped at the latest. */
-static int64_t deadline(const struct fl_db *db)
+/* When the client abandons a statement it sends now (monotonic microseconds). */
+static int64_t statement_deadline_us(const struct fl_db *db)
 {
     int64_t ms =
         db->statement_ms ? db->statement_ms + CLIENT_GRACE_MS : (int64_t)db->timeout_s * 1000;
@@ -614,7 +614,7 @@ static enum fl_err run_once(struct fl_db *db, const char *sql, bool is_read, fl_
         return err;
     }
     db->queries++;
-    rc = execute(db, st, fn != NULL, deadline(db));
+    rc = execute(db, st, fn != NULL, statement_deadline_us(db));
     if (rc < 0)
         return timed_out(db, "execute");
     if (rc > 0) {
@@ -772,7 +772,7 @@ enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn f
 /* Runs a statement without arguments or rows (transactions), within the statement bound. */
 static enum fl_err simple(struct fl_db *db, const char *sql)
 {
-    int64_t t0 = fl_time_mono_us(), until = deadline(db);
+    int64_t t0 = fl_time_mono_us(), until = statement_deadline_us(db);
     enum fl_err err = admit(db);
     int ret = 0, status;
 

@@ -367,10 +367,7 @@ class FaultTestCase(UpstreamTestCase):
 
     @classmethod
     def prepare(cls):
-        cls.stack.migrate()
-        res = cls.stack.ctl("seed", "--rows", str(cls.seed_rows))
-        if res.returncode != 0:
-            raise RuntimeError("seed failed: %s" % res.stderr.decode("utf-8", "replace"))
+        cls.stack.seed(cls.seed_rows)
         cls.skus = [r[0] for r in cls.stack.sql("SELECT sku FROM products ORDER BY id LIMIT 400",
                                                 database="farmlokal")]
 

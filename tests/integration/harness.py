@@ -997,6 +997,13 @@ http {{
             raise RuntimeError("farmlokal-ctl migrate failed (%d):\n%s%s" % (
                 res.returncode, res.stdout.decode("utf-8", "replace"), res.stderr.decode("utf-8", "replace")))
 
+    def seed(self, rows):
+        """Migrates, then seeds `rows` products into an empty catalogue (farmlokal-ctl)."""
+        self.migrate()
+        res = self.ctl("seed", "--rows", str(rows))
+        if res.returncode != 0:
+            raise RuntimeError("seed failed: %s" % res.stderr.decode("utf-8", "replace"))
+
     def start_app(self, workers=2, env=None, extra_args=(), migrate=True, timeout=30.0):
         """Migrate, then start `farmlokal --listen unix:TMP/fl.sock --workers N` and wait
         until it answers a FastCGI request for /health/live on the socket."""

@@ -757,10 +757,7 @@ class WebhookMixin:
 
     @classmethod
     def seed(cls):
-        cls.stack.migrate()
-        res = cls.stack.ctl("seed", "--rows", str(cls.seed_rows))
-        if res.returncode != 0:
-            raise RuntimeError("seed failed: %s" % res.stderr.decode("utf-8", "replace"))
+        cls.stack.seed(cls.seed_rows)
         rows = cls.stack.sql("SELECT id, sku FROM products ORDER BY id", database="farmlokal")
         cls.skus = [(int(i), s) for i, s in rows]
 

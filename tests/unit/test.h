@@ -28,12 +28,64 @@ static int fl_test_checks;
             FAIL_AT("expected true: %s", #c);                                                  \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                                        \
+/*
+ * Comparisons print both sides in their own type: the operands are compared after the usual
+ * arithmetic conversions, as the C expression would, and printed as intmax_t when that
+ * common type is signed and as uintmax_t when it is unsigned (so a large size_t never prints
+ * negative).
+ */
+#define FL_TEST_UNSIGNED(a, b)                                                                 \
+    _Generic((a) + (b),                                                                        \
+        unsigned int: 1,                                                                       \
+        unsigned long: 1,                                                                      \
+        unsigned long long: 1,                                                                 \
+        default: 0)
+
+#define ASSERT_CMP(a, op, b)                                                                   \
     do {                                                                                       \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                    \
         fl_test_checks++;                                                                      \
-        if (a_ != b_)                                                                          \
-            FAIL_AT("%s == %s: %lld != %lld", #a, #b, a_, b_);                                 \
+        if (FL_TEST_UNSIGNED(a, b)) {                                                          \
+            uintmax_t a_ = (uintmax_t)(a), b_ = (uintmax_t)(b);                                \
+            if (!(a_ op b_))                                                                   \
+                FAIL_AT("%s %s %s: %ju vs %ju", #a, #op, #b, a_, b_);                          \
+        } else {                                                                               \
+            intmax_t a_ = (intmax_t)(a), b_ = (intmax_t)(b);                                   \
+            if (!(a_ op b_))                                                                   \
+                FAIL_AT("%s %s %s: %jd vs %jd", #a, #op, #b, a_, b_);                          \
+        }                                                                                      \
+    } while (0)
+
+#define ASSERT_EQ(a, b) ASSERT_CMP(a, ==, b)
+#define ASSERT_NE(a, b) ASSERT_CMP(a, !=, b)
+#define ASSERT_LT(a, b) ASSERT_CMP(a, <, b)
+#define ASSERT_LE(a, b) ASSERT_CMP(a, <=, b)
+#define ASSERT_GT(a, b) ASSERT_CMP(a, >, b)
+#define ASSERT_GE(a, b) ASSERT_CMP(a, >=, b)
+
+#define ASSERT_NULL(p)                                                                         \
+    do {                                                                                       \
+        const void *p_ = (p);                                                                  \
+        fl_test_checks++;                                                                      \
+        if (p_ != NULL)                                                                        \
+            FAIL_AT("%s is NULL: it is %p", #p, p_);                                           \
+    } while (0)
+
+#define ASSERT_NOT_NULL(p)                                                                     \
+    do {                                                                                       \
+        fl_test_checks++;                                                                      \
+        if ((p) == NULL)                                                                       \
+            FAIL_AT("%s is not NULL", #p);                                                     \
+    } while (0)
+
+/* Two byte ranges of the same length (an fl_str, or a pointer and a length). */
+#define ASSERT_MEMEQ(a, b, n)                                                                  \
+    do {                                                                                       \
+        const void *a_ = (a), *b_ = (b);                                                       \
+        size_t n_ = (n);                                                                       \
+        fl_test_checks++;                                                                      \
+        if (memcmp(a_, b_, n_) != 0)                                                           \
+            FAIL_AT("%s == %s: \"%.*s\" != \"%.*s\"", #a, #b, (int)n_, (const char *)a_,       \
+                    (int)n_, (const char *)b_);                                                \
     } while (0)
 
 #define ASSERT_STREQ(a, b)                                                                     \

@@ -32,7 +32,7 @@ static void test_buf(void)
     for (int i = 0; i < 10000; i++)
         fl_buf_appendf(&b, "%04d", i);
     ASSERT_EQ(b.len, 40000);
-    ASSERT_TRUE(memcmp(b.p + 39996, "9999", 4) == 0);
+    ASSERT_MEMEQ(b.p + 39996, "9999", 4);
     fl_buf_free(&b);
 }
 
@@ -42,17 +42,18 @@ static void test_arena(void)
     char *p, *big;
     struct fl_str s;
 
-    ASSERT_TRUE(a != NULL);
+    ASSERT_NOT_NULL(a);
     p = fl_arena_alloc(a, 10);
-    ASSERT_TRUE(p != NULL && ((uintptr_t)p % 16) == 0);
+    ASSERT_NOT_NULL(p);
+    ASSERT_EQ((uintptr_t)p % 16, 0);
     big = fl_arena_alloc(a, 200000); /* larger than a block */
-    ASSERT_TRUE(big != NULL);
+    ASSERT_NOT_NULL(big);
     memset(big, 1, 200000);
-    ASSERT_TRUE(fl_arena_alloc(a, 1 << 20) == NULL); /* over the arena's maximum */
+    ASSERT_NULL(fl_arena_alloc(a, 1 << 20)); /* over the arena's maximum */
     s = fl_arena_strdup(a, FL_STR("abc"));
     ASSERT_STREQ(s.p, "abc");
     fl_arena_reset(a);
-    ASSERT_TRUE(fl_arena_alloc(a, 900000) != NULL); /* reset gave the budget back */
+    ASSERT_NOT_NULL(fl_arena_alloc(a, 900000)); /* reset gave the budget back */
     fl_arena_free(a);
     fl_arena_free(NULL);
 }

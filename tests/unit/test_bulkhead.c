@@ -56,7 +56,7 @@ static void test_a_killed_workers_seat_is_taken_over(void)
     bool entered = false;
     pid_t other;
 
-    ASSERT_TRUE(b != NULL);
+    ASSERT_NOT_NULL(b);
     ASSERT_EQ(fl_bulkhead_seats(b), 1);
     other = worker(fd, true, &entered);
     ASSERT_TRUE(entered);
@@ -119,9 +119,9 @@ static void test_no_socket_no_limit(void)
 {
     int pipe_fds[2];
 
-    ASSERT_TRUE(fl_bulkhead_open(dir, -1, 0) == NULL);
+    ASSERT_NULL(fl_bulkhead_open(dir, -1, 0));
     ASSERT_EQ(pipe(pipe_fds), 0);
-    ASSERT_TRUE(fl_bulkhead_open(dir, pipe_fds[0], 0) == NULL);
+    ASSERT_NULL(fl_bulkhead_open(dir, pipe_fds[0], 0));
     ASSERT_TRUE(fl_bulkhead_enter(NULL));
     fl_bulkhead_leave(NULL);
     fl_bulkhead_close(NULL);

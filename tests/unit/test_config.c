@@ -63,7 +63,7 @@ static void test_defaults_and_urls(struct fl_buf *msg)
     ASSERT_EQ(load(&c, NULL, msg), FL_OK);
     ASSERT_STREQ(c.mysql.socket, "/run/mysqld/mysqld.sock");
     ASSERT_STREQ(c.redis.socket, "/run/redis.sock");
-    ASSERT_TRUE(c.redis.host == NULL);
+    ASSERT_NULL(c.redis.host);
     fl_config_free(&c);
     clear();
 }

@@ -155,8 +155,8 @@ static void test_product_rules(void)
     ASSERT_CONTAINS(product("{\"category\":\"\xe2\x80\x8b\"}", &resp),
                     "data.category must be visible");
     ASSERT_CONTAINS(product("{\"producer\":\"\\u2800\"}", &resp), "data.producer must be visible");
-    ASSERT_TRUE(product("{\"stock\":0,\"price\":0,\"name\":\"\\u200bKale\"}", &resp) == NULL);
-    ASSERT_TRUE(product("{\"description\":\" \"}", &resp) == NULL);
+    ASSERT_NULL(product("{\"stock\":0,\"price\":0,\"name\":\"\\u200bKale\"}", &resp));
+    ASSERT_NULL(product("{\"description\":\" \"}", &resp));
     fl_resp_free(&resp);
 }
 

@@ -56,7 +56,7 @@ int main(void)
     i64("-9223372036854775809", INT64_MIN, INT64_MAX, &ok);
     ASSERT_TRUE(!ok);
     ASSERT_EQ(fl_str_to_u64(fl_str_c("18446744073709551615"), 0, UINT64_MAX, &u), FL_OK);
-    ASSERT_TRUE(u == UINT64_MAX);
+    ASSERT_EQ(u, UINT64_MAX);
     ASSERT_EQ(fl_str_to_u64(fl_str_c("18446744073709551616"), 0, UINT64_MAX, &u), FL_EINVAL);
     ASSERT_EQ(fl_str_to_u64(fl_str_c("5"), 0, 0, &u), FL_EINVAL);
 
@@ -81,12 +81,13 @@ int main(void)
     size_t n;
     ASSERT_EQ(fl_str_unescape(FL_STR("a%20b+c%C3%A9"), true, out, &n), FL_OK);
     ASSERT_EQ(n, 7);
-    ASSERT_TRUE(memcmp(out, "a b c\xc3\xa9", 7) == 0);
+    ASSERT_MEMEQ(out, "a b c\xc3\xa9", 7);
     ASSERT_EQ(fl_str_unescape(FL_STR("%zz"), true, out, &n), FL_EINVAL);
     ASSERT_EQ(fl_str_unescape(FL_STR("%4"), true, out, &n), FL_EINVAL);
     ASSERT_EQ(fl_str_unescape(FL_STR("%"), true, out, &n), FL_EINVAL);
     ASSERT_EQ(fl_str_unescape(FL_STR("a+b"), false, out, &n), FL_OK);
-    ASSERT_TRUE(n == 3 && out[1] == '+');
+    ASSERT_EQ(n, 3);
+    ASSERT_EQ(out[1], '+');
 
     ASSERT_TRUE(fl_utf8_valid(FL_STR("plain ascii")));
     ASSERT_TRUE(fl_utf8_valid(FL_STR("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x85")));

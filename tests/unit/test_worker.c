@@ -169,11 +169,12 @@ static void test_query_parser(void)
     ASSERT_EQ(fl_req_init(&req, arena, env, FL_STR(""), &detail), FL_OK);
     ASSERT_EQ(fl_req_parse_query(&req, allowed, &detail), FL_OK);
     v = fl_req_param(&req, "q");
-    ASSERT_TRUE(v != NULL);
+    ASSERT_NOT_NULL(v);
     ASSERT_STREQ(v ? v->p : NULL, "caf\xc3\xa9 au lait");
     v = fl_req_param(&req, "flag");
-    ASSERT_TRUE(v != NULL && v->len == 0);
-    ASSERT_TRUE(fl_req_param(&req, "cursor") == NULL);
+    ASSERT_NOT_NULL(v);
+    ASSERT_EQ(v->len, 0);
+    ASSERT_NULL(fl_req_param(&req, "cursor"));
 
     env[1] = "QUERY_STRING=limit=5&limit=6";
     fl_buf_reset(&detail);
@@ -198,11 +199,11 @@ static void test_body_limits(void)
     fl_arena_reset(arena);
     ASSERT_EQ(fl_req_init(&req, arena, env, FL_STR(""), &detail), FL_OK);
     ASSERT_EQ(fl_http_read_body(http, &req, 1 << 20), FL_ETOOBIG);
-    ASSERT_TRUE(req.body.p == NULL); /* nothing was read or allocated */
+    ASSERT_NULL(req.body.p); /* nothing was read or allocated */
 
     /* A body shorter than its Content-Length is refused, not waited for. */
-    ASSERT_TRUE(pipe(fds) == 0);
-    ASSERT_TRUE(write(fds[1], "{\"a\":1}", 7) == 7);
+    ASSERT_EQ(pipe(fds), 0);
+    ASSERT_EQ(write(fds[1], "{\"a\":1}", 7), 7);
     close(fds[1]);
     dup2(fds[0], STDIN_FILENO);
     close(fds[0]);
@@ -220,7 +221,7 @@ static void test_accept_outcomes(void)
     struct fl_http *h = fl_http_open(fd);
     const char *const *env;
 
-    ASSERT_TRUE(h != NULL);
+    ASSERT_NOT_NULL(h);
     ASSERT_EQ(fl_http_accept(h, &env), FL_EIO);
     ASSERT_TRUE(!fl_http_done(h));
     fl_http_stop(h);
@@ -245,7 +246,7 @@ static void test_health_db_down(void)
     ASSERT_EQ(resp.status, 503);
     ASSERT_CONTAINS(resp.body.p, "\"status\":\"fail\"");
     ASSERT_CONTAINS(resp.body.p, "\"mysql\":{\"status\":\"fail\"");
-    ASSERT_TRUE(fl_time_mono_us() - t0 < 1000000);
+    ASSERT_LT(fl_time_mono_us() - t0, 1000000);
 }
 
 int main(void)

@@ -15,6 +15,9 @@ a static file, so the machine's speed cancels out. Not part of tests/run.
                                            # MariaDB CPU per listing miss over random
                                            # category + price + sort filters, against the
                                            # same statements replayed by one client
+    tests/bench/bench.py faults [--seconds N]
+                                           # listing p50/p99 during each dependency fault
+                                           # against the same load healthy (faults.py)
 
 It builds a release tree in build-bench/ (no sanitizers) and starts a private stack with the
 integration harness. wrk drives the load from this machine, on loopback only.
@@ -37,6 +40,7 @@ BUILD = os.path.join(ROOT, "build-bench")
 MINIMAL = os.path.join(BUILD, "fcgi_minimal")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from test_catalog import SlowLog, listing_path  # noqa: E402
+import faults  # noqa: E402
 
 
 def build():
@@ -531,10 +535,16 @@ def main():
     i.add_argument("--requests", type=int, default=500)
     i.add_argument("--events", type=int, default=60000)
     i.add_argument("--seconds", type=int, default=8)
+    f = sub.add_parser("faults")
+    f.add_argument("--rows", type=int, default=1000)
+    f.add_argument("--workers", type=int, default=4)
+    f.add_argument("--threads", type=int, default=8)
+    f.add_argument("--seconds", type=int, default=8)
+    f.add_argument("--recovery", type=int, default=4)
     args = ap.parse_args()
     build()
     {"health": bench_health, "catalog": bench_catalog, "integrations": bench_integrations,
-     "replica": bench_replica, "misses": bench_misses}[args.what](args)
+     "replica": bench_replica, "misses": bench_misses, "faults": faults.run}[args.what](args)
 
 
 if __name__ == "__main__":

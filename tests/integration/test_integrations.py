@@ -130,6 +130,23 @@ class Upstreams:
         return self.call("api_b", "POST", "/_control/send", spec, timeout=timeout)
 
 
+def upstream_env(mock, extra=None):
+    """The app's settings for the mock upstreams `mock` (a started Upstreams), plus extra."""
+    u = mock.urls
+    env = {
+        "FL_RATE_LIMIT": "0",
+        "FL_OAUTH_TOKEN_URL": u["oauth"] + "/token",
+        "FL_OAUTH_CLIENT_ID": "farmlokal",
+        "FL_OAUTH_CLIENT_SECRET": "s3cret",
+        "FL_API_A_URL": u["api_a"] + "/items",
+        "FL_API_A_BREAKER_OPEN_MS": "1500",
+        "FL_API_B_URL": u["api_b"],
+        "FL_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+    env.update(extra or {})
+    return env
+
+
 class UpstreamTestCase(harness.StackTestCase):
     """A stack plus the mock upstreams; the app is started once both run, configured
     for them (class attribute `env` adds or overrides settings)."""
@@ -157,20 +174,7 @@ class UpstreamTestCase(harness.StackTestCase):
 
     @classmethod
     def upstream_env(cls, **overrides):
-        u = cls.mock.urls
-        env = {
-            "FL_RATE_LIMIT": "0",
-            "FL_OAUTH_TOKEN_URL": u["oauth"] + "/token",
-            "FL_OAUTH_CLIENT_ID": "farmlokal",
-            "FL_OAUTH_CLIENT_SECRET": "s3cret",
-            "FL_API_A_URL": u["api_a"] + "/items",
-            "FL_API_A_BREAKER_OPEN_MS": "1500",
-            "FL_API_B_URL": u["api_b"],
-            "FL_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        }
-        env.update(cls.env)
-        env.update(overrides)
-        return env
+        return upstream_env(cls.mock, dict(cls.env, **overrides))
 
     def run(self, result=None):
         result = result if result is not None else self.defaultTestResult()

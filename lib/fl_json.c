@@ -328,21 +328,10 @@ static enum fl_err decode(struct fl_str token, struct fl_arena *arena, struct fl
     return out->p ? FL_OK : FL_ENOMEM;
 }
 
-/* At most max bytes of UTF-8 s, cut at a character boundary. */
-static struct fl_str clip(struct fl_str s, size_t max)
-{
-    if (s.len <= max)
-        return s;
-    s.len = max;
-    while (s.len > 0 && ((unsigned char)s.p[s.len] & 0xc0) == 0x80)
-        s.len--;
-    return s;
-}
-
 static void put_key(struct fl_buf *b, struct fl_str key)
 {
     fl_buf_putc(b, '\'');
-    fl_buf_put(b, clip(key, 64));
+    fl_buf_put(b, fl_utf8_clip(key, 64));
     fl_buf_putc(b, '\'');
 }
 

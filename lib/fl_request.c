@@ -242,15 +242,8 @@ enum fl_err fl_req_parse_query(struct fl_req *req, const char *const *allowed,
             (err = decode_part(req, rawvalue, &prm->value, detail)) != FL_OK)
             return err;
         if (!is_allowed(prm->name, allowed)) {
-            struct fl_str shown = prm->name;
-            /* Quote at most 64 bytes, cut on a character boundary. */
-            if (shown.len > 64) {
-                shown.len = 64;
-                while (shown.len > 0 && ((unsigned char)shown.p[shown.len] & 0xc0) == 0x80)
-                    shown.len--;
-            }
             fl_buf_puts(detail, "unknown parameter '");
-            fl_buf_put(detail, shown);
+            fl_buf_put(detail, fl_utf8_clip(prm->name, 64)); /* quote at most 64 bytes */
             fl_buf_puts(detail, "'");
             return FL_EINVAL;
         }

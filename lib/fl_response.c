@@ -116,7 +116,8 @@ static void problem(struct fl_resp *resp, const struct fl_req *req, int status, 
 void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status, const char *slug,
                      const char *fmt, ...)
 {
-    char detail[DETAIL_MAX_BYTES];
+    /* Room for the bytes after the cut, so that it can land on a character boundary. */
+    char detail[DETAIL_MAX_BYTES + 4];
     va_list ap;
     int n;
 
@@ -125,13 +126,10 @@ void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status,
     va_end(ap);
     if (n < 0)
         n = 0;
-    if ((size_t)n >= sizeof(detail)) {
-        /* Truncated: cut back to a character boundary so the JSON stays valid UTF-8. */
-        n = sizeof(detail) - 1;
-        while (n > 0 && ((unsigned char)detail[n] & 0xc0) == 0x80)
-            n--;
-    }
-    problem(resp, req, status, slug, (struct fl_str){detail, (size_t)n});
+    problem(resp, req, status, slug,
+            fl_utf8_clip((struct fl_str){detail, (size_t)n < sizeof(detail) ? (size_t)n
+                                                                            : sizeof(detail) - 1},
+                         DETAIL_MAX_BYTES));
 }
 
 void fl_resp_error(struct fl_resp *resp, const struct fl_req *req, enum fl_err err,

@@ -173,6 +173,16 @@ static bool next_char(struct fl_str s, size_t *i, uint32_t *cp)
     return true;
 }
 
+struct fl_str fl_utf8_clip(struct fl_str s, size_t max)
+{
+    if (s.len <= max)
+        return s;
+    s.len = max;
+    while (s.len > 0 && ((unsigned char)s.p[s.len] & 0xc0) == 0x80)
+        s.len--;
+    return s;
+}
+
 bool fl_utf8_valid(struct fl_str s)
 {
     uint32_t cp;

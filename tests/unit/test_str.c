@@ -113,5 +113,10 @@ int main(void)
     ASSERT_TRUE(!fl_utf8_blank(FL_STR(" a ")));
     ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b" "\xc3\xa9")));
     ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b\xff")));       /* invalid */
+    /* Clipping never ends inside a character. */
+    ASSERT_EQ(fl_utf8_clip(FL_STR("ab\xe2\x82\xac"), 4).len, 2);
+    ASSERT_EQ(fl_utf8_clip(FL_STR("ab\xe2\x82\xac"), 5).len, 5);
+    ASSERT_EQ(fl_utf8_clip(FL_STR("\xf0\x9f\x8d\x85z"), 3).len, 0);
+    ASSERT_EQ(fl_utf8_clip(FL_STR("abc"), 2).len, 2);
     return fl_test_done("test_str");
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hostile JSON bodies (issue #15): the strict reader of fl_json and the product field rules
+ * fl_json: the string escaper of the writer, and against hostile bodies (issue #15) the
+ * strict reader and the product field rules
  * of app/product_input that admin writes and webhooks share.
  */
 #include <stdlib.h>
@@ -194,8 +195,22 @@ static void test_charset(void)
     ASSERT_EQ(content_type("text/plain"), 415);
 }
 
+static void test_escape(void)
+{
+    struct fl_buf b;
+
+    fl_buf_init(&b, 0);
+    fl_json_str(&b, FL_STR("a\"b\\c\n\x01\x7f caf\xc3\xa9"));
+    ASSERT_STREQ(b.p, "\"a\\\"b\\\\c\\n\\u0001\\u007f caf\xc3\xa9\"");
+    fl_buf_reset(&b);
+    fl_json_str(&b, FL_STR_NULL);
+    ASSERT_STREQ(b.p, "\"\"");
+    fl_buf_free(&b);
+}
+
 int main(void)
 {
+    test_escape();
     arena = fl_arena_new(1 << 20);
     fl_buf_init(&detail, 1024);
     test_strict_utf8();

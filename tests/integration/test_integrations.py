@@ -176,6 +176,11 @@ class UpstreamTestCase(harness.StackTestCase):
     def upstream_env(cls, **overrides):
         return upstream_env(cls.mock, dict(cls.env, **overrides))
 
+    def tearDown(self):
+        # After every test, not in a last one: no test depends on the order they run in.
+        self.assertNoTokensLogged()
+        super().tearDown()
+
     def run(self, result=None):
         result = result if result is not None else self.defaultTestResult()
         before = len(result.failures) + len(result.errors)
@@ -504,9 +509,6 @@ class ExternalApiTest(UpstreamTestCase):
         finally:
             self.restart_redis_and_wait()
 
-    def test_zz_no_tokens_in_logs(self):
-        self.assertNoTokensLogged()
-
 
 # --------------------------------------------------------------------------------------
 # API A: the request deadline
@@ -724,9 +726,6 @@ class OAuthSingleFlightTest(UpstreamTestCase):
         tokens = self.mock.token_requests()
         self.assertEqual(len(tokens), 3, "one more token request after a revocation, got %s"
                          % [t.get("token") for t in tokens])
-
-    def test_zz_no_tokens_in_logs(self):
-        self.assertNoTokensLogged()
 
 
 # --------------------------------------------------------------------------------------

@@ -32,8 +32,7 @@ static enum fl_err check_row(void *ud, const struct fl_str *cols, size_t ncols)
 {
     struct check *c = ud;
 
-    if (ncols != sizeof(columns) / sizeof(columns[0]) ||
-        fl_str_to_u64(cols[0], 1, UINT64_MAX, &c->last_id) != FL_OK)
+    if (ncols != FL_COUNTOF(columns) || fl_str_to_u64(cols[0], 1, UINT64_MAX, &c->last_id) != FL_OK)
         return FL_EDB;
     for (size_t i = 1; i < ncols; i++) {
         if (cols[i].p && !fl_utf8_valid(cols[i])) {

@@ -280,7 +280,7 @@ static bool make_dict(struct gen *g)
     static const char *const glue[] = {"from", "grown", "by", "with", "and", "per", NULL};
     struct dict *d = &g->dict;
 
-    for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+    for (size_t l = 0; l < FL_COUNTOF(lists); l++)
         for (size_t i = 0; lists[l][i]; i++)
             fl_search_words(fl_str_c(lists[l][i]), add_raw, d);
     for (size_t i = 0; glue[i]; i++)

@@ -182,7 +182,7 @@ static pid_t spawn(struct master *m, struct worker *w)
 /* The slot of pid; pid 0 finds an empty slot. NULL when there is none. */
 static struct worker *slot_of(struct master *m, pid_t pid)
 {
-    for (size_t i = 0; i < sizeof(m->w) / sizeof(m->w[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(m->w); i++) {
         if (m->w[i].pid == pid)
             return &m->w[i];
     }
@@ -193,7 +193,7 @@ static unsigned count(const struct master *m, bool active_only)
 {
     unsigned n = 0;
 
-    for (size_t i = 0; i < sizeof(m->w) / sizeof(m->w[0]); i++)
+    for (size_t i = 0; i < FL_COUNTOF(m->w); i++)
         n += m->w[i].pid != 0 && !(active_only && m->w[i].retiring);
     return n;
 }
@@ -239,7 +239,7 @@ static void fill(struct master *m)
 /* One step of a rolling restart: while no worker is retiring, retire one of the old ones. */
 static void roll(struct master *m)
 {
-    size_t n = sizeof(m->w) / sizeof(m->w[0]);
+    size_t n = FL_COUNTOF(m->w);
 
     for (size_t i = 0; i < n; i++) {
         if (m->w[i].pid && m->w[i].retiring)
@@ -283,7 +283,7 @@ static void reload(struct master *m)
 static void stop_all(struct master *m)
 {
     int64_t deadline = fl_time_mono_us() + DRAIN_TIMEOUT_US;
-    size_t n = sizeof(m->w) / sizeof(m->w[0]);
+    size_t n = FL_COUNTOF(m->w);
 
     for (size_t i = 0; i < n; i++)
         if (m->w[i].pid)

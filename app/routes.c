@@ -28,7 +28,7 @@ static const struct fl_route routes[] = {
     {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES, 0},
 };
 
-#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+#define N_ROUTES (FL_COUNTOF(routes))
 
 unsigned fl_route_index(const struct fl_route *route)
 {

@@ -6,6 +6,8 @@
  */
 #include "seed_data.h"
 
+#include "fl_str.h"
+
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 const struct fl_seed_category fl_seed_categories[] = {
@@ -99,7 +101,7 @@ const struct fl_seed_category fl_seed_categories[] = {
           "tender"),
      100, 6000},
 };
-const size_t fl_seed_n_categories = sizeof(fl_seed_categories) / sizeof(fl_seed_categories[0]);
+const size_t fl_seed_n_categories = FL_COUNTOF(fl_seed_categories);
 
 const char *const fl_seed_adjectives[] = {
     "Organic",     "Fresh",           "Farm Fresh",     "Heirloom", "Local",   "Premium",

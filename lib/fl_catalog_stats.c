@@ -19,7 +19,6 @@
 #define CATEGORIES_MAX        256 /* categories told apart; the rest of the sample is dropped */
 #define NAME_MAX_BYTES        256 /* VARCHAR(64) in utf8mb4 */
 #define RETRY_AFTER_FAILURE_S 10
-#define COUNTOF(a)            (sizeof(a) / sizeof((a)[0]))
 
 struct sample {
     uint16_t category; /* index into names */
@@ -62,7 +61,7 @@ static enum fl_err read_sample(void *ud, const struct fl_str *c, size_t ncols)
     int64_t cents;
 
     (void)ud;
-    if (ncols != 2 || c[0].p == NULL || c[1].p == NULL || st.n == COUNTOF(st.s))
+    if (ncols != 2 || c[0].p == NULL || c[1].p == NULL || st.n == FL_COUNTOF(st.s))
         return FL_EDB;
     if (fl_str_to_cents(c[1], FL_CATALOG_PRICE_MAX_CENTS, &cents) != FL_OK)
         return FL_EDB;
@@ -116,16 +115,16 @@ static enum fl_err read_all(struct fl_db *db)
 
     if ((err = fl_db_query(db, max_sql, NULL, 0, read_max_id, &max_id)) != FL_OK)
         return err;
-    for (size_t i = 0; i < COUNTOF(ids); i++) {
-        uint64_t id = max_id >= COUNTOF(ids)
+    for (size_t i = 0; i < FL_COUNTOF(ids); i++) {
+        uint64_t id = max_id >= FL_COUNTOF(ids)
                           ? 1 + (uint64_t)(((double)i + 0.5) * (double)max_id / n)
                       : i < max_id ? i + 1
                                    : 0;
         ids[i] = FL_DB_ARG_U64(id);
     }
     st.n = st.n_cat = 0;
-    st.per_sample = max_id >= COUNTOF(ids) ? (double)max_id / n : 1;
-    if ((err = fl_db_query(db, sample_sql(), ids, COUNTOF(ids), read_sample, NULL)) != FL_OK)
+    st.per_sample = max_id >= FL_COUNTOF(ids) ? (double)max_id / n : 1;
+    if ((err = fl_db_query(db, sample_sql(), ids, FL_COUNTOF(ids), read_sample, NULL)) != FL_OK)
         return err;
     qsort(st.s, st.n, sizeof(st.s[0]), by_category_price);
     for (size_t i = 0; i < st.n; i++) {

@@ -27,7 +27,7 @@
 
 static const int statuses[] = {200, 201, 304, 400, 401, 403, 404, 405,
                                409, 413, 415, 429, 500, 502, 503, 504};
-#define STATUSES_N (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + "other" */
+#define STATUSES_N (FL_COUNTOF(statuses) + 1) /* + "other" */
 static const double buckets[BUCKETS_N] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                           0.1,   0.25,   0.5,   1,    2.5,   5};
 

@@ -211,7 +211,7 @@ static const struct {
 
 static bool is_invisible(uint32_t cp)
 {
-    size_t lo = 0, hi = sizeof(invisible) / sizeof(invisible[0]);
+    size_t lo = 0, hi = FL_COUNTOF(invisible);
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -22,6 +22,11 @@ struct fl_str {
 #define FL_STR(lit) ((struct fl_str){(lit), sizeof(lit) - 1})
 #define FL_STR_NULL ((struct fl_str){NULL, 0})
 
+/* The number of elements of array a; a pointer does not compile (as Linux's ARRAY_SIZE). */
+#define FL_COUNTOF(a)                                                                              \
+    (sizeof(a) / sizeof((a)[0]) +                                                                  \
+     0 * sizeof(char[1 - 2 * __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]))]))
+
 /* Wraps a NUL-terminated string (NULL gives an empty string with p == NULL). */
 struct fl_str fl_str_c(const char *s);
 

@@ -8,8 +8,7 @@
 
 static struct fl_arena *arena;
 
-static enum fl_err roundtrip(enum fl_sort sort, uint64_t id, const char *key,
-                             struct fl_cursor *out)
+static enum fl_err roundtrip(enum fl_sort sort, uint64_t id, const char *key, struct fl_cursor *out)
 {
     struct fl_cursor c = {sort, id, fl_str_c(key)};
     struct fl_buf b;
@@ -30,7 +29,11 @@ static enum fl_err roundtrip(enum fl_sort sort, uint64_t id, const char *key,
 static void test_cursor(void)
 {
     struct fl_cursor c;
-    const char *bad[] = {"", "!!!!", "a", "eA", "bjEu", /* "n1." no key */
+    const char *bad[] = {"",
+                         "!!!!",
+                         "a",
+                         "eA",
+                         "bjEu",                                    /* "n1." no key */
                          "bjAuMjAyNi0xMS0yNCAxNDo0MjoyOS4xMjM0NTY", /* id 0 */
                          "eDEuMg",                                  /* unknown sort x */
                          "bjEuMjAyNi0xMy0yNCAxNDo0MjoyOS4xMjM0NTY", /* month 13 */
@@ -48,7 +51,7 @@ static void test_cursor(void)
     ASSERT_EQ(roundtrip(FL_SORT_NEWEST, 1, "not a time", &c), FL_EINVAL);
     ASSERT_EQ(roundtrip(FL_SORT_PRICE_ASC, 1, "12.345", &c), FL_EINVAL);
     ASSERT_EQ(roundtrip(FL_SORT_NAME_ASC, 1, "\xff", &c), FL_EINVAL);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(bad); i++) {
         fl_test_checks++;
         if (fl_cursor_decode(fl_str_c(bad[i]), arena, &c) != FL_EINVAL)
             FAIL_AT("cursor '%s' was accepted", bad[i]);
@@ -73,13 +76,13 @@ static void test_cursor_keys_are_checked_whole(void)
     const char *good_times[] = {"2024-02-29 00:00:00.000000", "2000-02-29 23:59:59.999999",
                                 "2026-12-31 23:59:59.999999", "1000-01-01 00:00:00.000000"};
 
-    for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(bad_times); i++) {
         fl_test_checks++;
         if (roundtrip(FL_SORT_NEWEST, 1, bad_times[i], &c) != FL_EINVAL ||
             roundtrip(FL_SORT_OLDEST, 1, bad_times[i], &c) != FL_EINVAL)
             FAIL_AT("cursor time '%s' was accepted", bad_times[i]);
     }
-    for (size_t i = 0; i < sizeof(good_times) / sizeof(good_times[0]); i++)
+    for (size_t i = 0; i < FL_COUNTOF(good_times); i++)
         ASSERT_EQ(roundtrip(FL_SORT_OLDEST, 1, good_times[i], &c), FL_OK);
     ASSERT_EQ(roundtrip(FL_SORT_PRICE_ASC, 1, "99999999.99", &c), FL_OK);
     ASSERT_EQ(roundtrip(FL_SORT_PRICE_ASC, 1, "100000000.00", &c), FL_EINVAL);

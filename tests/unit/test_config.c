@@ -5,12 +5,31 @@
 #include "fl_config.h"
 #include "test.h"
 
-static const char *const vars[] = {
-    "FL_MYSQL_URL", "FL_MYSQL_READ_URL", "FL_REDIS_URL", "FL_BASE_PATH", "FL_CACHE_TTL",
-    "FL_RATE_LIMIT", "FL_RATE_BURST", "FL_TRUSTED_PROXIES", "FL_OAUTH_TOKEN_URL",
-    "FL_OAUTH_CLIENT_ID", "FL_OAUTH_CLIENT_SECRET", "FL_API_A_URL", "FL_WEBHOOK_SECRET",
-    "FL_ADMIN_TOKEN", "FL_LOG_LEVEL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME",
-    "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "EXTERNAL_API_URL", NULL};
+static const char *const vars[] = {"FL_MYSQL_URL",
+                                   "FL_MYSQL_READ_URL",
+                                   "FL_REDIS_URL",
+                                   "FL_BASE_PATH",
+                                   "FL_CACHE_TTL",
+                                   "FL_RATE_LIMIT",
+                                   "FL_RATE_BURST",
+                                   "FL_TRUSTED_PROXIES",
+                                   "FL_OAUTH_TOKEN_URL",
+                                   "FL_OAUTH_CLIENT_ID",
+                                   "FL_OAUTH_CLIENT_SECRET",
+                                   "FL_API_A_URL",
+                                   "FL_WEBHOOK_SECRET",
+                                   "FL_ADMIN_TOKEN",
+                                   "FL_LOG_LEVEL",
+                                   "DB_HOST",
+                                   "DB_PORT",
+                                   "DB_USER",
+                                   "DB_PASSWORD",
+                                   "DB_NAME",
+                                   "REDIS_URL",
+                                   "REDIS_HOST",
+                                   "REDIS_PORT",
+                                   "EXTERNAL_API_URL",
+                                   NULL};
 
 static void clear(void)
 {
@@ -121,7 +140,7 @@ static void test_bad_values(struct fl_buf *msg)
     };
     struct fl_config c;
 
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(bad); i++) {
         clear();
         setenv(bad[i].name, bad[i].value, 1);
         ASSERT_EQ(load(&c, NULL, msg), FL_EINVAL);

@@ -59,7 +59,7 @@ static void test_error_statuses(void)
         {FL_ECACHE, 503, 1}, {FL_ELIMITED, 429, 0},  {FL_ENOMEM, 500, 0},    {FL_EIO, 500, 0},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(cases); i++) {
         fl_resp_reset(&resp);
         fl_resp_error(&resp, &req, cases[i].err, NULL);
         ASSERT_EQ(resp.status, cases[i].status);

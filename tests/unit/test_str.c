@@ -16,8 +16,10 @@ int main(void)
     int ok;
     uint64_t u = 0;
     int64_t cents = 0;
-    struct fl_str words[] = {FL_STR("tomatoes"), FL_STR("\xc3\xa9" "clair"), FL_STR("tomato"),
-                             FL_STR(""), FL_STR("Tomato")};
+    struct fl_str words[] = {FL_STR("tomatoes"),
+                             FL_STR("\xc3\xa9"
+                                    "clair"),
+                             FL_STR("tomato"), FL_STR(""), FL_STR("Tomato")};
 
     /* fl_str_cmp sorts by bytes, as utf8mb4_bin does: a prefix first, non-ASCII last. */
     qsort(words, 5, sizeof(words[0]), fl_str_cmp);
@@ -25,7 +27,8 @@ int main(void)
     ASSERT_TRUE(fl_str_eq(words[1], FL_STR("Tomato")));
     ASSERT_TRUE(fl_str_eq(words[2], FL_STR("tomato")));
     ASSERT_TRUE(fl_str_eq(words[3], FL_STR("tomatoes")));
-    ASSERT_TRUE(fl_str_eq(words[4], FL_STR("\xc3\xa9" "clair")));
+    ASSERT_TRUE(fl_str_eq(words[4], FL_STR("\xc3\xa9"
+                                           "clair")));
 
     ASSERT_EQ(i64("20", 1, 100, &ok), 20);
     ASSERT_TRUE(ok);
@@ -71,7 +74,7 @@ int main(void)
     ASSERT_EQ(fl_str_to_cents(fl_str_c("99999999.99"), 9999999999, &cents), FL_OK);
     ASSERT_EQ(cents, 9999999999);
     const char *bad[] = {".5", "5.", "+5", "1e3", "-1", "5.555", "100000000", "", "5..5", "5,5"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(bad); i++) {
         if (fl_str_to_cents(fl_str_c(bad[i]), 9999999999, &cents) != FL_EINVAL)
             FAIL_AT("cents accepted '%s'", bad[i]);
         fl_test_checks++;
@@ -92,27 +95,28 @@ int main(void)
     ASSERT_TRUE(fl_utf8_valid(FL_STR("plain ascii")));
     ASSERT_TRUE(fl_utf8_valid(FL_STR("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x85")));
     ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xff")));
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc3")));          /* truncated */
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc0\xaf")));      /* overlong */
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xed\xa0\x80")));  /* surrogate */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc3")));             /* truncated */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc0\xaf")));         /* overlong */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xed\xa0\x80")));     /* surrogate */
     ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xf4\x90\x80\x80"))); /* over U+10FFFF */
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xe2\x82")));      /* truncated 3-byte */
-    ASSERT_TRUE(fl_utf8_valid(FL_STR("\xf4\x8f\xbf\xbf"))); /* U+10FFFF, the last */
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc0\x80")));      /* overlong NUL */
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xe0\x9f\xbf")));  /* overlong 3-byte */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xe2\x82")));         /* truncated 3-byte */
+    ASSERT_TRUE(fl_utf8_valid(FL_STR("\xf4\x8f\xbf\xbf")));  /* U+10FFFF, the last */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xc0\x80")));         /* overlong NUL */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xe0\x9f\xbf")));     /* overlong 3-byte */
     ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xf0\x8f\xbf\xbf"))); /* overlong 4-byte */
-    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xed\xbf\xbf")));  /* low surrogate */
+    ASSERT_TRUE(!fl_utf8_valid(FL_STR("\xed\xbf\xbf")));     /* low surrogate */
 
     /* Blank: nothing a reader would see (names made of these were accepted, issue #15). */
     ASSERT_TRUE(fl_utf8_blank(FL_STR("")));
     ASSERT_TRUE(fl_utf8_blank(FL_STR("  \t")));
-    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xe2\x80\x8b")));             /* U+200B zero width */
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xe2\x80\x8b")));                     /* U+200B zero width */
     ASSERT_TRUE(fl_utf8_blank(FL_STR("\xc2\xa0\xe3\x80\x80\xef\xbb\xbf"))); /* NBSP, ideo., BOM */
     ASSERT_TRUE(fl_utf8_blank(FL_STR("\xe3\x85\xa4\xe2\xa0\x80"))); /* Hangul filler, braille */
-    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xf3\xa0\x80\x81")));        /* U+E0001 tag */
+    ASSERT_TRUE(fl_utf8_blank(FL_STR("\xf3\xa0\x80\x81")));         /* U+E0001 tag */
     ASSERT_TRUE(!fl_utf8_blank(FL_STR(" a ")));
-    ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b" "\xc3\xa9")));
-    ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b\xff")));       /* invalid */
+    ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b"
+                                      "\xc3\xa9")));
+    ASSERT_TRUE(!fl_utf8_blank(FL_STR("\xe2\x80\x8b\xff"))); /* invalid */
     /* Clipping never ends inside a character. */
     ASSERT_EQ(fl_utf8_clip(FL_STR("ab\xe2\x82\xac"), 4).len, 2);
     ASSERT_EQ(fl_utf8_clip(FL_STR("ab\xe2\x82\xac"), 5).len, 5);

@@ -16,8 +16,7 @@ static struct fl_arena *arena;
 static void sign(struct fl_str secret, const char *id, const char *ts, const char *body,
                  struct fl_buf *out)
 {
-    struct fl_str parts[5] = {fl_str_c(id), FL_STR("."), fl_str_c(ts), FL_STR("."),
-                              fl_str_c(body)};
+    struct fl_str parts[5] = {fl_str_c(id), FL_STR("."), fl_str_c(ts), FL_STR("."), fl_str_c(body)};
     unsigned char mac[32];
 
     fl_crypto_hmac_sha256(secret, parts, 5, mac);
@@ -43,32 +42,44 @@ static void test_verify(void)
     fl_buf_put(&both, fl_buf_str(&good));
 
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&good),
-                                fl_str_c(body), now), FL_OK);
+                                fl_str_c(body), now),
+              FL_OK);
     /* Rotation: any one matching signature of several is enough. */
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&both),
-                                fl_str_c(body), now), FL_OK);
+                                fl_str_c(body), now),
+              FL_OK);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&wrong),
-                                fl_str_c(body), now), FL_EAUTH);
+                                fl_str_c(body), now),
+              FL_EAUTH);
     /* A changed body, id or timestamp breaks the signature. */
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&good),
-                                FL_STR("{\"event_id\":\"evt_2\"}"), now), FL_EAUTH);
+                                FL_STR("{\"event_id\":\"evt_2\"}"), now),
+              FL_EAUTH);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_2"), FL_STR("1790000000"), fl_buf_str(&good),
-                                fl_str_c(body), now), FL_EAUTH);
+                                fl_str_c(body), now),
+              FL_EAUTH);
     /* Tolerance: 5 minutes either way. */
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&good),
-                                fl_str_c(body), now + 300), FL_OK);
+                                fl_str_c(body), now + 300),
+              FL_OK);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&good),
-                                fl_str_c(body), now + 301), FL_EAUTH);
+                                fl_str_c(body), now + 301),
+              FL_EAUTH);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), fl_buf_str(&good),
-                                fl_str_c(body), now - 301), FL_EAUTH);
+                                fl_str_c(body), now - 301),
+              FL_EAUTH);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("17900x0000"), fl_buf_str(&good),
-                                fl_str_c(body), now), FL_EAUTH);
+                                fl_str_c(body), now),
+              FL_EAUTH);
     ASSERT_EQ(fl_webhook_verify(FL_STR(""), FL_STR("evt_1"), FL_STR("1790000000"),
-                                fl_buf_str(&good), fl_str_c(body), now), FL_EAUTH);
+                                fl_buf_str(&good), fl_str_c(body), now),
+              FL_EAUTH);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"), FL_STR(""),
-                                fl_str_c(body), now), FL_EAUTH);
+                                fl_str_c(body), now),
+              FL_EAUTH);
     ASSERT_EQ(fl_webhook_verify(secret, FL_STR("evt_1"), FL_STR("1790000000"),
-                                FL_STR("v2,AAAA v1,"), fl_str_c(body), now), FL_EAUTH);
+                                FL_STR("v2,AAAA v1,"), fl_str_c(body), now),
+              FL_EAUTH);
     fl_buf_free(&good);
     fl_buf_free(&wrong);
     fl_buf_free(&both);
@@ -94,12 +105,20 @@ static void test_time(void)
     fl_time_format_db(us, db);
     ASSERT_STREQ(db, "1969-12-31 23:59:59.500000");
     ASSERT_EQ(fl_time_parse_rfc3339(FL_STR("2024-02-29T12:00:00Z"), &us), FL_OK);
-    const char *bad[] = {"2026-11-24 14:42:29Z", "2026-13-24T14:42:29Z", "2026-02-30T14:42:29Z",
-                         "2026-11-24T14:42:29", "2026-11-24T14:42:29.Z", "2026-11-24T24:00:00Z",
-                         "2026-11-24T14:42:29+5:30", "yesterday", "",
-                         "2026-02-29T12:00:00Z", "1900-02-29T00:00:00Z",
-                         "9999-12-31T23:30:00-01:00", "1000-01-01T00:30:00+01:00"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    const char *bad[] = {"2026-11-24 14:42:29Z",
+                         "2026-13-24T14:42:29Z",
+                         "2026-02-30T14:42:29Z",
+                         "2026-11-24T14:42:29",
+                         "2026-11-24T14:42:29.Z",
+                         "2026-11-24T24:00:00Z",
+                         "2026-11-24T14:42:29+5:30",
+                         "yesterday",
+                         "",
+                         "2026-02-29T12:00:00Z",
+                         "1900-02-29T00:00:00Z",
+                         "9999-12-31T23:30:00-01:00",
+                         "1000-01-01T00:30:00+01:00"};
+    for (size_t i = 0; i < FL_COUNTOF(bad); i++) {
         fl_test_checks++;
         if (fl_time_parse_rfc3339(fl_str_c(bad[i]), &us) != FL_EINVAL)
             FAIL_AT("accepted time '%s'", bad[i]);
@@ -114,7 +133,8 @@ static void test_json(void)
     fl_buf_init(&detail, 256);
     ASSERT_EQ(fl_json_parse_object(FL_STR("{\"price\":64.50,\"name\":\"Caf\\u00e9\","
                                           "\"data\":{\"a\":[1,2]}}"),
-                                   arena, f, 3, 0, &detail), FL_OK);
+                                   arena, f, 3, 0, &detail),
+              FL_OK);
     ASSERT_EQ(f[0].type, FL_JSON_NUMBER);
     ASSERT_TRUE(fl_str_eq(f[0].text, FL_STR("64.50"))); /* as sent, never via a double */
     ASSERT_EQ(f[1].type, FL_JSON_STRING);
@@ -126,10 +146,11 @@ static void test_json(void)
               FL_EINVAL);
     ASSERT_CONTAINS(detail.p, "unknown field 'id'");
     ASSERT_EQ(fl_json_parse_object(FL_STR("{\"price\":1,\"id\":2}"), arena, f, 3,
-                                   FL_JSON_IGNORE_UNKNOWN, &detail), FL_OK);
-    const char *bad[] = {"", "[]", "\"x\"", "{", "{\"price\":1}x", "{\"name\":\"\xff\"}",
-                         "{\"price\":1,}"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                                   FL_JSON_IGNORE_UNKNOWN, &detail),
+              FL_OK);
+    const char *bad[] = {
+        "", "[]", "\"x\"", "{", "{\"price\":1}x", "{\"name\":\"\xff\"}", "{\"price\":1,}"};
+    for (size_t i = 0; i < FL_COUNTOF(bad); i++) {
         fl_buf_reset(&detail);
         fl_test_checks++;
         if (fl_json_parse_object(fl_str_c(bad[i]), arena, f, 3, 0, &detail) != FL_EINVAL)

@@ -61,7 +61,7 @@ static void expect_problem(int status, const char *detail_part)
 static void test_live_and_headers(void)
 {
     const char *env[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/api", "PATH_INFO=/health/live",
-                   "HTTP_X_REQUEST_ID=abc-123", NULL};
+                         "HTTP_X_REQUEST_ID=abc-123", NULL};
     char long_id[200];
 
     serve(env);
@@ -89,10 +89,11 @@ static void test_routing(void)
 {
     const char *unknown[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/api", "PATH_INFO=/nope", NULL};
     const char *wrong[] = {"REQUEST_METHOD=POST", "SCRIPT_NAME=/api", "PATH_INFO=/health", NULL};
-    const char *slash[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/api", "PATH_INFO=/health/live/", NULL};
+    const char *slash[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/api", "PATH_INFO=/health/live/",
+                           NULL};
     const char *head[] = {"REQUEST_METHOD=HEAD", "SCRIPT_NAME=", "PATH_INFO=/health/live", NULL};
-    const char *by_uri[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=",
-                      "REQUEST_URI=/api/health/%6Cive?", NULL};
+    const char *by_uri[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=", "REQUEST_URI=/api/health/%6Cive?",
+                            NULL};
 
     serve(unknown);
     expect_problem(404, "\"instance\":\"/api/nope\"");
@@ -118,7 +119,7 @@ static void test_bad_queries(void)
 {
     char big[FL_REQ_QUERY_MAX_BYTES + 64], many[1024];
     const char *env[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/api", "PATH_INFO=/health/live", NULL,
-                   NULL};
+                         NULL};
     static const struct {
         const char *query, *detail;
     } cases[] = {
@@ -131,7 +132,7 @@ static void test_bad_queries(void)
         {"QUERY_STRING=%3Cscript%3E=1", "unknown parameter '<script>'"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < FL_COUNTOF(cases); i++) {
         env[3] = cases[i].query;
         serve(env);
         expect_problem(400, cases[i].detail);
@@ -159,7 +160,7 @@ static void test_bad_queries(void)
 static void test_query_parser(void)
 {
     const char *env[] = {"REQUEST_METHOD=GET", "QUERY_STRING=limit=5&q=caf%C3%A9+au+lait&flag",
-                   "PATH_INFO=/x", NULL};
+                         "PATH_INFO=/x", NULL};
     const char *const allowed[] = {"limit", "q", "flag", NULL};
     struct fl_buf detail;
     const struct fl_str *v;

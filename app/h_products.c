@@ -224,7 +224,6 @@ static bool is_cursor(struct fl_str part)
 /* Appends the client's query without its cursor, re-escaping what is unsafe in a URL. */
 static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
 {
-    static const char hexd[] = "0123456789ABCDEF";
     struct fl_str q = req->query;
     bool first = true;
 
@@ -239,16 +238,7 @@ static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
         if (!first)
             fl_buf_putc(out, '&');
         first = false;
-        for (size_t k = 0; k < part.len; k++) {
-            unsigned char c = (unsigned char)part.p[k];
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                strchr("-._~%=+,:/", c)) {
-                fl_buf_putc(out, (char)c);
-            } else {
-                char e[3] = {'%', hexd[c >> 4], hexd[c & 15]};
-                fl_buf_append(out, e, 3);
-            }
-        }
+        fl_buf_url_escape(out, part, "%=+,:/");
     }
     if (!first)
         fl_buf_putc(out, '&');

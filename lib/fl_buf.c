@@ -101,6 +101,18 @@ void fl_buf_putc(struct fl_buf *b, char c)
     fl_buf_append(b, &c, 1);
 }
 
+void fl_buf_url_escape(struct fl_buf *b, struct fl_str s, const char *keep)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            (c != '\0' && strchr("-._~", c)) || (c != '\0' && strchr(keep, c)))
+            fl_buf_putc(b, (char)c);
+        else
+            fl_buf_appendf(b, "%%%02X", c);
+    }
+}
+
 void fl_buf_vappendf(struct fl_buf *b, const char *fmt, va_list ap)
 {
     va_list copy;

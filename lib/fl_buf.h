@@ -51,6 +51,12 @@ void fl_buf_put(struct fl_buf *b, struct fl_str s);
 /* Appends one byte. */
 void fl_buf_putc(struct fl_buf *b, char c);
 
+/*
+ * Appends s percent-encoded (RFC 3986): unreserved bytes (letters, digits, "-._~") and the
+ * bytes in keep as they are, every other byte as %XX.
+ */
+void fl_buf_url_escape(struct fl_buf *b, struct fl_str s, const char *keep);
+
 /* Appends printf-formatted text. Never pass caller data as fmt. */
 void fl_buf_appendf(struct fl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fl_buf_vappendf(struct fl_buf *b, const char *fmt, va_list ap)

@@ -18,12 +18,11 @@ enum fl_err fl_crypto_random(void *p, size_t n)
 
 void fl_crypto_hex(const void *p, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
     const unsigned char *b = p;
 
     for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
+        out[2 * i] = fl_hex_digits[b[i] >> 4];
+        out[2 * i + 1] = fl_hex_digits[b[i] & 15];
     }
     out[2 * n] = '\0';
 }

@@ -12,12 +12,11 @@
 
 void fl_json_escape(struct fl_buf *b, struct fl_str s)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t run = 0;
 
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        char esc[6] = {'\\', 'u', '0', '0', fl_hex_digits[c >> 4], fl_hex_digits[c & 15]};
         size_t n = 6;
 
         if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)

@@ -48,7 +48,6 @@ void fl_log_set_request_id(const char *id)
 
 void fl_log(enum fl_log_level level, const char *fmt, ...)
 {
-    static const char hex[] = "0123456789abcdef";
     char msg[LINE_MAX_BYTES], line[LINE_MAX_BYTES + 8];
     struct timespec ts;
     struct tm tm;
@@ -74,8 +73,8 @@ void fl_log(enum fl_log_level level, const char *fmt, ...)
         if (c < 0x20 || c == 0x7f) {
             line[o++] = '\\';
             line[o++] = 'x';
-            line[o++] = hex[c >> 4];
-            line[o++] = hex[c & 15];
+            line[o++] = fl_hex_digits[c >> 4];
+            line[o++] = fl_hex_digits[c & 15];
         } else {
             line[o++] = (char)c;
         }

@@ -110,14 +110,7 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
     fl_buf_puts(&form, "grant_type=client_credentials");
     if (cfg->oauth_scope) {
         fl_buf_puts(&form, "&scope=");
-        for (const char *p = cfg->oauth_scope; *p; p++) {
-            unsigned char c = (unsigned char)*p;
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                strchr("-._~", c))
-                fl_buf_putc(&form, (char)c);
-            else
-                fl_buf_appendf(&form, "%%%02X", c);
-        }
+        fl_buf_url_escape(&form, fl_str_c(cfg->oauth_scope), "");
     }
     o->fetches++;
     err = fl_httpc_do(http,

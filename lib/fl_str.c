@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+const char fl_hex_digits[17] = "0123456789abcdef";
+
 struct fl_str fl_str_c(const char *s)
 {
     struct fl_str r = {s, s ? strlen(s) : 0};

@@ -13,6 +13,9 @@
 
 #include "fl_err.h"
 
+/* Lowercase hexadecimal digits, indexed by a nibble. */
+extern const char fl_hex_digits[17];
+
 /* A borrowed byte range; p need not be NUL-terminated. */
 struct fl_str {
     const char *p;

@@ -33,8 +33,22 @@ static void test_buf(void)
     fl_buf_free(&b);
 }
 
+static void test_url_escape(void)
+{
+    struct fl_buf b;
+
+    fl_buf_init(&b, 0);
+    fl_buf_url_escape(&b, FL_STR("a b/c~d\xc3\xa9%&="), "");
+    ASSERT_STREQ(b.p, "a%20b%2Fc~d%C3%A9%25%26%3D");
+    fl_buf_reset(&b);
+    fl_buf_url_escape(&b, FL_STR("x=1+2/%41&"), "%=+/");
+    ASSERT_STREQ(b.p, "x=1+2/%41%26");
+    fl_buf_free(&b);
+}
+
 int main(void)
 {
     test_buf();
+    test_url_escape();
     return fl_test_done("test_buf");
 }

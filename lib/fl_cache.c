@@ -63,8 +63,8 @@ static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
                               bool *hit)
 {
     struct fl_redis_cmd cmds[3] = {
-        {2, {FL_STR("GET"), FL_STR(GEN_KEY)}},
-        {2, {FL_STR("GET"), fl_str_c(lk->key)}},
+        FL_REDIS_CMD(FL_STR("GET"), FL_STR(GEN_KEY)),
+        FL_REDIS_CMD(FL_STR("GET"), fl_str_c(lk->key)),
     };
     struct fl_redis_reply rep[3];
     int64_t g = 0;
@@ -142,7 +142,7 @@ enum fl_cache_state fl_cache_wait(struct fl_redis *r, struct fl_arena *arena,
                                   struct fl_cache_lookup *lk, unsigned wait_ms,
                                   struct fl_cache_entry *fresh)
 {
-    struct fl_redis_cmd held = {2, {FL_STR("EXISTS"), fl_str_c(lk->lock_key)}};
+    struct fl_redis_cmd held = FL_REDIS_CMD(FL_STR("EXISTS"), fl_str_c(lk->lock_key));
     int64_t deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;
     struct fl_redis_reply rep;
     bool hit;
@@ -195,8 +195,8 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
     fl_buf_put(&v, body);
     snprintf(keep_ms, sizeof(keep_ms), "%llu", ((unsigned long long)ttl_s + stale_s) * 1000);
     if (fl_buf_err(&v) == FL_OK) {
-        cmds[0] = (struct fl_redis_cmd){
-            5, {FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v), FL_STR("PX"), fl_str_c(keep_ms)}};
+        cmds[0] = FL_REDIS_CMD(FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v), FL_STR("PX"),
+                               fl_str_c(keep_ms));
         if (lk->locked) {
             cmds[1] = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
             n = 2;
@@ -210,7 +210,7 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
 
 struct fl_redis_cmd fl_cache_invalidate_cmd(void)
 {
-    return (struct fl_redis_cmd){2, {FL_STR("INCR"), FL_STR(GEN_KEY)}};
+    return FL_REDIS_CMD(FL_STR("INCR"), FL_STR(GEN_KEY));
 }
 
 enum fl_err fl_cache_invalidate(struct fl_redis *r, struct fl_arena *arena)

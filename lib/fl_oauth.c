@@ -70,7 +70,7 @@ static void keep(struct fl_oauth *o, struct fl_str token, int64_t expires_ms)
 static bool from_redis(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
                        enum fl_err *err)
 {
-    struct fl_redis_cmd get = {2, {FL_STR("GET"), FL_STR(TOKEN_KEY)}};
+    struct fl_redis_cmd get = FL_REDIS_CMD(FL_STR("GET"), FL_STR(TOKEN_KEY));
     struct fl_redis_reply rep;
     const char *sp;
     int64_t exp;
@@ -142,9 +142,8 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
         char px[24];
         snprintf(px, sizeof(px), "%lld", (long long)(exp - fl_time_wall_ms()));
         if (exp > fl_time_wall_ms() + 1) {
-            struct fl_redis_cmd set = {
-                5,
-                {FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value), FL_STR("PX"), fl_str_c(px)}};
+            struct fl_redis_cmd set = FL_REDIS_CMD(FL_STR("SET"), FL_STR(TOKEN_KEY),
+                                                   fl_buf_str(&value), FL_STR("PX"), fl_str_c(px));
             struct fl_redis_reply rep;
             fl_redis_pipeline(r, arena, &set, 1, &rep);
         }
@@ -177,7 +176,7 @@ static enum fl_err fetch_elected(struct fl_oauth *o, struct fl_redis *r, struct 
 static enum fl_err wait_for_peer(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
                                  int64_t deadline_us)
 {
-    struct fl_redis_cmd held = {2, {FL_STR("EXISTS"), FL_STR(LOCK_KEY)}};
+    struct fl_redis_cmd held = FL_REDIS_CMD(FL_STR("EXISTS"), FL_STR(LOCK_KEY));
     struct fl_redis_reply rep;
     enum fl_err rerr;
 
@@ -228,12 +227,10 @@ void fl_oauth_drop(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *aren
         "local v = redis.call('get', KEYS[1]) "
         "if v and string.sub(v, -string.len(ARGV[1])) == ARGV[1] then "
         "return redis.call('del', KEYS[1]) end return 0";
-    struct fl_redis_cmd cmd = {
-        4, {FL_STR("EVAL"), FL_STR(drop_script), FL_STR("1"), FL_STR(TOKEN_KEY)}};
+    struct fl_redis_cmd cmd =
+        FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(drop_script), FL_STR("1"), FL_STR(TOKEN_KEY), token);
     struct fl_redis_reply rep;
 
-    cmd.argv[4] = token;
-    cmd.argc = 5;
     if (fl_str_eq(token, (struct fl_str){o->token, o->token_len})) {
         o->token_len = 0;
         o->expires_ms = 0;

@@ -101,9 +101,8 @@ bool fl_ratelimit_prepare(const struct fl_config *cfg, const struct fl_req *req,
 
 struct fl_redis_cmd fl_ratelimit_cmd(const struct fl_ratelimit *rl)
 {
-    return (struct fl_redis_cmd){6,
-                                 {FL_STR("EVAL"), FL_STR(script), FL_STR("1"), fl_str_c(rl->key),
-                                  fl_str_c(rl->args[0]), fl_str_c(rl->args[1])}};
+    return FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(script), FL_STR("1"), fl_str_c(rl->key),
+                        fl_str_c(rl->args[0]), fl_str_c(rl->args[1]));
 }
 
 void fl_ratelimit_read(struct fl_ratelimit *rl, const struct fl_redis_reply *reply)

@@ -214,8 +214,7 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
 
 struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, struct fl_str ttl_ms)
 {
-    return (struct fl_redis_cmd){6,
-                                 {FL_STR("SET"), key, token, FL_STR("NX"), FL_STR("PX"), ttl_ms}};
+    return FL_REDIS_CMD(FL_STR("SET"), key, token, FL_STR("NX"), FL_STR("PX"), ttl_ms);
 }
 
 struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)
@@ -225,7 +224,7 @@ struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)
         "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
         "return 0";
 
-    return (struct fl_redis_cmd){5, {FL_STR("EVAL"), FL_STR(script), FL_STR("1"), key, token}};
+    return FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(script), FL_STR("1"), key, token);
 }
 
 int64_t fl_redis_busy_us(const struct fl_redis *r)

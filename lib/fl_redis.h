@@ -34,6 +34,13 @@ struct fl_redis_cmd {
     struct fl_str argv[FL_REDIS_ARGS_MAX];
 };
 
+/*
+ * A command from its arguments (struct fl_str each), counted by the compiler:
+ * FL_REDIS_CMD(FL_STR("GET"), key). More than FL_REDIS_ARGS_MAX does not compile.
+ */
+#define FL_REDIS_CMD(...)                                                                          \
+    ((struct fl_redis_cmd){(int)FL_COUNTOF(((struct fl_str[]){__VA_ARGS__})), {__VA_ARGS__}})
+
 struct fl_redis;
 
 /*

@@ -52,8 +52,8 @@ static bool breaker_admits(const struct fl_upstream_policy *p, struct fl_redis *
                            struct fl_arena *arena, const struct keys *k,
                            struct fl_upstream_result *out)
 {
-    struct fl_redis_cmd get[2] = {{2, {FL_STR("GET"), fl_str_c(k->open)}},
-                                  {2, {FL_STR("GET"), fl_str_c(k->fails)}}};
+    struct fl_redis_cmd get[2] = {FL_REDIS_CMD(FL_STR("GET"), fl_str_c(k->open)),
+                                  FL_REDIS_CMD(FL_STR("GET"), fl_str_c(k->fails))};
     struct fl_redis_reply rep[2], lock;
     int64_t until = 0, fails = 0;
     char px[16];
@@ -87,19 +87,20 @@ static void breaker_record(const struct fl_upstream_policy *p, struct fl_redis *
     char until[24], px[16];
 
     if (!failed) {
-        struct fl_redis_cmd del = {3, {FL_STR("DEL"), fl_str_c(k->fails), fl_str_c(k->trial)}};
+        struct fl_redis_cmd del =
+            FL_REDIS_CMD(FL_STR("DEL"), fl_str_c(k->fails), fl_str_c(k->trial));
         fl_redis_pipeline(r, arena, &del, 1, rep);
         return;
     }
-    struct fl_redis_cmd incr[2] = {{2, {FL_STR("INCR"), fl_str_c(k->fails)}},
-                                   {2, {FL_STR("DEL"), fl_str_c(k->trial)}}};
+    struct fl_redis_cmd incr[2] = {FL_REDIS_CMD(FL_STR("INCR"), fl_str_c(k->fails)),
+                                   FL_REDIS_CMD(FL_STR("DEL"), fl_str_c(k->trial))};
     if (fl_redis_pipeline(r, arena, incr, 2, rep) != FL_OK || rep[0].type != FL_REDIS_INT ||
         rep[0].integer < (long long)p->breaker_failures)
         return;
     snprintf(until, sizeof(until), "%lld", (long long)(fl_time_wall_ms() + p->breaker_open_ms));
     snprintf(px, sizeof(px), "%u", p->breaker_open_ms);
-    struct fl_redis_cmd open = {
-        5, {FL_STR("SET"), fl_str_c(k->open), fl_str_c(until), FL_STR("PX"), fl_str_c(px)}};
+    struct fl_redis_cmd open =
+        FL_REDIS_CMD(FL_STR("SET"), fl_str_c(k->open), fl_str_c(until), FL_STR("PX"), fl_str_c(px));
     fl_redis_pipeline(r, arena, &open, 1, rep);
     fl_log(FL_LOG_WARN, "event=breaker_open upstream=%s failures=%lld", p->name, rep[0].integer);
 }
@@ -119,8 +120,8 @@ int fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redi
     int64_t fails = 0;
 
     keys_for(p, &k);
-    struct fl_redis_cmd get[2] = {{2, {FL_STR("EXISTS"), fl_str_c(k.open)}},
-                                  {2, {FL_STR("GET"), fl_str_c(k.fails)}}};
+    struct fl_redis_cmd get[2] = {FL_REDIS_CMD(FL_STR("EXISTS"), fl_str_c(k.open)),
+                                  FL_REDIS_CMD(FL_STR("GET"), fl_str_c(k.fails))};
     if (fl_redis_pipeline(r, arena, get, 2, rep) != FL_OK)
         return -1;
     if (rep[0].type == FL_REDIS_INT && rep[0].integer == 1)

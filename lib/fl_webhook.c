@@ -116,7 +116,7 @@ static enum fl_err update_product(struct fl_db *db, const struct fl_webhook_even
 
 static bool seen(struct fl_redis *r, struct fl_arena *arena, struct fl_str key)
 {
-    struct fl_redis_cmd cmd = {2, {FL_STR("EXISTS"), key}};
+    struct fl_redis_cmd cmd = FL_REDIS_CMD(FL_STR("EXISTS"), key);
     struct fl_redis_reply rep;
 
     return fl_redis_pipeline(r, arena, &cmd, 1, &rep) == FL_OK && rep.type == FL_REDIS_INT &&
@@ -181,9 +181,9 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
     if (err == FL_OK) {
         /* Remember the event and, when it changed a product, invalidate every cached
          * listing: one round trip. */
-        struct fl_redis_cmd cmds[2] = {
-            {5, {FL_STR("SET"), fl_buf_str(&key), FL_STR("1"), FL_STR("EX"), FL_STR(SEEN_TTL_S)}},
-            fl_cache_invalidate_cmd()};
+        struct fl_redis_cmd cmds[2] = {FL_REDIS_CMD(FL_STR("SET"), fl_buf_str(&key), FL_STR("1"),
+                                                    FL_STR("EX"), FL_STR(SEEN_TTL_S)),
+                                       fl_cache_invalidate_cmd()};
         struct fl_redis_reply rep[2];
         if (fl_redis_pipeline(r, arena, cmds, *out == FL_WEBHOOK_APPLIED ? 2 : 1, rep) != FL_OK &&
             *out == FL_WEBHOOK_APPLIED)

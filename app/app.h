@@ -36,9 +36,6 @@ struct fl_app {
     struct fl_listing_svc listing; /* the listing service, over the connections above */
     struct fl_bulkhead *bulkhead;  /* owned: the pool's seats on API A; NULL: no limit */
     struct fl_buf scratch;         /* reused by each request for error details */
-    unsigned route_index;          /* this request's route, for metrics (0: none matched) */
-    struct fl_ratelimit rl;        /* this request's rate limit, while rl_pending */
-    bool rl_pending;               /* the route limits itself in its own Redis round trip */
 };
 
 struct fl_http;
@@ -74,11 +71,11 @@ unsigned fl_route_index(const struct fl_route *route);
 size_t fl_route_names(const char **names, size_t cap);
 
 /*
- * Applies app->rl's verdict: adds the RateLimit headers and, when the client is over its
- * limit, replaces resp with a 429. Returns true when the request may go on (also when
- * Redis gave no verdict: the limit fails open).
+ * Applies the verdict of req->rate_limit (and clears it): adds the RateLimit headers and,
+ * when the client is over its limit, replaces resp with a 429. Returns true when the request
+ * may go on (also when Redis gave no verdict: the limit fails open).
  */
-bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp);
+bool fl_rate_verdict(const struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 
 /*
  * Finds the route for req's method and path and stores its {segment} in req->route_arg.

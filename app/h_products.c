@@ -314,10 +314,10 @@ static void render_page(struct fl_buf *body, const struct fl_product *rows, size
  * Applies the rate limit's verdict and the listing service's error (detail, when not NULL,
  * says what was not found). Returns true when the page may be sent.
  */
-static bool servable(struct fl_app *app, struct fl_req *req, struct fl_resp *resp, enum fl_err err,
-                     const char *detail)
+static bool servable(const struct fl_app *app, struct fl_req *req, struct fl_resp *resp,
+                     enum fl_err err, const char *detail)
 {
-    if (app->rl_pending && !fl_rate_verdict(app, req, resp))
+    if (req->rate_limit && !fl_rate_verdict(app, req, resp))
         return false;
     if (err == FL_OK)
         return true;
@@ -337,8 +337,7 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
 
     if (!parse_listing(resp, req, &q))
         return;
-    err = fl_listing_page(&app->listing, req->arena, &q, app->rl_pending ? &app->rl : NULL,
-                          render_page, &page);
+    err = fl_listing_page(&app->listing, req->arena, &q, req->rate_limit, render_page, &page);
     if (servable(app, req, resp, err, NULL))
         send_page(resp, req, &page);
 }
@@ -361,8 +360,8 @@ void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *r
 
     if (!parse_id(resp, req, &id))
         return;
-    err = fl_listing_product(&app->listing, req->arena, id, app->rl_pending ? &app->rl : NULL,
-                             render_one_body, &page);
+    err =
+        fl_listing_product(&app->listing, req->arena, id, req->rate_limit, render_one_body, &page);
     snprintf(detail, sizeof(detail), "no product with id %llu", (unsigned long long)id);
     if (servable(app, req, resp, err, detail))
         send_page(resp, req, &page);

@@ -92,11 +92,11 @@ static void install_signals(sigset_t *stop_set)
     sigaddset(stop_set, SIGUSR1);
 }
 
-bool fl_rate_verdict(struct fl_app *app, const struct fl_req *req, struct fl_resp *resp)
+bool fl_rate_verdict(const struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
 {
-    const struct fl_ratelimit *rl = &app->rl;
+    const struct fl_ratelimit *rl = req->rate_limit;
 
-    app->rl_pending = false;
+    req->rate_limit = NULL;
     if (!rl->decided) {
         fl_metrics_add(FL_M_RATELIMIT_FAIL_OPEN, 1);
         return true; /* Redis gave no verdict: fail open, the API stays up */
@@ -118,6 +118,7 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
                      struct fl_resp *resp, struct fl_buf *scratch)
 {
     const struct fl_route *route;
+    struct fl_ratelimit rl; /* lives until the handler returns */
     int64_t queued_ms;
     enum fl_err err;
 
@@ -138,25 +139,26 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
     }
     fl_buf_reset(scratch);
     route = fl_route_match(req, scratch);
-    app->route_index = route ? fl_route_index(route) : 0;
+    req->route_index = route ? fl_route_index(route) : 0;
     if (route == NULL) {
         if (scratch->len == 0) {
             fl_resp_problem(resp, req, 404, NULL, "no such resource");
         } else {
             const char *m = fl_req_env(req, "REQUEST_METHOD");
-            app->route_index = fl_route_path_index(req); /* counted under its path's route */
+            req->route_index = fl_route_path_index(req); /* counted under its path's route */
             fl_resp_problem(resp, req, 405, NULL, "%.32s is not allowed here",
                             m ? m : fl_method_name(req->method));
             fl_resp_header(resp, "Allow", "%s", scratch->p);
         }
         return;
     }
-    app->rl_pending = false;
-    if (!(route->flags & FL_ROUTE_UNLIMITED) && fl_ratelimit_prepare(app->cfg, req, &app->rl)) {
-        if (route->flags & FL_ROUTE_LIMITS_ITSELF) {
-            app->rl_pending = true;
-        } else {
-            fl_ratelimit_check(app->redis, req->arena, &app->rl);
+    if (!(route->flags & FL_ROUTE_UNLIMITED) &&
+        fl_ratelimit_prepare(
+            app->cfg,
+            fl_req_client_addr(req, app->cfg->trusted_proxies, app->cfg->n_trusted_proxies), &rl)) {
+        req->rate_limit = &rl;
+        if (!(route->flags & FL_ROUTE_LIMITS_ITSELF)) {
+            fl_ratelimit_check(app->redis, req->arena, &rl);
             if (!fl_rate_verdict(app, req, resp))
                 return;
         }
@@ -181,6 +183,7 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
         }
     }
     route->handler(app, req, resp);
+    req->rate_limit = NULL; /* rl ends here */
 }
 
 /* Time spent in MySQL, on the primary and the replica. */
@@ -206,7 +209,7 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
         fl_resp_problem(resp, req, 500, NULL, "the response could not be built");
         fl_resp_header(resp, "X-Request-Id", "%s", req->id);
     }
-    fl_metrics_request(app->route_index, (unsigned)req->method, resp->status, total / 1000.0);
+    fl_metrics_request(req->route_index, (unsigned)req->method, resp->status, total / 1000.0);
     fl_metrics_set(FL_M_DB_QUERIES,
                    fl_db_queries(app->db) + fl_db_queries(fl_replica_db(app->replica)));
     fl_metrics_set(FL_M_DB_ERRORS,
@@ -229,7 +232,6 @@ void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
     enum fl_err err;
 
     fl_buf_reset(&app->scratch);
-    app->route_index = 0;
     err = fl_req_init(req, arena, env, fl_str_c(app->cfg->base_path), &app->scratch);
     fl_log_set_request_id(req->id);
     if (err != FL_OK)

@@ -6,10 +6,8 @@
  */
 #include "fl_ratelimit.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 static const char script[] = "local t = redis.call('TIME') "
                              "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
@@ -29,69 +27,12 @@ static const char script[] = "local t = redis.call('TIME') "
                              "* interval)) / interval), "
                              "                     math.ceil((new_tat - now) / 1e6))";
 
-/* True when text is an address inside one of cfg's trusted ranges. */
-static bool trusted(const struct fl_config *cfg, struct fl_str text)
-{
-    unsigned char addr[16];
-    char buf[64];
-    int family;
-
-    if (text.len == 0 || text.len >= sizeof(buf))
-        return false;
-    memcpy(buf, text.p, text.len);
-    buf[text.len] = '\0';
-    family = strchr(buf, ':') ? AF_INET6 : AF_INET;
-    if (inet_pton(family, buf, addr) != 1)
-        return false;
-    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
-        const struct fl_cidr *c = &cfg->trusted_proxies[i];
-        unsigned bits = c->prefix_bits, whole = bits / 8, rest = bits % 8;
-        if (c->family != family || memcmp(addr, c->addr, whole) != 0)
-            continue;
-        if (rest == 0 || ((addr[whole] ^ c->addr[whole]) & (0xff << (8 - rest))) == 0)
-            return true;
-    }
-    return false;
-}
-
-static struct fl_str trim(struct fl_str s)
-{
-    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t'))
-        s.p++, s.len--;
-    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
-bool fl_ratelimit_prepare(const struct fl_config *cfg, const struct fl_req *req,
+bool fl_ratelimit_prepare(const struct fl_config *cfg, struct fl_str client,
                           struct fl_ratelimit *rl)
 {
-    struct fl_str client = fl_str_c(fl_req_env(req, "REMOTE_ADDR"));
-    const char *xff = fl_req_env(req, "HTTP_X_FORWARDED_FOR");
-
     memset(rl, 0, sizeof(*rl));
     if (cfg->rate_limit == 0)
         return false;
-    if (xff && trusted(cfg, client)) {
-        /* Walk from the nearest hop; the first one we do not trust is the client. */
-        struct fl_str list = fl_str_c(xff);
-        while (list.len > 0) {
-            const char *comma = NULL;
-            for (size_t i = list.len; i > 0; i--)
-                if (list.p[i - 1] == ',') {
-                    comma = list.p + i - 1;
-                    break;
-                }
-            struct fl_str hop = trim(
-                comma ? (struct fl_str){comma + 1, list.len - (size_t)(comma + 1 - list.p)} : list);
-            list.len = comma ? (size_t)(comma - list.p) : 0;
-            if (hop.len == 0)
-                continue;
-            client = hop;
-            if (!trusted(cfg, hop))
-                break;
-        }
-    }
     snprintf(rl->key, sizeof(rl->key), "fl:rl:%.*s", (int)(client.len > 64 ? 64 : client.len),
              client.p ? client.p : "");
     snprintf(rl->args[0], sizeof(rl->args[0]), "%u", 1000000u / cfg->rate_limit);

@@ -16,7 +16,6 @@
 #include "fl_config.h"
 #include "fl_err.h"
 #include "fl_redis.h"
-#include "fl_request.h"
 
 struct fl_ratelimit {
     char key[80];     /* fl:rl:<client address> */
@@ -28,11 +27,8 @@ struct fl_ratelimit {
     long long retry_after_s; /* when refused: seconds until one request is allowed, >= 1 */
 };
 
-/*
- * Prepares rl for req's client: REMOTE_ADDR, or, when it is one of FL_TRUSTED_PROXIES, the
- * last X-Forwarded-For hop that is not. Returns false when limiting is off.
- */
-bool fl_ratelimit_prepare(const struct fl_config *cfg, const struct fl_req *req,
+/* Prepares rl for the client at address client. Returns false when limiting is off. */
+bool fl_ratelimit_prepare(const struct fl_config *cfg, struct fl_str client,
                           struct fl_ratelimit *rl);
 
 /* The command that decides rl (borrows rl's buffers: keep rl alive while it is used). */

@@ -6,7 +6,9 @@
  */
 #include "fl_request.h"
 
+#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "fl_crypto.h"
 
@@ -265,4 +267,53 @@ const struct fl_str *fl_req_param(const struct fl_req *req, const char *name)
             return &req->params[i].value;
     }
     return NULL;
+}
+
+/* True when text is an address inside one of the n ranges of trusted. */
+static bool trusted_addr(const struct fl_cidr *trusted, size_t n, struct fl_str text)
+{
+    unsigned char addr[16];
+    char buf[64];
+    int family;
+
+    if (text.len == 0 || text.len >= sizeof(buf))
+        return false;
+    memcpy(buf, text.p, text.len);
+    buf[text.len] = '\0';
+    family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(family, buf, addr) != 1)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_cidr *c = &trusted[i];
+        unsigned bits = c->prefix_bits, whole = bits / 8, rest = bits % 8;
+        if (c->family != family || memcmp(addr, c->addr, whole) != 0)
+            continue;
+        if (rest == 0 || ((addr[whole] ^ c->addr[whole]) & (0xff << (8 - rest))) == 0)
+            return true;
+    }
+    return false;
+}
+
+struct fl_str fl_req_client_addr(const struct fl_req *req, const struct fl_cidr *trusted, size_t n)
+{
+    struct fl_str client = fl_str_c(fl_req_env(req, "REMOTE_ADDR"));
+    struct fl_str list = fl_str_c(fl_req_env(req, "HTTP_X_FORWARDED_FOR"));
+
+    if (!trusted_addr(trusted, n, client))
+        return client;
+    /* Walk from the nearest hop; the first one we do not trust is the client. */
+    while (list.len > 0) {
+        const char *comma = memrchr(list.p, ',', list.len);
+        struct fl_str hop =
+            comma ? (struct fl_str){comma + 1, list.len - (size_t)(comma + 1 - list.p)} : list;
+
+        list.len = comma ? (size_t)(comma - list.p) : 0;
+        hop = fl_str_trim(hop);
+        if (hop.len == 0)
+            continue;
+        client = hop;
+        if (!trusted_addr(trusted, n, hop))
+            break;
+    }
+    return client;
 }

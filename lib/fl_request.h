@@ -14,6 +14,7 @@
 
 #include "fl_arena.h"
 #include "fl_buf.h"
+#include "fl_config.h"
 #include "fl_err.h"
 #include "fl_str.h"
 
@@ -39,6 +40,8 @@ struct fl_param {
     struct fl_str value; /* decoded, valid UTF-8, no control characters */
 };
 
+struct fl_ratelimit;
+
 struct fl_req {
     struct fl_arena *arena; /* borrowed; owns everything below */
     const char *const *env; /* borrowed NAME=VALUE parameters, NULL-terminated */
@@ -49,6 +52,9 @@ struct fl_req {
     struct fl_param *params; /* after fl_req_parse_query */
     size_t n_params;
     struct fl_str route_arg;          /* the {id} segment of the matched route, if any */
+    unsigned route_index;             /* the matched route's metrics index (0: none matched) */
+    struct fl_ratelimit *rate_limit;  /* a verdict the route sends in its own Redis round trip;
+                                         NULL when none is pending (owned by the dispatcher) */
     uint64_t content_length;          /* 0 when absent */
     struct fl_str body;               /* after fl_http_read_body */
     char id[FL_REQ_ID_MAX_BYTES + 1]; /* request id, NUL-terminated */
@@ -62,6 +68,12 @@ struct fl_req {
  */
 enum fl_err fl_req_init(struct fl_req *req, struct fl_arena *arena, const char *const *env,
                         struct fl_str base_path, struct fl_buf *detail);
+
+/*
+ * The client's address: REMOTE_ADDR, or, when that is inside one of the n ranges of trusted
+ * (FL_TRUSTED_PROXIES), the last X-Forwarded-For hop that is not. Borrowed from req.
+ */
+struct fl_str fl_req_client_addr(const struct fl_req *req, const struct fl_cidr *trusted, size_t n);
 
 /* Returns the value of parameter name (e.g. "CONTENT_TYPE", "HTTP_X_REQUEST_ID") or NULL. */
 const char *fl_req_env(const struct fl_req *req, const char *name);

@@ -175,6 +175,15 @@ static bool next_char(struct fl_str s, size_t *i, uint32_t *cp)
     return true;
 }
 
+struct fl_str fl_str_trim(struct fl_str s)
+{
+    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t'))
+        s.p++, s.len--;
+    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
 struct fl_str fl_utf8_clip(struct fl_str s, size_t max)
 {
     if (s.len <= max)

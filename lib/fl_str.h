@@ -76,6 +76,9 @@ bool fl_utf8_valid(struct fl_str s);
  */
 bool fl_utf8_blank(struct fl_str s);
 
+/* s without its leading and trailing spaces and tabs. */
+struct fl_str fl_str_trim(struct fl_str s);
+
 /* At most max bytes of UTF-8 s, cut at a character boundary: s itself when it fits. */
 struct fl_str fl_utf8_clip(struct fl_str s, size_t max);
 

@@ -41,12 +41,17 @@ def tables_locked(s, mock, seconds):
                     "UNLOCK TABLES" % seconds], check=True, stdout=subprocess.DEVNULL)
 
 
-def mysql_hung(s, mock, seconds):
-    s.mysql_stop_signal(signal.SIGSTOP)
+def hung(send_signal, seconds):
+    """The server accepts and never answers (SIGSTOP) for seconds."""
+    send_signal(signal.SIGSTOP)
     try:
         time.sleep(seconds)
     finally:
-        s.mysql_stop_signal(signal.SIGCONT)
+        send_signal(signal.SIGCONT)
+
+
+def mysql_hung(s, mock, seconds):
+    hung(s.mysql_stop_signal, seconds)
 
 
 def mysql_killed(s, mock, seconds):
@@ -56,11 +61,7 @@ def mysql_killed(s, mock, seconds):
 
 
 def redis_hung(s, mock, seconds):
-    s.redis_stop_signal(signal.SIGSTOP)
-    try:
-        time.sleep(seconds)
-    finally:
-        s.redis_stop_signal(signal.SIGCONT)
+    hung(s.redis_stop_signal, seconds)
 
 
 FAULTS = (("API A hangs, 24 external callers", api_a_hangs),

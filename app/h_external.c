@@ -41,10 +41,13 @@ void fl_api_a_policy(const struct fl_config *cfg, struct fl_upstream_policy *out
     };
 }
 
-static const enum fl_metric outcome_metric[FL_UPSTREAM__MAX] = {
-    [FL_UPSTREAM_OK] = FL_M_UPSTREAM_OK,         [FL_UPSTREAM_NOT_FOUND] = FL_M_UPSTREAM_NOT_FOUND,
-    [FL_UPSTREAM_FAILED] = FL_M_UPSTREAM_FAILED, [FL_UPSTREAM_TIMED_OUT] = FL_M_UPSTREAM_TIMED_OUT,
-    [FL_UPSTREAM_OPEN] = FL_M_UPSTREAM_REJECTED,
+/* The outcome counter of a call that ended with err (fl_upstream_get's results). */
+static const enum fl_metric outcome_metric[FL_ERR__MAX] = {
+    [FL_OK] = FL_M_UPSTREAM_OK,
+    [FL_ENOTFOUND] = FL_M_UPSTREAM_NOT_FOUND,
+    [FL_EUPSTREAM] = FL_M_UPSTREAM_FAILED,
+    [FL_ETIMEOUT] = FL_M_UPSTREAM_TIMED_OUT,
+    [FL_EUNAVAIL] = FL_M_UPSTREAM_REJECTED,
 };
 
 void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
@@ -53,6 +56,7 @@ void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_re
     struct fl_upstream_policy policy;
     struct fl_upstream_result r;
     struct fl_buf url;
+    enum fl_err err;
 
     if (!valid_id(req->route_arg)) {
         fl_resp_problem(resp, req, 400, "invalid-parameter",
@@ -75,26 +79,26 @@ void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_re
     fl_buf_init(&url, 4096);
     fl_buf_appendf(&url, "%s/%.*s", cfg->api_a_url, (int)req->route_arg.len, req->route_arg.p);
     fl_buf_init(&r.body, (size_t)1 << 20);
-    fl_upstream_get(&policy, app->http, app->oauth, app->redis, req->arena, url.p, &r);
+    err = fl_upstream_get(&policy, app->http, app->oauth, app->redis, req->arena, url.p, &r);
     fl_bulkhead_leave(app->bulkhead);
-    fl_metrics_add(outcome_metric[r.outcome], 1);
+    fl_metrics_add(outcome_metric[err], 1);
     if (r.tries > 1)
         fl_metrics_add(FL_M_UPSTREAM_RETRIES, r.tries - 1);
-    switch (r.outcome) {
-    case FL_UPSTREAM_OK:
+    switch (err) {
+    case FL_OK:
         resp->content_type = FL_CT_JSON;
         fl_buf_puts(&resp->body, "{\"status\":\"success\",\"source\":\"external_api\",\"data\":");
         fl_buf_put(&resp->body, fl_buf_str(&r.body));
         fl_buf_puts(&resp->body, "}\n");
         break;
-    case FL_UPSTREAM_NOT_FOUND:
+    case FL_ENOTFOUND:
         fl_resp_problem(resp, req, 404, NULL, "the external API has no product with this id");
         break;
-    case FL_UPSTREAM_TIMED_OUT:
+    case FL_ETIMEOUT:
         fl_resp_problem(resp, req, 504, "upstream-timeout",
                         "the external API did not answer within %u ms", cfg->api_a_deadline_ms);
         break;
-    case FL_UPSTREAM_OPEN:
+    case FL_EUNAVAIL:
         fl_resp_problem(resp, req, 503, "upstream-unavailable",
                         "the external API is failing; try again later");
         fl_resp_header(resp, "Retry-After", "%u", r.retry_after_s);

@@ -10,14 +10,15 @@ void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
     const char *routes[FL_METRICS_ROUTES_MAX], *methods[FL_METHOD__MAX];
     struct fl_upstream_policy policy;
     size_t n_routes = fl_route_names(routes, FL_METRICS_ROUTES_MAX);
-    int circuit;
+    enum fl_breaker_state circuit;
 
     for (int m = 0; m < FL_METHOD__MAX; m++)
         methods[m] = fl_method_name((enum fl_method)m);
     fl_api_a_policy(app->cfg, &policy);
-    circuit = fl_upstream_breaker_state(&policy, app->redis, req->arena);
+    if (fl_upstream_breaker_state(&policy, app->redis, req->arena, &circuit) != FL_OK)
+        circuit = FL_BREAKER_CLOSED; /* Redis is down: no breaker is shared, none is open */
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     fl_resp_header(resp, "Cache-Control", "no-store");
     fl_metrics_render(app->cfg->metrics_dir, routes, n_routes, methods, FL_METHOD__MAX,
-                      circuit < 0 ? 0 : circuit, &resp->body);
+                      (int)circuit, &resp->body);
 }

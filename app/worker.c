@@ -113,45 +113,65 @@ bool fl_rate_verdict(const struct fl_app *app, struct fl_req *req, struct fl_res
     return rl->allowed;
 }
 
+/*
+ * Refuses, before any work, a request that waited past the queue budget (its client has
+ * likely given up) or whose body is over the largest any route takes. Returns true when
+ * resp holds the refusal.
+ */
+static bool refused_at_the_door(const struct fl_app *app, const struct fl_req *req,
+                                struct fl_resp *resp)
+{
+    int64_t queued_ms = fl_req_queued_ms(req, fl_time_wall_ms());
+
+    if (app->cfg->queue_budget_ms && queued_ms > (int64_t)app->cfg->queue_budget_ms) {
+        fl_metrics_add(FL_M_SHED, 1);
+        fl_resp_problem(resp, req, 503, "overloaded", "the request waited %lld ms for a worker",
+                        (long long)queued_ms);
+        fl_resp_header(resp, "Retry-After", "1");
+        return true;
+    }
+    if (req->content_length > FL_BODY_MAX_BYTES) {
+        fl_resp_problem(resp, req, 413, NULL, "the request body is over %zu bytes",
+                        FL_BODY_MAX_BYTES);
+        return true;
+    }
+    return false;
+}
+
+/* Finds req's route, or answers 404, or 405 with Allow (the methods listed in scratch). */
+static const struct fl_route *route_or_refuse(struct fl_req *req, struct fl_resp *resp,
+                                              struct fl_buf *scratch)
+{
+    const struct fl_route *route;
+    const char *m;
+
+    fl_buf_reset(scratch);
+    route = fl_route_match(req, scratch);
+    if (route != NULL) {
+        req->route_index = fl_route_index(route);
+    } else if (scratch->len == 0) {
+        fl_resp_problem(resp, req, 404, NULL, "no such resource");
+    } else {
+        m = fl_req_env(req, "REQUEST_METHOD");
+        req->route_index = fl_route_path_index(req); /* counted under its path's route */
+        fl_resp_problem(resp, req, 405, NULL, "%.32s is not allowed here",
+                        m ? m : fl_method_name(req->method));
+        fl_resp_header(resp, "Allow", "%s", scratch->p);
+    }
+    return route;
+}
+
 /* Everything between accept and send: routing, limits, query, body, handler. */
 static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *req,
                      struct fl_resp *resp, struct fl_buf *scratch)
 {
     const struct fl_route *route;
     struct fl_ratelimit rl; /* lives until the handler returns */
-    int64_t queued_ms;
     enum fl_err err;
 
-    /* Waited past the queue budget: its client has likely given up; refuse, do no work. */
-    queued_ms = fl_req_queued_ms(req, fl_time_wall_ms());
-    if (app->cfg->queue_budget_ms && queued_ms > (int64_t)app->cfg->queue_budget_ms) {
-        fl_metrics_add(FL_M_SHED, 1);
-        fl_resp_problem(resp, req, 503, "overloaded", "the request waited %lld ms for a worker",
-                        (long long)queued_ms);
-        fl_resp_header(resp, "Retry-After", "1");
+    if (refused_at_the_door(app, req, resp) ||
+        (route = route_or_refuse(req, resp, scratch)) == NULL)
         return;
-    }
-    /* Over the largest body any route takes: refused before anything else is looked at. */
-    if (req->content_length > FL_BODY_MAX_BYTES) {
-        fl_resp_problem(resp, req, 413, NULL, "the request body is over %zu bytes",
-                        FL_BODY_MAX_BYTES);
-        return;
-    }
-    fl_buf_reset(scratch);
-    route = fl_route_match(req, scratch);
-    req->route_index = route ? fl_route_index(route) : 0;
-    if (route == NULL) {
-        if (scratch->len == 0) {
-            fl_resp_problem(resp, req, 404, NULL, "no such resource");
-        } else {
-            const char *m = fl_req_env(req, "REQUEST_METHOD");
-            req->route_index = fl_route_path_index(req); /* counted under its path's route */
-            fl_resp_problem(resp, req, 405, NULL, "%.32s is not allowed here",
-                            m ? m : fl_method_name(req->method));
-            fl_resp_header(resp, "Allow", "%s", scratch->p);
-        }
-        return;
-    }
     if (!(route->flags & FL_ROUTE_UNLIMITED) &&
         fl_ratelimit_prepare(
             app->cfg,

@@ -16,6 +16,7 @@ static const char *const texts[FL_ERR__MAX] = {
     [FL_ENOMEM] = "out of memory",
     [FL_EIO] = "i/o error",
     [FL_ELIMITED] = "rate limited",
+    [FL_EUNAVAIL] = "unavailable for now",
 };
 
 const char *fl_strerror(enum fl_err err)

@@ -21,6 +21,7 @@ enum fl_err {
     FL_ENOMEM,    /* allocation failed */
     FL_EIO,       /* a local read or write failed */
     FL_ELIMITED,  /* the client is over its rate limit */
+    FL_EUNAVAIL,  /* a dependency refuses calls for now (a circuit breaker is open) */
     FL_ERR__MAX
 };
 

@@ -169,6 +169,9 @@ void fl_resp_error(struct fl_resp *resp, const struct fl_req *req, enum fl_err e
     case FL_ELIMITED:
         status = 429, generic = "too many requests";
         break;
+    case FL_EUNAVAIL:
+        status = 503, generic = "a service this needs is unavailable for now";
+        break;
     default:
         status = 500, generic = "internal error";
         break;

@@ -48,7 +48,8 @@ void fl_resp_problem(struct fl_resp *resp, const struct fl_req *req, int status,
 /*
  * Replaces the response with the problem that err stands for: FL_EINVAL 400, FL_ENOTFOUND
  * 404, FL_ECONFLICT 409, FL_ETOOBIG 413, FL_EAUTH 401, FL_ETIMEOUT 504, FL_EUPSTREAM 502,
- * FL_EDB and FL_ECACHE 503, anything else 500. detail may be NULL for a generic one.
+ * FL_EDB, FL_ECACHE and FL_EUNAVAIL 503 (with Retry-After), FL_ELIMITED 429, anything else
+ * 500. detail may be NULL for a generic one.
  */
 void fl_resp_error(struct fl_resp *resp, const struct fl_req *req, enum fl_err err,
                    const char *detail);

@@ -47,10 +47,10 @@ static bool retryable_status(long s)
     return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
-/* Returns false (with out filled) when the breaker refuses the call. */
+/* Returns false (with the seconds until it may admit one in retry_after_s) when the breaker
+ * refuses the call. */
 static bool breaker_admits(const struct fl_upstream_policy *p, struct fl_redis *r,
-                           struct fl_arena *arena, const struct keys *k,
-                           struct fl_upstream_result *out)
+                           struct fl_arena *arena, const struct keys *k, unsigned *retry_after_s)
 {
     struct fl_redis_cmd get[2] = {FL_REDIS_CMD(FL_STR("GET"), fl_str_c(k->open)),
                                   FL_REDIS_CMD(FL_STR("GET"), fl_str_c(k->fails))};
@@ -62,8 +62,7 @@ static bool breaker_admits(const struct fl_upstream_policy *p, struct fl_redis *
         return true;
     if (rep[0].type == FL_REDIS_STR && fl_str_to_i64(rep[0].str, 0, INT64_MAX, &until) == FL_OK) {
         int64_t left = until - fl_time_wall_ms();
-        out->outcome = FL_UPSTREAM_OPEN;
-        out->retry_after_s = left > 1000 ? (unsigned)((left + 999) / 1000) : 1;
+        *retry_after_s = left > 1000 ? (unsigned)((left + 999) / 1000) : 1;
         return false;
     }
     if (rep[1].type == FL_REDIS_STR)
@@ -75,8 +74,7 @@ static bool breaker_admits(const struct fl_upstream_policy *p, struct fl_redis *
     struct fl_redis_cmd set = fl_redis_lock_cmd(fl_str_c(k->trial), FL_STR("1"), fl_str_c(px));
     if (fl_redis_pipeline(r, arena, &set, 1, &lock) != FL_OK || lock.type == FL_REDIS_STATUS)
         return true;
-    out->outcome = FL_UPSTREAM_OPEN;
-    out->retry_after_s = 1;
+    *retry_after_s = 1;
     return false;
 }
 
@@ -112,8 +110,8 @@ static void keys_for(const struct fl_upstream_policy *p, struct keys *k)
     snprintf(k->trial, sizeof(k->trial), "fl:breaker:%s:trial", p->name);
 }
 
-int fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redis *r,
-                              struct fl_arena *arena)
+enum fl_err fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redis *r,
+                                      struct fl_arena *arena, enum fl_breaker_state *out)
 {
     struct keys k;
     struct fl_redis_reply rep[2];
@@ -123,85 +121,106 @@ int fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redi
     struct fl_redis_cmd get[2] = {FL_REDIS_CMD(FL_STR("EXISTS"), fl_str_c(k.open)),
                                   FL_REDIS_CMD(FL_STR("GET"), fl_str_c(k.fails))};
     if (fl_redis_pipeline(r, arena, get, 2, rep) != FL_OK)
-        return -1;
-    if (rep[0].type == FL_REDIS_INT && rep[0].integer == 1)
-        return 1;
+        return FL_ECACHE;
     if (rep[1].type == FL_REDIS_STR)
         fl_str_to_i64(rep[1].str, 0, INT64_MAX, &fails);
-    return fails >= (int64_t)p->breaker_failures ? 2 : 0;
+    if (rep[0].type == FL_REDIS_INT && rep[0].integer == 1)
+        *out = FL_BREAKER_OPEN;
+    else
+        *out = fails >= (int64_t)p->breaker_failures ? FL_BREAKER_HALF_OPEN : FL_BREAKER_CLOSED;
+    return FL_OK;
 }
 
-void fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
-                     struct fl_oauth *oauth, struct fl_redis *r, struct fl_arena *arena,
-                     const char *url, struct fl_upstream_result *out)
+/* What one try's answer means for the call. */
+enum verdict {
+    DONE,    /* the call ends with this answer */
+    RETRY,   /* a transient failure: try again after a backoff, if time allows */
+    REFRESH, /* 401: the token was revoked or expired early */
+    GIVE_UP, /* a failure a retry would not fix */
+};
+
+/* Sends one try bounded by timeout_ms; *err is the call's result should it end here. */
+static enum verdict one_try(struct fl_httpc *http, const char *url, struct fl_str token,
+                            unsigned timeout_ms, struct fl_httpc_response *resp, enum fl_err *err)
+{
+    char auth[4200];
+    const char *headers[] = {auth, "Accept: application/json", NULL};
+
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %.*s", (int)token.len, token.p);
+    *err = fl_httpc_do(
+        http, &(struct fl_httpc_request){"GET", url, headers, FL_STR_NULL, NULL, NULL, timeout_ms},
+        resp);
+    if (*err == FL_ETIMEOUT || *err == FL_EUPSTREAM)
+        return RETRY;
+    if (*err != FL_OK)
+        return GIVE_UP; /* oversized: not something a retry fixes */
+    if (resp->status >= 200 && resp->status < 300) {
+        *err = fl_json_valid(fl_buf_str(&resp->body)) ? FL_OK : FL_EUPSTREAM;
+        return DONE;
+    }
+    *err = resp->status == 404 ? FL_ENOTFOUND : FL_EUPSTREAM;
+    if (resp->status == 404)
+        return DONE;
+    if (resp->status == 401)
+        return REFRESH;
+    return retryable_status(resp->status) ? RETRY : GIVE_UP;
+}
+
+/* Sleeps the backoff before the next try; false when it would outlive the deadline. */
+static bool backed_off(const struct fl_upstream_policy *p, unsigned attempt,
+                       const struct fl_httpc_response *resp, int64_t deadline)
+{
+    int64_t wait = backoff_us(p, attempt);
+
+    if (resp->retry_after_ms >= 0 && resp->retry_after_ms * 1000 > wait)
+        wait = resp->retry_after_ms * 1000;
+    if (fl_time_mono_us() + wait >= deadline)
+        return false; /* give up now, not later */
+    sleep_us(wait);
+    return true;
+}
+
+enum fl_err fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
+                            struct fl_oauth *oauth, struct fl_redis *r, struct fl_arena *arena,
+                            const char *url, struct fl_upstream_result *out)
 {
     int64_t deadline = fl_time_mono_us() + (int64_t)p->deadline_ms * 1000;
     struct fl_httpc_response resp = {.body = out->body};
-    char auth[4200];
-    const char *headers[] = {auth, "Accept: application/json", NULL};
     struct fl_str token;
     struct keys k;
     bool refreshed = false;
+    unsigned attempt = 0;
     enum fl_err err;
 
     out->tries = 0;
-    out->outcome = FL_UPSTREAM_FAILED;
     keys_for(p, &k);
-    if (!breaker_admits(p, r, arena, &k, out))
-        return;
-
+    if (!breaker_admits(p, r, arena, &k, &out->retry_after_s))
+        return FL_EUNAVAIL;
     err = fl_oauth_token(oauth, r, http, arena, deadline, &token);
-    for (unsigned attempt = 0; err == FL_OK;) {
-        int64_t left_ms = (deadline - fl_time_mono_us()) / 1000, wait;
-        bool retry = false;
+    while (err == FL_OK) {
+        int64_t left_ms = (deadline - fl_time_mono_us()) / 1000;
+        enum verdict v;
 
         if (left_ms <= 0) {
             err = FL_ETIMEOUT;
             break;
         }
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %.*s", (int)token.len, token.p);
-        err = fl_httpc_do(
-            http,
-            &(struct fl_httpc_request){"GET", url, headers, FL_STR_NULL, NULL, NULL,
-                                       left_ms < p->timeout_ms ? (unsigned)left_ms : p->timeout_ms},
-            &resp);
+        v = one_try(http, url, token, left_ms < p->timeout_ms ? (unsigned)left_ms : p->timeout_ms,
+                    &resp, &err);
         out->tries++;
-        if (err == FL_ETIMEOUT || err == FL_EUPSTREAM) {
-            retry = true;
-        } else if (err != FL_OK) {
-            break; /* oversized: not something a retry fixes */
-        } else if (resp.status >= 200 && resp.status < 300) {
-            out->outcome =
-                fl_json_valid(fl_buf_str(&resp.body)) ? FL_UPSTREAM_OK : FL_UPSTREAM_FAILED;
-            break;
-        } else if (resp.status == 404) {
-            out->outcome = FL_UPSTREAM_NOT_FOUND;
-            break;
-        } else if (resp.status == 401 && !refreshed) {
-            /* Our token was revoked or expired early: drop it, get a new one, try again. */
+        if (v == REFRESH && !refreshed) {
             refreshed = true;
             fl_oauth_drop(oauth, r, arena, token);
             err = fl_oauth_token(oauth, r, http, arena, deadline, &token);
             continue;
-        } else {
-            retry = retryable_status(resp.status);
-            err = FL_EUPSTREAM;
         }
-        if (!retry || attempt == p->retries)
+        if (v != RETRY || attempt == p->retries || !backed_off(p, attempt++, &resp, deadline))
             break;
-        wait = backoff_us(p, attempt);
-        if (resp.retry_after_ms >= 0 && resp.retry_after_ms * 1000 > wait)
-            wait = resp.retry_after_ms * 1000;
-        if (fl_time_mono_us() + wait >= deadline)
-            break; /* the wait would outlive the deadline: give up now, not later */
-        sleep_us(wait);
-        attempt++;
         err = FL_OK;
     }
     out->body = resp.body;
-    if (out->outcome == FL_UPSTREAM_FAILED && err == FL_ETIMEOUT)
-        out->outcome = FL_UPSTREAM_TIMED_OUT;
-    if (out->outcome != FL_UPSTREAM_OPEN)
-        breaker_record(p, r, arena, &k,
-                       out->outcome == FL_UPSTREAM_FAILED || out->outcome == FL_UPSTREAM_TIMED_OUT);
+    if (err != FL_OK && err != FL_ENOTFOUND && err != FL_ETIMEOUT)
+        err = FL_EUPSTREAM;
+    breaker_record(p, r, arena, &k, err == FL_EUPSTREAM || err == FL_ETIMEOUT);
+    return err;
 }

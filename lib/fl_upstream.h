@@ -29,32 +29,27 @@ struct fl_upstream_policy {
     unsigned breaker_open_ms;  /* 30000 */
 };
 
-enum fl_upstream_outcome {
-    FL_UPSTREAM_OK,        /* 2xx with a JSON body: in body */
-    FL_UPSTREAM_NOT_FOUND, /* the upstream said 404 */
-    FL_UPSTREAM_FAILED,    /* gave up: 502 */
-    FL_UPSTREAM_TIMED_OUT, /* the deadline ran out: 504 */
-    FL_UPSTREAM_OPEN,      /* the breaker is open: 503 with retry_after_s */
-    FL_UPSTREAM__MAX
-};
-
 struct fl_upstream_result {
-    enum fl_upstream_outcome outcome;
     unsigned tries;         /* requests sent */
-    unsigned retry_after_s; /* for FL_UPSTREAM_OPEN */
-    struct fl_buf body;     /* initialised by the caller; the JSON on FL_UPSTREAM_OK */
+    unsigned retry_after_s; /* for FL_EUNAVAIL: when the breaker lets a call through */
+    struct fl_buf body;     /* initialised by the caller; the JSON on FL_OK */
 };
 
 /*
  * GETs url under policy p. out->body must be initialised (its cap bounds the body). Never
- * takes longer than the deadline plus a few milliseconds.
+ * takes longer than the deadline plus a few milliseconds. Returns FL_OK (a 2xx with a JSON
+ * body, in out->body); FL_ENOTFOUND when the upstream said 404; FL_ETIMEOUT when the
+ * deadline ran out; FL_EUNAVAIL when the breaker is open (out->retry_after_s); FL_EUPSTREAM
+ * when it gave up otherwise.
  */
-void fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
-                     struct fl_oauth *oauth, struct fl_redis *r, struct fl_arena *arena,
-                     const char *url, struct fl_upstream_result *out);
+enum fl_err fl_upstream_get(const struct fl_upstream_policy *p, struct fl_httpc *http,
+                            struct fl_oauth *oauth, struct fl_redis *r, struct fl_arena *arena,
+                            const char *url, struct fl_upstream_result *out);
 
-/* The breaker's state for metrics: 0 closed, 1 open, 2 half-open, -1 unknown (no Redis). */
-int fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redis *r,
-                              struct fl_arena *arena);
+enum fl_breaker_state { FL_BREAKER_CLOSED, FL_BREAKER_OPEN, FL_BREAKER_HALF_OPEN };
+
+/* Reads the breaker's state into out. Returns FL_OK, or FL_ECACHE when Redis is down. */
+enum fl_err fl_upstream_breaker_state(const struct fl_upstream_policy *p, struct fl_redis *r,
+                                      struct fl_arena *arena, enum fl_breaker_state *out);
 
 #endif

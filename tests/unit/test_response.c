@@ -54,9 +54,10 @@ static void test_error_statuses(void)
         int status;
         int retry_after;
     } cases[] = {
-        {FL_EINVAL, 400, 0}, {FL_ENOTFOUND, 404, 0}, {FL_ECONFLICT, 409, 0}, {FL_ETOOBIG, 413, 0},
-        {FL_EAUTH, 401, 0},  {FL_ETIMEOUT, 504, 0},  {FL_EUPSTREAM, 502, 0}, {FL_EDB, 503, 1},
-        {FL_ECACHE, 503, 1}, {FL_ELIMITED, 429, 0},  {FL_ENOMEM, 500, 0},    {FL_EIO, 500, 0},
+        {FL_EINVAL, 400, 0},   {FL_ENOTFOUND, 404, 0}, {FL_ECONFLICT, 409, 0}, {FL_ETOOBIG, 413, 0},
+        {FL_EAUTH, 401, 0},    {FL_ETIMEOUT, 504, 0},  {FL_EUPSTREAM, 502, 0}, {FL_EDB, 503, 1},
+        {FL_ECACHE, 503, 1},   {FL_ELIMITED, 429, 0},  {FL_ENOMEM, 500, 0},    {FL_EIO, 500, 0},
+        {FL_EUNAVAIL, 503, 1},
     };
 
     for (size_t i = 0; i < FL_COUNTOF(cases); i++) {

@@ -49,7 +49,7 @@ int fl_ctl_migrate(const struct fl_config *cfg, int argc, char **argv)
         fl_db_query(db, take_lock, NULL, 0, set_flag, &locked) != FL_OK || !locked) {
         fputs("farmlokal-ctl: migrate: cannot reach the database or take the migration lock\n",
               stderr);
-        goto out;
+        goto unlock;
     }
     for (size_t i = 0; i < fl_n_migrations; i++) {
         const struct fl_migration *m = &fl_migrations[i];
@@ -57,21 +57,21 @@ int fl_ctl_migrate(const struct fl_config *cfg, int argc, char **argv)
         bool done = false;
 
         if (fl_db_query(db, is_applied, args, 1, set_flag, &done) != FL_OK)
-            goto out;
+            goto unlock;
         if (done)
             continue;
         if (fl_db_exec_script(db, (struct fl_str){m->sql, m->len}) != FL_OK ||
             fl_db_exec(db, record, args, 2, NULL, NULL) != FL_OK) {
             fprintf(stderr, "farmlokal-ctl: migrate: %s failed (see the log line above)\n",
                     m->name);
-            goto out;
+            goto unlock;
         }
         printf("applied %s\n", m->name);
         applied++;
     }
     printf("schema up to date (%u applied, %zu known)\n", applied, fl_n_migrations);
     status = 0;
-out:
+unlock:
     if (locked)
         fl_db_query(db, release_lock, NULL, 0, set_flag, &locked);
     fl_db_free(db);

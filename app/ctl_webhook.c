@@ -38,30 +38,51 @@ static enum fl_err read_subscription(void *ud, const struct fl_str *c, size_t n)
 }
 
 /* POSTs the subscription to API B; fills s from its answer. */
+/* Reads API B's answer to a registration into s; false (with a message) when it lacks one. */
+static bool read_registration(const struct fl_httpc_response *resp, struct fl_arena *arena,
+                              struct subscription *s)
+{
+    struct fl_json_field f[2] = {{"id", 0, {0}}, {"secret", 0, {0}}};
+    struct fl_buf detail;
+    enum fl_err err;
+
+    fl_buf_init(&detail, 256);
+    err =
+        fl_json_parse_object(fl_buf_str(&resp->body), arena, f, 2, FL_JSON_IGNORE_UNKNOWN, &detail);
+    fl_buf_free(&detail);
+    if (err != FL_OK || f[0].type != FL_JSON_STRING || f[1].type != FL_JSON_STRING ||
+        f[0].text.len == 0 || f[0].text.len > 128 ||
+        !fl_str_has_prefix(f[1].text, FL_STR("whsec_")) || f[1].text.len > 255) {
+        fputs("farmlokal-ctl: webhook-register: API B's answer lacks an id and a secret\n", stderr);
+        return false;
+    }
+    fl_buf_put(&s->id, f[0].text);
+    fl_buf_put(&s->secret, f[1].text);
+    return true;
+}
+
 static int register_at_api_b(const struct fl_config *cfg, struct fl_str url, struct subscription *s)
 {
     const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
-    struct fl_json_field f[2] = {{"id", 0, {0}}, {"secret", 0, {0}}};
     struct fl_redis *r = fl_redis_new(&cfg->redis, 1000);
     struct fl_httpc *http = fl_httpc_new((size_t)1 << 20);
     struct fl_oauth *oauth = fl_oauth_new(cfg);
     struct fl_arena *arena = fl_arena_new((size_t)4 << 20);
     struct fl_httpc_response resp;
-    struct fl_buf body, endpoint, auth, detail;
+    struct fl_buf body, endpoint, auth;
     struct fl_str token;
     int status = 1;
 
     fl_buf_init(&body, 4096);
     fl_buf_init(&endpoint, 4096);
     fl_buf_init(&auth, 8192);
-    fl_buf_init(&detail, 256);
     fl_buf_init(&resp.body, (size_t)1 << 20);
     if (r == NULL || http == NULL || oauth == NULL || arena == NULL)
-        goto out;
+        goto free_all;
     if (fl_oauth_token(oauth, r, http, arena, fl_time_mono_us() + CALL_TIMEOUT_MS * 1000LL,
                        &token) != FL_OK) {
         fputs("farmlokal-ctl: webhook-register: no OAuth token from FL_OAUTH_TOKEN_URL\n", stderr);
-        goto out;
+        goto free_all;
     }
     fl_buf_puts(&body, "{\"url\":");
     fl_json_str(&body, url);
@@ -75,24 +96,13 @@ static int register_at_api_b(const struct fl_config *cfg, struct fl_str url, str
                     &resp) != FL_OK ||
         (resp.status != 200 && resp.status != 201)) {
         fprintf(stderr, "farmlokal-ctl: webhook-register: API B answered %ld\n", resp.status);
-        goto out;
+        goto free_all;
     }
-    if (fl_json_parse_object(fl_buf_str(&resp.body), arena, f, 2, FL_JSON_IGNORE_UNKNOWN,
-                             &detail) != FL_OK ||
-        f[0].type != FL_JSON_STRING || f[1].type != FL_JSON_STRING || f[0].text.len == 0 ||
-        f[0].text.len > 128 || !fl_str_has_prefix(f[1].text, FL_STR("whsec_")) ||
-        f[1].text.len > 255) {
-        fputs("farmlokal-ctl: webhook-register: API B's answer lacks an id and a secret\n", stderr);
-        goto out;
-    }
-    fl_buf_put(&s->id, f[0].text);
-    fl_buf_put(&s->secret, f[1].text);
-    status = 0;
-out:
+    status = read_registration(&resp, arena, s) ? 0 : 1;
+free_all:
     fl_buf_free(&body);
     fl_buf_free(&endpoint);
     fl_buf_free(&auth);
-    fl_buf_free(&detail);
     fl_buf_free(&resp.body);
     fl_arena_free(arena);
     fl_oauth_free(oauth);
@@ -133,22 +143,22 @@ int fl_ctl_webhook_register(const struct fl_config *cfg, int argc, char **argv)
         fputs("farmlokal-ctl: webhook-register: cannot read webhook_subscriptions (migrate "
               "first)\n",
               stderr);
-        goto out;
+        goto free_all;
     }
     if (!s.found) {
         if (register_at_api_b(cfg, fl_buf_str(&url), &s) != 0)
-            goto out;
+            goto free_all;
         a[1] = FL_DB_ARG_STR(fl_buf_str(&s.id));
         a[2] = FL_DB_ARG_STR(fl_buf_str(&s.secret));
         if (fl_db_exec(db, keep, a, 3, NULL, NULL) != FL_OK) {
             fputs("farmlokal-ctl: webhook-register: registered, but could not store it\n", stderr);
-            goto out;
+            goto free_all;
         }
     }
     printf("%s subscription %s for %s\nFL_WEBHOOK_SECRET=%s\n", s.found ? "existing" : "new",
            s.id.p, url.p, s.secret.p);
     status = 0;
-out:
+free_all:
     fl_db_free(db);
     fl_buf_free(&url);
     fl_buf_free(&s.id);

@@ -274,7 +274,7 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
     if (fl_app_init(&app, cfg) != FL_OK || arena == NULL || the_http == NULL) {
         fl_log(FL_LOG_ERROR, "event=worker_init_failed");
         status = 1;
-        goto out;
+        goto close_all;
     }
     if (fl_metrics_open(cfg->metrics_dir) != FL_OK)
         fl_log(FL_LOG_WARN, "event=metrics_unavailable dir=%s action=\"counting in memory\"",
@@ -307,7 +307,7 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd)
         fl_resp_reset(&resp);
         fl_arena_reset(arena);
     }
-out:
+close_all:
     fl_http_close(the_http);
     the_http = NULL;
     fl_metrics_close();

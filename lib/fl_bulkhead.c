@@ -91,14 +91,14 @@ struct fl_bulkhead *fl_bulkhead_open(const char *dir, int listen_fd, unsigned ma
 
     fl_buf_init(&path, 4096);
     if (!fl_bulkhead_path(dir, listen_fd, &path))
-        goto out; /* CGI: a pool of one */
+        goto unmap; /* CGI: a pool of one */
     if (fl_buf_err(&path) || (t = map_table(path.p)) == NULL ||
         (b = calloc(1, sizeof(*b))) == NULL) {
         fl_log(FL_LOG_WARN,
                "event=bulkhead_unavailable path=%s error=\"%s\" "
                "action=\"no limit on upstream calls\"",
                path.p ? path.p : "", strerror(errno));
-        goto out;
+        goto unmap;
     }
     b->t = t;
     b->max_inflight = max_inflight < FL_BULKHEAD_SLOTS ? max_inflight : FL_BULKHEAD_SLOTS;
@@ -108,7 +108,7 @@ struct fl_bulkhead *fl_bulkhead_open(const char *dir, int listen_fd, unsigned ma
     if (b->member < 0)
         fl_log(FL_LOG_WARN, "event=bulkhead_full_table slots=%d", FL_BULKHEAD_SLOTS);
     t = NULL;
-out:
+unmap:
     if (t)
         munmap(t, sizeof(*t));
     fl_buf_free(&path);

@@ -430,14 +430,14 @@ enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
         for (;;) {
             m = (struct member){FL_STR_NULL, FL_STR_NULL};
             if (!member(&r, 1, &m))
-                goto bad;
+                goto describe_it;
             if ((err = take(&m, arena, fields, n, flags, detail)) != FL_OK)
                 return err;
             if (eat(&r, '}'))
                 break;
             if (!eat(&r, ',')) {
                 fail(&r, "expected ',' or '}'");
-                goto bad;
+                goto describe_it;
             }
         }
     }
@@ -445,7 +445,7 @@ enum fl_err fl_json_parse_object(struct fl_str body, struct fl_arena *arena,
     if (r.at == r.len)
         return FL_OK;
     fail(&r, "text after the object");
-bad:
+describe_it:
     describe(&r, &m, arena, detail);
     return FL_EINVAL;
 }

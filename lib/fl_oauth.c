@@ -88,6 +88,62 @@ static bool from_redis(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *
     return true;
 }
 
+/* Keeps token (valid until exp, wall ms) here and publishes it in Redis for the others. */
+static void publish(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
+                    struct fl_str token, int64_t exp)
+{
+    struct fl_redis_reply rep;
+    struct fl_buf value;
+    char px[24];
+
+    keep(o, token, exp);
+    if (exp <= fl_time_wall_ms() + 1)
+        return;
+    fl_buf_init(&value, TOKEN_MAX_BYTES + 32);
+    fl_buf_appendf(&value, "%lld ", (long long)exp);
+    fl_buf_put(&value, token);
+    snprintf(px, sizeof(px), "%lld", (long long)(exp - fl_time_wall_ms()));
+    struct fl_redis_cmd set = FL_REDIS_CMD(FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value),
+                                           FL_STR("PX"), fl_str_c(px));
+    fl_redis_pipeline(r, arena, &set, 1, &rep);
+    fl_buf_free(&value);
+}
+
+/* Reads the provider's answer: the token into *token, valid until *exp (wall ms). */
+static enum fl_err read_grant(const struct fl_httpc_response *resp, struct fl_arena *arena,
+                              struct fl_str *token, int64_t *exp)
+{
+    struct fl_json_field f[3] = {
+        {"access_token", 0, {0}}, {"expires_in", 0, {0}}, {"token_type", 0, {0}}};
+    struct fl_buf detail;
+    int64_t expires_in = 0, skew;
+    enum fl_err err;
+
+    if (resp->status == 400 || resp->status == 401) {
+        fl_log(FL_LOG_ERROR, "event=oauth_refused status=%ld", resp->status);
+        return FL_EAUTH;
+    }
+    if (resp->status != 200) {
+        fl_log(FL_LOG_WARN, "event=oauth_failed status=%ld", resp->status);
+        return FL_EUPSTREAM;
+    }
+    fl_buf_init(&detail, 256);
+    err =
+        fl_json_parse_object(fl_buf_str(&resp->body), arena, f, 3, FL_JSON_IGNORE_UNKNOWN, &detail);
+    fl_buf_free(&detail);
+    if (err != FL_OK || f[0].type != FL_JSON_STRING || f[0].text.len == 0 ||
+        f[0].text.len > TOKEN_MAX_BYTES || f[1].type != FL_JSON_NUMBER ||
+        fl_str_to_i64(f[1].text, 1, 86400 * 365, &expires_in) != FL_OK) {
+        fl_log(FL_LOG_WARN, "event=oauth_bad_response");
+        return FL_EUPSTREAM;
+    }
+    /* Renew a tenth of its life early, a minute at the most. */
+    skew = expires_in * 1000 / 10 < 60000 ? expires_in * 1000 / 10 : 60000;
+    *token = f[0].text;
+    *exp = fl_time_wall_ms() + expires_in * 1000 - skew;
+    return FL_OK;
+}
+
 /* Asks the provider for a token (one request); keeps it here and, when possible, in Redis. */
 static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
                          struct fl_httpc *http, int64_t deadline_us)
@@ -95,17 +151,15 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
     const struct fl_config *cfg = o->cfg;
     const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
                              "Accept: application/json", NULL};
-    struct fl_json_field f[3] = {
-        {"access_token", 0, {0}}, {"expires_in", 0, {0}}, {"token_type", 0, {0}}};
     struct fl_httpc_response resp;
-    struct fl_buf form, detail, value;
-    int64_t left_ms = (deadline_us - fl_time_mono_us()) / 1000, expires_in = 0, skew, exp;
+    struct fl_buf form;
+    int64_t left_ms = (deadline_us - fl_time_mono_us()) / 1000, exp = 0;
+    struct fl_str token;
     enum fl_err err;
 
     if (left_ms <= 0)
         return FL_ETIMEOUT;
     fl_buf_init(&form, 4096);
-    fl_buf_init(&detail, 256);
     fl_buf_init(&resp.body, 64 << 10);
     fl_buf_puts(&form, "grant_type=client_credentials");
     if (cfg->oauth_scope) {
@@ -118,39 +172,9 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
                                                  fl_buf_str(&form), cfg->oauth_client_id,
                                                  cfg->oauth_client_secret, (unsigned)left_ms},
                       &resp);
-    if (err == FL_OK && (resp.status == 400 || resp.status == 401)) {
-        fl_log(FL_LOG_ERROR, "event=oauth_refused status=%ld", resp.status);
-        err = FL_EAUTH;
-    } else if (err == FL_OK && resp.status != 200) {
-        fl_log(FL_LOG_WARN, "event=oauth_failed status=%ld", resp.status);
-        err = FL_EUPSTREAM;
-    } else if (err == FL_OK && (fl_json_parse_object(fl_buf_str(&resp.body), arena, f, 3,
-                                                     FL_JSON_IGNORE_UNKNOWN, &detail) != FL_OK ||
-                                f[0].type != FL_JSON_STRING || f[0].text.len == 0 ||
-                                f[0].text.len > TOKEN_MAX_BYTES || f[1].type != FL_JSON_NUMBER ||
-                                fl_str_to_i64(f[1].text, 1, 86400 * 365, &expires_in) != FL_OK)) {
-        fl_log(FL_LOG_WARN, "event=oauth_bad_response");
-        err = FL_EUPSTREAM;
-    }
-    if (err == FL_OK) {
-        skew = expires_in * 1000 / 10 < 60000 ? expires_in * 1000 / 10 : 60000;
-        exp = fl_time_wall_ms() + expires_in * 1000 - skew;
-        keep(o, f[0].text, exp);
-        fl_buf_init(&value, TOKEN_MAX_BYTES + 32);
-        fl_buf_appendf(&value, "%lld ", (long long)exp);
-        fl_buf_put(&value, f[0].text);
-        char px[24];
-        snprintf(px, sizeof(px), "%lld", (long long)(exp - fl_time_wall_ms()));
-        if (exp > fl_time_wall_ms() + 1) {
-            struct fl_redis_cmd set = FL_REDIS_CMD(FL_STR("SET"), FL_STR(TOKEN_KEY),
-                                                   fl_buf_str(&value), FL_STR("PX"), fl_str_c(px));
-            struct fl_redis_reply rep;
-            fl_redis_pipeline(r, arena, &set, 1, &rep);
-        }
-        fl_buf_free(&value);
-    }
+    if (err == FL_OK && (err = read_grant(&resp, arena, &token, &exp)) == FL_OK)
+        publish(o, r, arena, token, exp);
     fl_buf_free(&form);
-    fl_buf_free(&detail);
     fl_buf_free(&resp.body);
     return err;
 }

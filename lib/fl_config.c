@@ -534,7 +534,7 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     TRY(get_uint(l, "FL_API_A_DEADLINE_MS", 5000, 10, 120000, &cfg->api_a_deadline_ms));
     TRY(get_uint(l, "FL_API_A_BREAKER_OPEN_MS", 30000, 100, 3600000, &cfg->api_a_breaker_open_ms));
     TRY(get_uint(l, "FL_API_A_MAX_INFLIGHT", 0, 0, 65535, &cfg->api_a_max_inflight));
-    TRY(get_uint(l, "FL_DB_READ_TIMEOUT_MS", 1000, 10, 60000, &cfg->db_read_timeout_ms));
+    TRY(get_uint(l, "FL_DB_READ_TIMEOUT_MS", 500, 10, 60000, &cfg->db_read_timeout_ms));
     TRY(get_uint(l, "FL_CACHE_STALE_S", 600, 0, 86400, &cfg->cache_stale_s));
     TRY(get_uint(l, "FL_QUEUE_BUDGET_MS", 2000, 0, 600000, &cfg->queue_budget_ms));
     TRY(get_uint(l, "FL_LISTEN_BACKLOG", 1024, 1, 65535, &cfg->listen_backlog));

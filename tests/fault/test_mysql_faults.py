@@ -49,11 +49,11 @@ class MysqlFaultsTest(load.FaultTestCase):
                         "not fresh %.0f s after the fault: %s" % (FRESH_AGAIN_S, after[:5]))
         self.assertLedgerExact(run)
 
-    def check_health(self, probe, fault_start):
-        """/health itself answers within HEALTH_S throughout; once the workers' first
-        timeouts are over (FIRST_S), the client waits no longer than that either."""
-        slow = [t for t in probe.times if t[1] == 0 or t[3] is None or t[3] >= HEALTH_S or
-                (t[0] > fault_start + FIRST_S and t[2] >= HEALTH_S)]
+    def check_health(self, probe):
+        """/health answers within HEALTH_S throughout, as its client sees it: no worker is
+        ever held longer than a read's bound plus the client's grace (README), so even a
+        /health queued behind four workers in their first MySQL timeout is served in time."""
+        slow = [t for t in probe.times if t[1] == 0 or t[2] >= HEALTH_S]
         self.assertEqual(slow, [], "/health answered slowly or not at all")
 
     def warm(self, run):
@@ -77,7 +77,7 @@ class MysqlFaultsTest(load.FaultTestCase):
             run.wait(FRESH_AGAIN_S + 2)
         report = run.report("products write-locked for 12 s")
         self.check_fault(run, report, start + 0.2, end)
-        self.check_health(probe, start)
+        self.check_health(probe)
 
     def test_mysql_hung(self):
         with load.Probe(self.stack, "/api/health") as probe, self.load(threads=4, mix=MIX) as run:
@@ -93,7 +93,22 @@ class MysqlFaultsTest(load.FaultTestCase):
             run.wait(FRESH_AGAIN_S + 2)
         report = run.report("MySQL SIGSTOPped for 8 s")
         self.check_fault(run, report, start, end)
-        self.check_health(probe, start)
+        self.check_health(probe)
+
+    def test_health_while_every_worker_waits_on_mysql(self):
+        """Twice as many clients as workers, all on listing misses: when MySQL hangs every
+        worker is in its first read timeout at once, and /health waits for one of them."""
+        with load.Probe(self.stack, "/api/health") as probe, \
+                self.load(threads=2 * self.workers, mix={"miss": 1}) as run:
+            run.wait(1)
+            self.stack.mysql_stop_signal(signal.SIGSTOP)
+            try:
+                run.wait(3)
+            finally:
+                self.stack.mysql_stop_signal(signal.SIGCONT)
+            run.wait(1)
+        run.report("MySQL SIGSTOPped under misses only")
+        self.check_health(probe)
 
     def test_mysql_killed_and_restarted(self):
         workers = self.stack.worker_pids()

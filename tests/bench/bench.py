@@ -41,6 +41,7 @@ MINIMAL = os.path.join(BUILD, "fcgi_minimal")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from test_catalog import SlowLog, listing_path  # noqa: E402
 import faults  # noqa: E402
+from load import wrk  # noqa: E402  (tests/fault/, on the path faults put it on)
 
 
 def build():
@@ -54,20 +55,6 @@ def build():
                     os.path.join(ROOT, "tests", "bench", "fcgi_minimal.c"), "-lfcgi"], check=True)
     os.environ["FL_BUILD_DIR"] = BUILD
     os.environ.setdefault("FL_TEST_CACHE", os.path.join(BUILD, "test-cache"))
-
-
-def wrk(url, seconds=10, conns=64, headers=()):
-    argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
-    for h in headers:
-        argv += ["-H", h]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    pct = {}
-    for p, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)$", out, re.M):
-        pct[p] = round(float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
-            "non2xx": int(errors.group(1)) if errors else 0}
 
 
 def static_copy(stack, name, body):

@@ -5,7 +5,8 @@ in one run on one stack (a release build, 4 workers, the mock upstreams).
 
 One steady load runs throughout (cached listings, misses, signed webhooks: the mix of
 tests/fault/test_mysql_faults.py); each fault is preceded by a healthy window of the same
-length and followed by a recovery window. The table gives, per fault, the listing
+length and followed by a recovery window. A last phase drives 64 connections with wrk on a cached listing, healthy and while Redis
+hangs (the issue's p99 bound). The table gives, per fault, the listing
 latency healthy and during, the statuses seen during, and the recovery time (seconds from
 the end of the fault to the end of the last failed request, as tests/fault/load.py counts
 it). The webhook ledger is checked at the end: every delivered event applied once.
@@ -88,6 +89,19 @@ def statuses(results):
     return ", ".join("%s:%d" % kv for kv in sorted(counts.items()))
 
 
+def redis_hung_at_64(s, seconds):
+    """wrk's 64 connections on a cached listing, healthy and while Redis hangs."""
+    url = s.base_url + "/api/products?limit=20&category=vegetables"
+    load.wrk(url, 2)
+    healthy = load.wrk(url, seconds)
+    s.redis_stop_signal(signal.SIGSTOP)
+    try:
+        during = load.wrk(url, seconds)
+    finally:
+        s.redis_stop_signal(signal.SIGCONT)
+    return healthy, during
+
+
 def run(args):
     import harness
     with harness.Stack() as s:
@@ -112,6 +126,7 @@ def run(args):
                     measured.append((name, h0, f0, f1, time.monotonic()))
             results = steady.results
             problems = load.check_ledger(s, steady)
+            at64 = redis_hung_at_64(s, args.seconds)
         finally:
             mock.stop()
     print("\n# listing latency (cached + miss, ms p50 / p99) healthy vs during each fault, "
@@ -126,6 +141,10 @@ def run(args):
         print("%-34s %15s %17s  %-40s %s" % (
             name, p50_p99(window(results, h0, f0)), p50_p99(during), statuses(during),
             "n/a" if rep.recovery_s is None else "%.2f s" % rep.recovery_s))
+    print("\n# Redis SIGSTOPped, wrk -t2 -c64 on a cached listing (%d s each)" % args.seconds)
+    for name, w in zip(("healthy", "Redis hung"), at64):
+        print("%-12s %8.0f req/s  p50 %6.1f ms  p99 %6.1f ms  non-2xx %d  socket errors %d" % (
+            name, w["rps"], w["p50_ms"], w["p99_ms"], w["non2xx"], w["socket_errors"]))
     delivered = sum(1 for r in results if r.kind == "webhook" and r.status == 200)
     print("webhooks: %d delivered, ledger %s" % (
         delivered, "exact" if not problems else "DISAGREES: %s" % problems[:5]))

@@ -53,6 +53,8 @@ import json
 import math
 import os
 import random
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -346,6 +348,25 @@ def check_ledger(stack, run):
                 problems.append("%s holds stock %s, its newest applied event %s set %d" % (
                     sku, stock.get(sku), ev["event_id"], ev["data"]["stock"]))
     return problems
+
+
+def wrk(url, seconds=10, conns=64, headers=()):
+    """A closed-loop load from wrk (C, so the client is not the bottleneck the way Python
+    threads are at 64 connections): rps, p50_ms, p99_ms, non2xx and socket errors."""
+    argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    for h in headers:
+        argv += ["-H", h]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {}
+    for p, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)$", out, re.M):
+        pct[p] = round(float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        out)
+    return {"rps": rps, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
+            "non2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": sum(map(int, sockets.groups())) if sockets else 0}
 
 
 def _json(body):

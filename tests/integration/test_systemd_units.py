@@ -5,6 +5,7 @@ commands do what the units promise when run with the environment systemd would g
 (Environment= and EnvironmentFile=), paths remapped to a temp dir: in master mode an edited
 setting takes effect on `systemctl reload`, and a socket-activated pool reads the file."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,19 @@ class VerifyTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text.replace("KillMode=mixed", "KilMode=mixed"))
         self.assertIn("KilMode", verify(self.tmp, self.instances).stderr)
+
+    def test_install_deps_runtime_brings_every_program_the_units_run(self):
+        # farmlokal@.service runs multiwatch: a server set up with `install-deps runtime`
+        # (and the .deb's Depends) must have it.
+        text = recipes.read(os.path.join(recipes.DEPLOY, "install-deps"))
+        runtime = re.search(r"runtime\)\s*pkgs=\"\$pkgs([^\"]*)\"", text).group(1).split()
+        for name in UNIT_FILES[1:]:
+            program = recipes.unit_values(os.path.join(UNITS, name))["ExecStart"][-1].split()[0]
+            if program.startswith("/usr/bin/farmlokal"):
+                continue
+            owner = subprocess.run(["dpkg", "-S", program], capture_output=True, text=True).stdout
+            self.assertTrue(owner, "%s: no Debian package has %s" % (name, program))
+            self.assertIn(owner.split(":")[0], runtime, "%s runs %s" % (name, program))
 
     def test_every_unit_reads_the_settings_file_itself(self):
         # EnvironmentFile= would put the settings into the environment, which wins over

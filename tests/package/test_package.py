@@ -132,6 +132,22 @@ class PackageTest(recipes.SmokeChecks, harness.StackTestCase):
                   env=dict(os.environ, MANWIDTH="80"))
         self.assertIn("migrate", man.stdout)
 
+    def test_cmake_install_places_the_same_files_and_keeps_edited_settings(self):
+        dest = self.stack.path("destdir")
+        env = dict(os.environ, DESTDIR=dest)
+        res = run(["cmake", "--install", self.build], env=env, timeout=120)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        installed = {os.path.relpath(os.path.join(d, f), dest) for d, _, files in os.walk(dest) for f in files}
+        listing = run(["dpkg-deb", "-c", self.deb]).stdout.splitlines()
+        packaged = {line.split()[-1][2:] for line in listing if not line.startswith("d")}
+        self.assertTrue(packaged <= installed, packaged - installed)
+        settings = os.path.join(dest, "etc/farmlokal/farmlokal.env")
+        with open(settings, "a") as f:
+            f.write("FL_ADMIN_TOKEN=edited-by-the-admin-here\n")
+        res = run(["cmake", "--install", self.build], env=env, timeout=120)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("edited-by-the-admin-here", recipes.read(settings))
+
     def test_lintian_reports_no_error(self):
         self.assertTrue(shutil.which("lintian"), "lintian is missing: deploy/install-deps test")
         res = run(["lintian", "--allow-root", "--no-tag-display-limit", self.deb], timeout=600)

@@ -128,6 +128,12 @@ class PackageTest(recipes.SmokeChecks, harness.StackTestCase):
         # The binaries are release builds: no sanitizer runtime linked in.
         for prog in ("farmlokal", "farmlokal-ctl"):
             self.assertNotIn("asan", run(["ldd", self.in_root("/usr/bin/" + prog)]).stdout)
+        for script in ("postinst", "postrm"):
+            path = os.path.join(tmp, script)
+            self.assertTrue(os.access(path, os.X_OK), script)
+            self.assertEqual(run(["sh", "-n", path]).returncode, 0, script)
+        self.assertIn("dpkg-statoverride --update --add root farmlokal 0640 /etc/farmlokal/farmlokal.env",
+                      recipes.read(os.path.join(tmp, "postinst")))
         man = run(["man", "-l", "-Tutf8", self.in_root("/usr/share/man/man8/farmlokal-ctl.8.gz")],
                   env=dict(os.environ, MANWIDTH="80"))
         self.assertIn("migrate", man.stdout)

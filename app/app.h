@@ -97,6 +97,11 @@ void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp
 void fl_h_products_external(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_webhooks_update(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
 void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+void fl_h_openapi(struct fl_app *app, struct fl_req *req, struct fl_resp *resp);
+
+/* app/openapi.json, embedded by app/embed.cmake: fl_openapi_len bytes and a NUL. */
+extern const char fl_openapi[];
+extern const size_t fl_openapi_len;
 
 /* API A's call policy, from the configuration (the handler's and the metrics' view). */
 struct fl_upstream_policy;

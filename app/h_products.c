@@ -261,28 +261,11 @@ static void listing_headers(struct fl_resp *resp, const struct fl_req *req,
     }
 }
 
-/* True when If-None-Match lists etag (or is "*"). */
-static bool not_modified(const struct fl_req *req, struct fl_str etag)
-{
-    const char *inm = fl_req_env(req, "HTTP_IF_NONE_MATCH");
-    struct fl_str s = fl_str_c(inm);
-
-    if (inm == NULL)
-        return false;
-    if (fl_str_eq(s, FL_STR("*")))
-        return true;
-    for (size_t i = 0; i + etag.len <= s.len; i++) {
-        if (memcmp(s.p + i, etag.p, etag.len) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Sends a page the listing service served, or 304 when the client has it. */
 static void send_page(struct fl_resp *resp, const struct fl_req *req,
                       const struct fl_listing_result *page)
 {
-    if (not_modified(req, page->etag)) {
+    if (fl_req_not_modified(req, page->etag)) {
         resp->status = 304;
         resp->content_type = NULL;
     } else {

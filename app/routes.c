@@ -26,6 +26,7 @@ static const struct fl_route routes[] = {
     {FL_METHOD_POST, "/webhooks/update", fl_h_webhooks_update, no_params, FL_WEBHOOK_BODY_MAX_BYTES,
      FL_ROUTE_UNLIMITED},
     {FL_METHOD_PATCH, "/products/{id}", fl_h_products_update, no_params, FL_BODY_MAX_BYTES, 0},
+    {FL_METHOD_GET, "/openapi.json", fl_h_openapi, no_params, 0, 0},
 };
 
 #define N_ROUTES (FL_COUNTOF(routes))

@@ -34,6 +34,22 @@ const char *fl_req_env(const struct fl_req *req, const char *name)
     return NULL;
 }
 
+bool fl_req_not_modified(const struct fl_req *req, struct fl_str etag)
+{
+    const char *inm = fl_req_env(req, "HTTP_IF_NONE_MATCH");
+    struct fl_str s = fl_str_c(inm);
+
+    if (inm == NULL)
+        return false;
+    if (fl_str_eq(s, FL_STR("*")))
+        return true;
+    for (size_t i = 0; i + etag.len <= s.len; i++) {
+        if (memcmp(s.p + i, etag.p, etag.len) == 0)
+            return true;
+    }
+    return false;
+}
+
 static enum fl_method parse_method(const char *m)
 {
     for (int i = 0; m && i < FL_METHOD_OTHER; i++) {

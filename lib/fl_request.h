@@ -78,6 +78,9 @@ struct fl_str fl_req_client_addr(const struct fl_req *req, const struct fl_cidr 
 /* Returns the value of parameter name (e.g. "CONTENT_TYPE", "HTTP_X_REQUEST_ID") or NULL. */
 const char *fl_req_env(const struct fl_req *req, const char *name);
 
+/* True when the request's If-None-Match lists etag (a quoted ETag) or is "*". */
+bool fl_req_not_modified(const struct fl_req *req, struct fl_str etag);
+
 /*
  * Parses the query string, keeping only names listed in allowed (NULL-terminated; NULL
  * allows none). Returns FL_OK; FL_EINVAL with a reason in detail for malformed

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "fl_arena.h"
 #include "fl_http.h"
+#include "fl_metrics.h"
 #include "fl_time.h"
 #include "test.h"
 
@@ -250,6 +251,48 @@ static void test_health_db_down(void)
     ASSERT_LT(fl_time_mono_us() - t0, 1000000);
 }
 
+static void test_openapi(void)
+{
+    const char *env[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/shop", "PATH_INFO=/openapi.json", NULL,
+                         NULL};
+    const char *names[FL_METRICS_ROUTES_MAX];
+    size_t n = fl_route_names(names, FL_METRICS_ROUTES_MAX);
+    char etag[64], inm[96], path_key[96];
+
+    serve(env);
+    ASSERT_EQ(resp.status, 200);
+    ASSERT_STREQ(resp.content_type, FL_CT_JSON);
+    ASSERT_CONTAINS(resp.body.p, "\"servers\": [\n    {\n      \"url\": \"/shop\",");
+    ASSERT_TRUE(strstr(resp.body.p, "\"url\": \"/api\"") == NULL);
+    /* The document's version is the program's. */
+    ASSERT_CONTAINS(resp.body.p, "\"version\": \"" FL_VERSION "\"");
+    ASSERT_STREQ(header("Cache-Control"), "public, max-age=300");
+    snprintf(etag, sizeof(etag), "%s", header("ETag"));
+    ASSERT_EQ(strlen(etag), 34);
+
+    /* Mounted at the root, the server is "/", and the document another one. */
+    env[1] = "SCRIPT_NAME=";
+    serve(env);
+    ASSERT_CONTAINS(resp.body.p, "\"url\": \"/\",");
+    ASSERT_TRUE(strcmp(header("ETag"), etag) != 0);
+
+    env[1] = "SCRIPT_NAME=/shop";
+    snprintf(inm, sizeof(inm), "HTTP_IF_NONE_MATCH=%s", etag);
+    env[3] = inm;
+    serve(env);
+    ASSERT_EQ(resp.status, 304);
+    ASSERT_EQ(resp.body.len, 0);
+    ASSERT_STREQ(header("ETag"), etag);
+
+    /* Every route template the app serves is a path of the document. */
+    for (size_t i = 1; i < n; i++) {
+        if (names[i] == NULL)
+            continue;
+        snprintf(path_key, sizeof(path_key), "\n    \"%s\": {\n", names[i]);
+        ASSERT_CONTAINS(fl_openapi, path_key);
+    }
+}
+
 int main(void)
 {
     struct fl_buf msg;
@@ -277,6 +320,7 @@ int main(void)
     test_body_limits();
     test_accept_outcomes();
     test_health_db_down();
+    test_openapi();
 
     fl_resp_free(&resp);
     fl_arena_free(arena);

@@ -15,8 +15,9 @@ Direct children additionally get PR_SET_PDEATHSIG=SIGTERM, and a last sweep kill
 any process that still carries this stack's marker variable in its environment
 (for example spawn-fcgi's forked workers, which are not our children).
 
-Only the Python standard library is used. Only 127.0.0.1 and unix sockets are
-contacted. Environment:
+Every response of request(), get() and fcgi() on the API's paths is checked against the
+API description, app/openapi.json (openapi_check.py, with python3-jsonschema); the rest is
+the Python standard library. Only 127.0.0.1 and unix sockets are contacted. Environment:
 
     FL_BUILD_DIR   build directory holding app/farmlokal and app/farmlokal-ctl
                    (required only by the app helpers)
@@ -53,6 +54,8 @@ import tempfile
 import threading
 import time
 import unittest
+
+from openapi_check import CONTRACT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -918,8 +921,13 @@ http {{
     # -- HTTP ---------------------------------------------------------------------------
 
     def request(self, method, path, body=None, headers=None, timeout=10.0):
-        """An HTTP request through nginx; never raises on 4xx/5xx."""
-        return http_request(self.nginx_port, method, path, body, headers, timeout)
+        """An HTTP request through nginx; never raises on 4xx/5xx. A response under the
+        mount prefix that the API description does not allow raises ContractError."""
+        resp = http_request(self.nginx_port, method, path, body, headers, timeout)
+        route = CONTRACT.route_path(path)
+        if route is not None:
+            CONTRACT.check(method, route, resp)
+        return resp
 
     def get(self, path, headers=None, timeout=10.0):
         return self.request("GET", path, headers=headers, timeout=timeout)
@@ -927,7 +935,8 @@ http {{
     def fcgi(self, path, method="GET", query="", body=b"", headers=None, script_name="/api",
              address=None, timeout=10.0):
         """A FastCGI request straight to the app socket (no nginx), parsed as a Response.
-        `path` is PATH_INFO (e.g. '/health/live')."""
+        `path` is PATH_INFO (e.g. '/health/live'); the response is checked against the API
+        description as request()'s are."""
         params = {
             "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
             "REQUEST_METHOD": method, "SCRIPT_NAME": script_name, "PATH_INFO": path,
@@ -941,7 +950,9 @@ http {{
             params["HTTP_" + name.upper().replace("-", "_")] = value
         start = time.monotonic()
         out, _, _ = fcgi_request(address or self.app_socket, params, body, timeout)
-        return parse_cgi_response(out, time.monotonic() - start)
+        resp = parse_cgi_response(out, time.monotonic() - start)
+        CONTRACT.check(method, path, resp)
+        return resp
 
     # -- the app ------------------------------------------------------------------------
 

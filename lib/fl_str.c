@@ -138,12 +138,7 @@ enum fl_err fl_str_unescape(struct fl_str s, bool plus_is_space, char *out, size
     return FL_OK;
 }
 
-/*
- * Decodes the character at s.p[*i] into *cp and moves *i past it. Returns false when it is
- * not well-formed UTF-8 (RFC 3629): a stray or truncated byte, an overlong form, a
- * surrogate or a code point above U+10FFFF.
- */
-static bool next_char(struct fl_str s, size_t *i, uint32_t *cp)
+bool fl_utf8_next(struct fl_str s, size_t *i, uint32_t *cp)
 {
     const unsigned char *p = (const unsigned char *)s.p + *i;
     unsigned c = p[0];
@@ -199,7 +194,7 @@ bool fl_utf8_valid(struct fl_str s)
     uint32_t cp;
 
     for (size_t i = 0; i < s.len;)
-        if (!next_char(s, &i, &cp))
+        if (!fl_utf8_next(s, &i, &cp))
             return false;
     return true;
 }
@@ -241,7 +236,7 @@ bool fl_utf8_blank(struct fl_str s)
     uint32_t cp;
 
     for (size_t i = 0; i < s.len;)
-        if (!next_char(s, &i, &cp) || !is_invisible(cp))
+        if (!fl_utf8_next(s, &i, &cp) || !is_invisible(cp))
             return false;
     return true;
 }

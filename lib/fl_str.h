@@ -66,6 +66,13 @@ enum fl_err fl_str_to_cents(struct fl_str s, int64_t max_cents, int64_t *out);
  */
 enum fl_err fl_str_unescape(struct fl_str s, bool plus_is_space, char *out, size_t *out_len);
 
+/*
+ * Decodes the character at s.p[*i] (*i < s.len) into *cp and moves *i past it. Returns
+ * false, leaving *i, when it is not well-formed UTF-8 (RFC 3629): a stray or truncated
+ * byte, an overlong form, a surrogate or a code point above U+10FFFF.
+ */
+bool fl_utf8_next(struct fl_str s, size_t *i, uint32_t *cp);
+
 /* True when s is well-formed UTF-8 (no overlongs, surrogates or code points over U+10FFFF). */
 bool fl_utf8_valid(struct fl_str s);
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Hostile input through nginx (issue #15): bytes that are not strict UTF-8, lax JSON,
-names of nothing visible, foreign charsets, nginx's own error pages, and sku and category
-compared exactly.
+names of nothing visible, foreign charsets, nginx's own error pages, sku and category
+compared exactly, and search words beyond ASCII (folded, and only letters and digits).
 
 Each check failed before its fix: MariaDB refused overlong or too-high UTF-8 (error 1366,
 a 503 a webhook sender retries forever) and stored surrogates; json-c took repeated keys,
 single quotes and -0 (as 0); any charset passed; nginx answered HTML; utf8mb4_unicode_ci
-made "veg-1" the sku "VEG-1" and a zero-width space before a category invisible.
+made "veg-1" the sku "VEG-1" and a zero-width space before a category invisible; search
+folded ASCII only and took any non-ASCII byte for a letter.
 """
 import base64
 import hashlib
@@ -277,6 +278,27 @@ class HostileInputTest(harness.StackTestCase):
     def test_405_names_the_method_sent(self):
         r = self.request("PROPFIND", "/api/products")
         self.assertIn("PROPFIND", self.assertProblem(r, 405)["detail"])
+
+    # -- finding 7: words beyond ASCII ---------------------------------------------------
+
+    def search_skus(self, search):
+        r = self.get("/api/products?limit=100&search=" + urllib.parse.quote(search))
+        self.assertEqual(r.status, 200, r)
+        return sorted(p["sku"] for p in r.json()["data"])
+
+    def test_search_folds_case_beyond_ascii(self):
+        p = self.create(name="\u00c4pfel Zw\u00f6lfgr\u00fcn",
+                        description="\u041c\u0401\u0414 \u039c\u0388\u039b\u0399")
+        for search in ("\u00e4pfel", "\u00c4PFEL", "ZW\u00d6LFGR\u00dcN", "zw\u00f6lf",
+                       "\u043c\u0451\u0434", "\u03bc\u03ad\u03bb\u03b9"):
+            with self.subTest(search):
+                self.assertEqual(self.search_skus(search), [p["sku"]])
+
+    def test_search_without_a_letter_or_digit_is_400(self):
+        for search in ("\u2014\u2014", "\u20ac", "\u00bb \u00b7 \u00ab"):
+            with self.subTest(search):
+                r = self.get("/api/products?search=" + urllib.parse.quote(search))
+                self.assertIn("must contain a word", self.assertProblem(r, 400)["detail"])
 
     # -- check-data ----------------------------------------------------------------------
 

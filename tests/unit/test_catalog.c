@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Cursors, sorts and the search word splitter: the catalogue's pure parts. */
+/* Cursors and sorts: the catalogue's pure parts. */
 #include <string.h>
 
 #include "fl_catalog.h"
-#include "fl_search.h"
 #include "test.h"
 
 static struct fl_arena *arena;
@@ -111,53 +110,12 @@ static void test_sort(void)
     ASSERT_EQ(fl_sort_parse(FL_STR("price"), &s), FL_EINVAL);
 }
 
-static struct fl_buf words;
-
-static int join(void *ud, struct fl_str w)
-{
-    (void)ud;
-    if (words.len)
-        fl_buf_putc(&words, '|');
-    fl_buf_put(&words, w);
-    return 0;
-}
-
-static const char *split(const char *text)
-{
-    fl_buf_reset(&words);
-    fl_buf_putc(&words, '\0'); /* make p non-NULL even with no word */
-    words.len = 0;
-    fl_search_words(fl_str_c(text), join, NULL);
-    return words.p;
-}
-
-static void test_words(void)
-{
-    char long_word[80];
-
-    ASSERT_STREQ(split("Organic Cherry-Tomatoes, 1.5kg!"), "organic|cherry|tomatoes|1|5kg");
-    ASSERT_STREQ(split("  +tomato -\"onion\" (garlic*)  "), "tomato|onion|garlic");
-    ASSERT_STREQ(split("Caf\xc3\xa9 CR\xc3\x88ME"), "caf\xc3\xa9|cr\xc3\x88me");
-    ASSERT_STREQ(split("!!! ..."), "");
-    ASSERT_EQ(fl_search_words(FL_STR("a b  c"), NULL, NULL), 3);
-    /* Cut at 32 bytes, never inside a character: 31 x 'a' + 'é' keeps 31 bytes. */
-    memset(long_word, 'a', 31);
-    memcpy(long_word + 31, "\xc3\xa9zz", 5);
-    ASSERT_EQ(strlen(split(long_word)), 31);
-    memset(long_word, 'b', 40);
-    long_word[40] = '\0';
-    ASSERT_EQ(strlen(split(long_word)), 32);
-}
-
 int main(void)
 {
     arena = fl_arena_new(1 << 20);
-    fl_buf_init(&words, 4096);
     test_cursor();
     test_cursor_keys_are_checked_whole();
     test_sort();
-    test_words();
     fl_arena_free(arena);
-    fl_buf_free(&words);
     return fl_test_done("test_catalog");
 }

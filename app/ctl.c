@@ -9,7 +9,10 @@
 
 #include "app.h"
 #include "ctl.h"
+#include "fl_arena.h"
+#include "fl_cache.h"
 #include "fl_log.h"
+#include "fl_redis.h"
 
 static const char usage[] =
     "usage: farmlokal-ctl [--config FILE] COMMAND [ARGS]\n"
@@ -18,6 +21,8 @@ static const char usage[] =
     "  migrate        apply the schema migrations not applied yet (safe to rerun)\n"
     "  check-config   validate the configuration and print it, secrets masked\n"
     "  check-data     report stored products whose text is not valid UTF-8 (exit 1 if any)\n"
+    "  reindex [--after ID] [--batch N]\n"
+    "                 rewrite every product's search words (after an upgrade; safe to rerun)\n"
     "  seed --rows N [--seed S] [--replace]\n"
     "                 fill the catalogue with N generated products (deterministic per S)\n"
     "  webhook-register\n"
@@ -38,6 +43,17 @@ static int check_config(const struct fl_config *cfg, int argc)
     fputs(out.p ? out.p : "", stdout);
     fl_buf_free(&out);
     return 0;
+}
+
+void fl_ctl_invalidate_cache(const struct fl_config *cfg, const char *command)
+{
+    struct fl_redis *r = fl_redis_new(&cfg->redis, 1000);
+    struct fl_arena *a = fl_arena_new(1 << 16);
+
+    if (r == NULL || a == NULL || fl_cache_invalidate(r, a) != FL_OK)
+        fprintf(stderr, "%s: warning: Redis unreachable, cached listings expire by TTL\n", command);
+    fl_arena_free(a);
+    fl_redis_free(r);
 }
 
 int main(int argc, char **argv)
@@ -81,6 +97,8 @@ int main(int argc, char **argv)
         status = fl_ctl_webhook_register(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "check-data") == 0) {
         status = fl_ctl_check_data(&cfg, argc - i, argv + i);
+    } else if (strcmp(argv[i], "reindex") == 0) {
+        status = fl_ctl_reindex(&cfg, argc - i, argv + i);
     } else if (strcmp(argv[i], "check-config") == 0) {
         status = check_config(&cfg, argc - i);
     } else {

@@ -24,6 +24,16 @@ int fl_ctl_migrate(const struct fl_config *cfg, int argc, char **argv);
 int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv);
 int fl_ctl_webhook_register(const struct fl_config *cfg, int argc, char **argv);
 
+/* reindex: rewrites every product's search words; exit status 1 says where to resume. */
+int fl_ctl_reindex(const struct fl_config *cfg, int argc, char **argv);
+
+/*
+ * Invalidates every cached listing and product page after command changed the catalogue
+ * behind the API's back; warns on stderr (the entries then expire by FL_CACHE_TTL) when
+ * Redis cannot be reached.
+ */
+void fl_ctl_invalidate_cache(const struct fl_config *cfg, const char *command);
+
 /* check-data: exit status 1 also when a stored product holds text that is not UTF-8. */
 int fl_ctl_check_data(const struct fl_config *cfg, int argc, char **argv);
 

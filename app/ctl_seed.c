@@ -19,11 +19,8 @@
 #include <strings.h>
 
 #include "ctl.h"
-#include "fl_arena.h"
 #include "fl_buf.h"
-#include "fl_cache.h"
 #include "fl_db.h"
-#include "fl_redis.h"
 #include "fl_search.h"
 #include "fl_time.h"
 #include "seed_data.h"
@@ -887,15 +884,9 @@ fail:
     fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
     drop_shadows(db, ps);
     goto out;
-done : {
+done:
     /* Cached listings show the old catalogue: invalidate them (best effort). */
-    struct fl_redis *r = fl_redis_new(&cfg->redis, 1000);
-    struct fl_arena *a = fl_arena_new(1 << 16);
-    if (r && a && fl_cache_invalidate(r, a) != FL_OK)
-        fputs("seed: warning: Redis unreachable, cached listings expire by TTL\n", stderr);
-    fl_arena_free(a);
-    fl_redis_free(r);
-}
+    fl_ctl_invalidate_cache(cfg, "seed");
     phase("seeded in all", t_all);
 out:
     fl_buf_free(&tsv);

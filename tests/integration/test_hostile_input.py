@@ -300,6 +300,40 @@ class HostileInputTest(harness.StackTestCase):
                 r = self.get("/api/products?search=" + urllib.parse.quote(search))
                 self.assertIn("must contain a word", self.assertProblem(r, 400)["detail"])
 
+    def words_of(self, pid):
+        return sorted(r[0] for r in self.stack.sql(
+            "SELECT HEX(word) FROM product_words WHERE product_id = %d" % pid,
+            database="farmlokal"))
+
+    def test_reindex_rewrites_words_indexed_by_the_old_splitter(self):
+        p = self.create(name="\u00d6lk\u00fcrbis Gr\u00fcnkohl \u2014 Kiste", description="")
+        folded = self.words_of(p["id"])
+        # The rows the ASCII-only splitter wrote: non-ASCII kept its case, a dash was a word.
+        old = ["\u00d6lk\u00fcrbis", "gr\u00fcnkohl", "\u2014", "kiste"]
+        hexes = ["UNHEX('%s')" % w.encode().hex() for w in old]
+        self.stack.sql(
+            "DELETE FROM product_words WHERE product_id = %d; "
+            "INSERT INTO product_words (word, product_id, created_at, price, name, category) "
+            "SELECT w.word, p.id, p.created_at, p.price, p.name, p.category FROM products p "
+            "JOIN (SELECT %s) w WHERE p.id = %d; INSERT IGNORE INTO vocabulary (word) VALUES %s"
+            % (p["id"], " UNION ALL SELECT ".join(h + " AS word" for h in hexes), p["id"],
+               ",".join("(%s)" % h for h in hexes)),
+            database="farmlokal")
+        self.assertEqual(self.search_skus("\u00f6lk\u00fcrbis"), [])
+        res = self.stack.ctl("reindex", "--batch", "7")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(self.words_of(p["id"]), folded)
+        self.assertEqual(self.search_skus("\u00d6LK\u00dcRBIS"), [p["sku"]])
+        stale = self.stack.sql("SELECT COUNT(*) FROM vocabulary WHERE word IN (%s, %s)"
+                               % (hexes[0], hexes[2]), database="farmlokal")
+        self.assertEqual(stale, [["0"]])
+        # Again, and resumed past the end: nothing changes.
+        for args in ((), ("--after", str(p["id"]))):
+            res = self.stack.ctl("reindex", *args)
+            self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(self.words_of(p["id"]), folded)
+        self.assertEqual(self.stack.ctl("reindex", "--batch", "0").returncode, 2)
+
     # -- check-data ----------------------------------------------------------------------
 
     def test_check_data_reports_stored_text_that_is_not_utf8(self):

@@ -125,7 +125,8 @@ int fl_worker_run(const struct fl_config *cfg, int listen_fd);
 /*
  * Binds listen_spec ("unix:/path" or "host:port"), runs n_workers workers and supervises
  * them until SIGTERM or SIGINT. SIGHUP reloads config_file (when not NULL) and replaces the
- * workers one at a time. Takes ownership of cfg. Returns the process exit status.
+ * workers one at a time. Takes ownership of cfg. Returns the process exit status: 2 at
+ * once, starting nothing, when a MySQL server's max_connections is too small for the pool.
  */
 int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
                   struct fl_config *cfg);

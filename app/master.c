@@ -7,12 +7,14 @@
  * shrinks. SIGTERM or SIGINT first remove a unix socket's path, so new connections fail
  * at once (nginx then tries another pool), and then stop the workers, which serve every
  * connection already queued before they leave. The master serves no requests and holds
- * no connections.
+ * no connections; at start and on SIGHUP it asks each MySQL server for its max_connections
+ * and refuses to start a pool that could use them up (it only warns on SIGHUP).
  */
 #include "app.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "fl_bulkhead.h"
+#include "fl_db.h"
 #include "fl_log.h"
 #include "fl_metrics.h"
 #include "fl_time.h"
@@ -37,6 +40,18 @@
 #define QUICK_DEATH_US   1000000
 #define BACKOFF_MAX_US   30000000
 #define DRAIN_TIMEOUT_US 30000000
+
+/*
+ * MySQL connections a pool may hold on one server (the primary, or the replica): each
+ * worker keeps one (lib/fl_db.c; with FL_MYSQL_READ_URL one to each server), and one it
+ * closed after a timeout stays on the server until the server's own statement bound
+ * (FL_DB_READ_TIMEOUT_MS) ends it, so a worker counts twice. A rolling restart runs one
+ * worker more. DB_HEADROOM is left for farmlokal-ctl (seed holds up to 4), the mariadb
+ * client and monitoring; MariaDB keeps one more for a SUPER user besides.
+ */
+#define DB_CONNS_PER_WORKER 2
+#define DB_HEADROOM         10
+#define DB_CHECK_TIMEOUT_S  2
 
 struct worker {
     pid_t pid; /* 0: the slot is empty */
@@ -236,6 +251,48 @@ static void fill(struct master *m)
     }
 }
 
+static enum fl_err read_count(void *ud, const struct fl_str *cols, size_t ncols)
+{
+    return ncols == 1 && cols[0].p ? fl_str_to_u64(cols[0], 0, UINT64_MAX, ud) : FL_EDB;
+}
+
+/*
+ * False when the server of dsn has fewer max_connections than a pool of n workers may
+ * hold; true when it has enough or cannot be asked (a server that is down must not keep
+ * the pool from starting; the workers wait for it).
+ */
+static bool server_fits(const struct fl_mysql_dsn *dsn, const char *server, unsigned n)
+{
+    struct fl_db *db = fl_db_new(dsn, DB_CHECK_TIMEOUT_S);
+    unsigned need = (n + 1) * DB_CONNS_PER_WORKER + DB_HEADROOM;
+    uint64_t max = 0;
+    enum fl_err err =
+        db ? fl_db_query(db, "SELECT @@max_connections", NULL, 0, read_count, &max) : FL_ENOMEM;
+
+    fl_db_free(db);
+    if (err != FL_OK) {
+        fl_log(FL_LOG_WARN, "event=db_connections_unchecked server=%s", server);
+        return true;
+    }
+    if (need <= max)
+        return true;
+    fl_log(FL_LOG_ERROR,
+           "event=db_connections_exceeded server=%s workers=%u needed=%u max_connections=%" PRIu64
+           " action=\"raise max_connections to %u or run fewer workers\"",
+           server, n, need, max, need);
+    return false;
+}
+
+/* True when every MySQL server the pool uses has max_connections enough for it. */
+static bool db_fits(const struct master *m)
+{
+    bool fits = server_fits(&m->cfg->mysql, "primary", m->n_wanted);
+
+    if (m->cfg->has_mysql_read)
+        fits = server_fits(&m->cfg->mysql_read, "replica", m->n_wanted) && fits;
+    return fits;
+}
+
 /* One step of a rolling restart: while no worker is retiring, retire one of the old ones. */
 static void roll(struct master *m)
 {
@@ -275,6 +332,7 @@ static void reload(struct master *m)
         fl_log_set_level(m->cfg->log_level);
         /* listen(2) again sets the queue's new length on the bound socket. */
         listen(m->listen_fd, (int)m->cfg->listen_backlog);
+        db_fits(m); /* a running pool is not stopped for it: the log says what to change */
     }
     fl_buf_free(&err);
 }
@@ -325,6 +383,11 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
     m->n_wanted = n_workers;
     m->cfg = cfg;
     m->config_file = config_file;
+    if (!db_fits(m)) {
+        fl_config_free(cfg);
+        free(m);
+        return 2;
+    }
     m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0
                        ? bind_unix(m, listen_spec + 5)
                        : bind_tcp(listen_spec, cfg->listen_backlog);

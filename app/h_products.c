@@ -257,8 +257,15 @@ static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
 static void listing_headers(struct fl_resp *resp, const struct fl_req *req,
                             const struct fl_listing_result *page)
 {
+    int64_t edge_ttl_s = fl_req_edge_ttl_s(req);
+
     fl_resp_header(resp, "ETag", "%.*s", (int)page->etag.len, page->etag.p);
     fl_resp_header(resp, "Cache-Control", "public, max-age=%lld", (long long)page->max_age_s);
+    /* nginx's edge keeps the page this long, never past its own Cache-Control; the header
+     * is nginx's own and never reaches the client. */
+    if (edge_ttl_s && page->max_age_s > 0)
+        fl_resp_header(resp, "X-Accel-Expires", "%lld",
+                       (long long)(page->max_age_s < edge_ttl_s ? page->max_age_s : edge_ttl_s));
     fl_resp_header(resp, "X-Cache", "%s", fl_listing_source_name(page->source));
     if (page->next.len) {
         struct fl_buf link;

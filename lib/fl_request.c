@@ -161,6 +161,16 @@ int64_t fl_req_queued_ms(const struct fl_req *req, int64_t now_ms)
     return now_ms > (int64_t)ms ? now_ms - (int64_t)ms : 0;
 }
 
+int64_t fl_req_edge_ttl_s(const struct fl_req *req)
+{
+    uint64_t ttl_s;
+
+    if (fl_str_to_u64(fl_str_c(fl_req_env(req, "FL_EDGE_TTL_S")), 1, FL_REQ_EDGE_TTL_MAX_S,
+                      &ttl_s) != FL_OK)
+        return 0;
+    return (int64_t)ttl_s;
+}
+
 /* Decodes one "name[=value]" part into an arena copy. */
 static enum fl_err decode_part(struct fl_req *req, struct fl_str raw, struct fl_str *out,
                                struct fl_buf *detail)

@@ -1,26 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The queue time the web server's FL_REQUEST_START gives: nginx's $msec format, clock
- * skew, and values that must not be taken for a time.
+ * skew, and values that must not be taken for a time; the edge lifetime FL_EDGE_TTL_S.
  */
 #include "fl_arena.h"
 #include "fl_request.h"
 #include "test.h"
 
-static int64_t queued(const char *start_param, int64_t now_ms)
+/* Builds a request with one extra parameter (or none) and returns what `read` makes of it. */
+static int64_t with_param(const char *param, int64_t (*read)(const struct fl_req *, int64_t),
+                          int64_t arg)
 {
-    const char *env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/health", start_param, NULL};
+    const char *env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/health", param, NULL};
     struct fl_arena *arena = fl_arena_new(1 << 16);
     struct fl_buf detail;
     struct fl_req req;
-    int64_t ms;
+    int64_t v;
 
     fl_buf_init(&detail, 256);
     fl_req_init(&req, arena, env, FL_STR(""), &detail);
-    ms = fl_req_queued_ms(&req, now_ms);
+    v = read(&req, arg);
     fl_buf_free(&detail);
     fl_arena_free(arena);
-    return ms;
+    return v;
+}
+
+static int64_t queued(const char *start_param, int64_t now_ms)
+{
+    return with_param(start_param, fl_req_queued_ms, now_ms);
+}
+
+static int64_t read_edge_ttl(const struct fl_req *req, int64_t unused)
+{
+    (void)unused;
+    return fl_req_edge_ttl_s(req);
+}
+
+static int64_t edge_ttl(const char *param)
+{
+    return with_param(param, read_edge_ttl, 0);
 }
 
 int main(void)
@@ -37,5 +55,14 @@ int main(void)
     ASSERT_EQ(queued("FL_REQUEST_START=1700000000.-12", 1700000000000), -1);
     ASSERT_EQ(queued("FL_REQUEST_START=1e9", 1700000000000), -1);
     ASSERT_EQ(queued("FL_REQUEST_START=99999999999999999999.000", 1700000000000), -1);
+
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=1"), 1);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=3600"), 3600);
+    ASSERT_EQ(edge_ttl(NULL), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=0"), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S="), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=3601"), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=1s"), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=-1"), 0);
     return fl_test_done("test_request");
 }

@@ -261,11 +261,15 @@ static void listing_headers(struct fl_resp *resp, const struct fl_req *req,
 
     fl_resp_header(resp, "ETag", "%.*s", (int)page->etag.len, page->etag.p);
     fl_resp_header(resp, "Cache-Control", "public, max-age=%lld", (long long)page->max_age_s);
-    /* nginx's edge keeps the page this long, never past its own Cache-Control; the header
-     * is nginx's own and never reaches the client. */
-    if (edge_ttl_s && page->max_age_s > 0)
-        fl_resp_header(resp, "X-Accel-Expires", "%lld",
-                       (long long)(page->max_age_s < edge_ttl_s ? page->max_age_s : edge_ttl_s));
+    /* How long nginx's edge may keep the page: its FL_EDGE_TTL_S, never past the page's own
+     * Cache-Control. nginx counts in whole seconds and keeps an entry to the end of its last
+     * second, so "keep 1 s" can mean almost 2: name the last whole second that ends within
+     * the bound instead (@epoch). The header is nginx's own and never reaches the client. */
+    if (edge_ttl_s && page->max_age_s > 0) {
+        int64_t keep_s = page->max_age_s < edge_ttl_s ? page->max_age_s : edge_ttl_s;
+        fl_resp_header(resp, "X-Accel-Expires", "@%lld",
+                       (long long)((fl_time_wall_ms() + keep_s * 1000) / 1000 - 1));
+    }
     fl_resp_header(resp, "X-Cache", "%s", fl_listing_source_name(page->source));
     if (page->next.len) {
         struct fl_buf link;

@@ -915,6 +915,15 @@ http {{
         with open(t("nginx.conf"), "w") as f:
             f.write(conf)
 
+    def set_edge(self, ttl_s):
+        """Turn the edge tier on (FL_EDGE_TTL_S = ttl_s) or off (0): nginx reloads its
+        configuration, and the new workers have taken over when this returns."""
+        self.edge_ttl_s = ttl_s
+        self._write_nginx_conf()
+        old = child_pids(self.procs["nginx"].pid)
+        self.procs["nginx"].send_signal(signal.SIGHUP)
+        poll(lambda: not set(old) & set(child_pids(self.procs["nginx"].pid)), timeout=10)
+
     def _spawn_nginx(self):
         argv = ["nginx", "-c", self.path("nginx.conf"), "-p", self.tmp + "/",
                 "-e", self.path("nginx-error.log")]

@@ -98,6 +98,13 @@ int64_t fl_req_queued_ms(const struct fl_req *req, int64_t now_ms);
  */
 int64_t fl_req_edge_ttl_s(const struct fl_req *req);
 
+/*
+ * True when the request's Accept-Encoding takes gzip: a "gzip" or "x-gzip" coding whose
+ * q is not 0 (RFC 9110 12.5.3). The shipped nginx configs pass "gzip" or nothing here, the
+ * same value they key the edge cache by.
+ */
+bool fl_req_accepts_gzip(const struct fl_req *req);
+
 /* The method's name ("GET"), for Allow headers and logs. */
 const char *fl_method_name(enum fl_method m);
 

@@ -3,7 +3,8 @@
 anonymous listings and product pages answered by nginx's cache for FL_EDGE_TTL_S, with no
 other client's RateLimit values or request id; an admin's write visible at once to an
 authorized read and within the TTL to anonymous ones; 304 at the edge; stored pages served
-while the pool is down; gzip for clients that take it; nginx's limit_req on that path."""
+while the pool is down; pages compressed once and kept so in Redis and at the edge, sent
+as gzip or plain as the client asks; nginx's limit_req on that path."""
 
 import gzip
 import os
@@ -98,19 +99,34 @@ class EdgeTest(harness.StackTestCase):
 
     def test_gzip_decodes_to_the_same_bytes(self):
         path = "/api/products?limit=20&sort=price_desc"
+        gz = {"Accept-Encoding": "gzip, deflate, br"}
         plain = self.get(path)
-        packed = self.get(path, headers={"Accept-Encoding": "gzip"})
-        self.assertEqual(packed.headers.get("X-Edge-Cache"), "HIT", packed)
+        packed = self.get(path, headers=gz)
+        # Compressed once by the app when it built the page: Redis hands out the same entry.
+        self.assertEqual(packed.headers.get("X-Cache"), "HIT", packed)
         self.assertEqual(packed.headers.get("Content-Encoding"), "gzip", packed)
         self.assertIsNone(plain.headers.get("Content-Encoding"), plain)
         self.assertEqual(gzip.decompress(packed.body), plain.body)
         self.assertLess(len(packed.body), len(plain.body) / 2)
-        for r in (plain, packed):
-            self.assertIn("Accept-Encoding", r.headers.get("Vary", ""), r)
-        # The ETag of a compressed body is weak, and still revalidates.
-        etag = packed.headers.get("ETag")
-        again = self.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
-        self.assertEqual(again.status, 304, again)
+        again = self.get(path, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(again.headers.get("X-Edge-Cache"), "HIT", again)
+        self.assertEqual(again.body, packed.body)
+        self.assertEqual(self.get(path).body, plain.body)  # each form kept apart at the edge
+        for r in (plain, packed, again):
+            self.assertEqual(r.headers.get_all("Vary"), ["Accept-Encoding"], r)
+        # One ETag per representation, each revalidating at the edge.
+        self.assertNotEqual(packed.headers["ETag"], plain.headers["ETag"])
+        for headers, r in ((gz, packed), ({}, plain)):
+            cond = self.get(path, headers=dict(headers, **{"If-None-Match": r.headers["ETag"]}))
+            self.assertEqual(cond.status, 304, cond)
+
+    def test_redis_keeps_pages_compressed(self):
+        plain = self.get("/api/products?limit=20&sort=name_asc&category=vegetables")
+        self.assertEqual(plain.status, 200, plain)
+        keys = self.stack.redis("--scan", "--pattern", "fl:gz:*").split()
+        sizes = [int(self.stack.redis("MEMORY", "USAGE", k)) for k in keys]
+        self.assertTrue(sizes, "no page in Redis")
+        self.assertLess(max(sizes), len(plain.body) * 0.6, (sizes, len(plain.body)))
 
     def test_limit_req_on_the_edge_path(self):
         path = "/api/products?limit=1&sort=name_asc"
@@ -158,6 +174,9 @@ class EdgeOffTest(harness.StackTestCase):
             self.assertIsNone(r.headers.get("X-Edge-Cache"), r)
             self.assertIn("RateLimit", r.headers, r)
             self.assertTrue(re.search(r"total;dur=", r.headers.get("Server-Timing")), r)
+        packed = self.get("/api/products?limit=2", headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(packed.headers.get("Content-Encoding"), "gzip", packed)
+        self.assertEqual(gzip.decompress(packed.body), r.body)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The queue time the web server's FL_REQUEST_START gives: nginx's $msec format, clock
- * skew, and values that must not be taken for a time; the edge lifetime FL_EDGE_TTL_S.
+ * skew, and values that must not be taken for a time; the edge lifetime FL_EDGE_TTL_S;
+ * whether Accept-Encoding takes gzip.
  */
 #include "fl_arena.h"
 #include "fl_request.h"
@@ -36,6 +37,17 @@ static int64_t read_edge_ttl(const struct fl_req *req, int64_t unused)
     return fl_req_edge_ttl_s(req);
 }
 
+static int64_t read_accepts_gzip(const struct fl_req *req, int64_t unused)
+{
+    (void)unused;
+    return fl_req_accepts_gzip(req);
+}
+
+static int64_t accepts_gzip(const char *param)
+{
+    return with_param(param, read_accepts_gzip, 0);
+}
+
 static int64_t edge_ttl(const char *param)
 {
     return with_param(param, read_edge_ttl, 0);
@@ -64,5 +76,16 @@ int main(void)
     ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=3601"), 0);
     ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=1s"), 0);
     ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=-1"), 0);
+
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=gzip"), 1);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=deflate, GZip;q=0.5, br"), 1);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=x-gzip"), 1);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING= gzip ; q=1"), 1);
+    ASSERT_EQ(accepts_gzip(NULL), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING="), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=gzip;q=0"), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=br, gzip;q=0.000"), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=gzipx, deflate"), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=identity"), 0);
     return fl_test_done("test_request");
 }

@@ -15,6 +15,7 @@
 #include "fl_catalog.h"
 #include "fl_listing.h"
 #include "fl_crypto.h"
+#include "fl_gzip.h"
 #include "fl_json.h"
 #include "fl_metrics.h"
 #include "fl_search.h"
@@ -245,10 +246,22 @@ static void query_without_cursor(const struct fl_req *req, struct fl_buf *out)
 }
 
 static void listing_headers(struct fl_resp *resp, const struct fl_req *req,
-                            const struct fl_listing_result *page)
+                            const struct fl_listing_result *page, struct fl_str etag)
 {
-    fl_resp_header(resp, "ETag", "%.*s", (int)page->etag.len, page->etag.p);
+    int64_t edge_ttl_s = fl_req_edge_ttl_s(req);
+
+    fl_resp_header(resp, "ETag", "%.*s", (int)etag.len, etag.p);
+    fl_resp_header(resp, "Vary", "Accept-Encoding");
     fl_resp_header(resp, "Cache-Control", "public, max-age=%lld", (long long)page->max_age_s);
+    /* How long nginx's edge may keep the page: its FL_EDGE_TTL_S, never past the page's own
+     * Cache-Control. nginx counts in whole seconds and keeps an entry to the end of its last
+     * second, so "keep 1 s" can mean almost 2: name the last whole second that ends within
+     * the bound instead (@epoch). The header is nginx's own and never reaches the client. */
+    if (edge_ttl_s && page->max_age_s > 0) {
+        int64_t keep_s = page->max_age_s < edge_ttl_s ? page->max_age_s : edge_ttl_s;
+        fl_resp_header(resp, "X-Accel-Expires", "@%lld",
+                       (long long)((fl_time_wall_ms() + keep_s * 1000) / 1000 - 1));
+    }
     fl_resp_header(resp, "X-Cache", "%s", fl_listing_source_name(page->source));
     if (page->next.len) {
         struct fl_buf link;
@@ -261,19 +274,47 @@ static void listing_headers(struct fl_resp *resp, const struct fl_req *req,
     }
 }
 
-/* Sends a page the listing service served, or 304 when the client has it. */
+/* The ETag of the gzip representation: the plain one's, "-gz" inside the quotes. */
+static struct fl_str gzip_etag(struct fl_arena *arena, struct fl_str etag)
+{
+    char *p = fl_arena_alloc(arena, etag.len + 4);
+
+    if (p == NULL || etag.len < 2)
+        return etag; /* out of arena: the plain ETag only risks a needless 200 */
+    memcpy(p, etag.p, etag.len - 1);
+    memcpy(p + etag.len - 1, "-gz\"", 5);
+    return (struct fl_str){p, etag.len + 3};
+}
+
+/*
+ * Sends a page the listing service served: its stored gzip body to a client that takes
+ * gzip, decompressed to others, each with an ETag of its own (RFC 9110: one per
+ * representation); or 304 when the client has that representation.
+ */
 static void send_page(struct fl_resp *resp, const struct fl_req *req,
                       const struct fl_listing_result *page)
 {
-    if (fl_req_not_modified(req, page->etag)) {
+    bool gzip = fl_req_accepts_gzip(req);
+    struct fl_str etag = gzip ? gzip_etag(req->arena, page->etag) : page->etag;
+    struct fl_str body = page->body;
+    enum fl_err err;
+
+    if (fl_req_not_modified(req, etag)) {
         resp->status = 304;
         resp->content_type = NULL;
+    } else if (!gzip && (err = fl_gzip_decompress(req->arena, page->body, FL_LISTING_BODY_MAX_BYTES,
+                                                  &body)) != FL_OK) {
+        fl_log(FL_LOG_ERROR, "event=page_unreadable err=%s", fl_strerror(err));
+        fl_resp_problem(resp, req, 500, NULL, "the page could not be read");
+        return;
     } else {
         resp->status = 200;
         resp->content_type = FL_CT_JSON;
-        fl_buf_put(&resp->body, page->body);
+        fl_buf_put(&resp->body, body);
+        if (gzip)
+            fl_resp_header(resp, "Content-Encoding", "gzip");
     }
-    listing_headers(resp, req, page);
+    listing_headers(resp, req, page, etag);
 }
 
 static void render_page(struct fl_buf *body, const struct fl_product *rows, size_t n,

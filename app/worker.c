@@ -108,6 +108,10 @@ bool fl_rate_verdict(const struct fl_app *app, struct fl_req *req, struct fl_res
                         app->cfg->rate_limit, app->cfg->rate_burst);
         fl_resp_header(resp, "Retry-After", "%lld", rl->retry_after_s);
     }
+    /* A page the edge may store is sent to other clients too: it carries no client's count
+     * (nginx's limit_req guards the edge path). */
+    if (rl->allowed && fl_req_edge_ttl_s(req))
+        return true;
     fl_resp_header(resp, "RateLimit-Policy", "\"default\";q=%u;w=1", app->cfg->rate_limit);
     fl_resp_header(resp, "RateLimit", "\"default\";r=%lld;t=%lld", rl->remaining, rl->reset_s);
     return rl->allowed;

@@ -7,7 +7,8 @@
 #   <unit dir>/farmlokal@.socket, farmlokal@.service, farmlokal-master@.service,
 #              farmlokal-migrate.service
 #   /etc/farmlokal/farmlokal.env                    the settings (never overwritten)
-#   /etc/nginx/snippets/farmlokal-location.conf     the location block to include
+#   /etc/nginx/snippets/farmlokal-location.conf     the location block to include, and the
+#                  farmlokal-{fastcgi,edge,error}.conf snippets it and the site include
 #   /etc/nginx/sites-available/farmlokal            a complete site with two pools
 #   /etc/lighttpd/conf-available/50-farmlokal.conf  and 50-farmlokal-bin-path.conf
 #   /usr/share/man/man8/farmlokal.8.gz, farmlokal-ctl.8.gz
@@ -35,7 +36,9 @@ install(FILES ${fl_deploy}/systemd/farmlokal@.socket ${fl_deploy}/systemd/farmlo
               ${fl_deploy}/systemd/farmlokal-migrate.service
         DESTINATION ${FL_SYSTEMD_UNIT_DIR})
 
-install(FILES ${fl_deploy}/nginx/farmlokal-location.conf DESTINATION ${fl_etc}/nginx/snippets)
+install(FILES ${fl_deploy}/nginx/farmlokal-location.conf ${fl_deploy}/nginx/farmlokal-fastcgi.conf
+              ${fl_deploy}/nginx/farmlokal-edge.conf ${fl_deploy}/nginx/farmlokal-error.conf
+        DESTINATION ${fl_etc}/nginx/snippets)
 install(FILES ${fl_deploy}/nginx/farmlokal-site.conf DESTINATION ${fl_etc}/nginx/sites-available
         RENAME farmlokal)
 install(FILES ${fl_deploy}/lighttpd/farmlokal.conf DESTINATION ${fl_etc}/lighttpd/conf-available

@@ -100,7 +100,9 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
 
     fl_crypto_sha256(canonical, d);
     fl_crypto_hex(d, 16, h);
-    snprintf(lk->key, sizeof(lk->key), "fl:list:%s", h);
+    /* "gz": entries hold gzip bodies (fl_listing); a worker of an older release, which
+     * stored and read plain ones under fl:list:, never reads one of these. */
+    snprintf(lk->key, sizeof(lk->key), "fl:gz:%s", h);
     snprintf(lk->lock_key, sizeof(lk->lock_key), "fl:lock:%s", h);
     lk->locked = false;
     lk->gen = -1;

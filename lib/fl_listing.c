@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "fl_cache.h"
+#include "fl_gzip.h"
 #include "fl_metrics.h"
 #include "fl_time.h"
 
@@ -13,7 +14,6 @@
  * that has not stored its page by then is stuck, and the waiter builds it itself.
  */
 #define BUILD_WAIT_MS       250
-#define BODY_MAX_BYTES      ((size_t)4 << 20)
 #define CANONICAL_MAX_BYTES 8192
 
 /* Builds the body and the next cursor for one key, on db. */
@@ -66,19 +66,22 @@ static enum fl_err kept(const struct fl_cache_entry *e, enum fl_listing_source s
     return FL_OK;
 }
 
-/* Copies what was built into the arena, with its ETag. */
+/* Compresses what was built into the arena, with the ETag of the plain body. */
 static enum fl_err built(struct fl_arena *arena, const struct fl_buf *body,
                          const struct fl_buf *next, struct fl_listing_result *out)
 {
     char etag[35];
+    enum fl_err err;
 
     if (fl_buf_err(body) || fl_buf_err(next))
         return FL_ENOMEM;
     fl_cache_etag(fl_buf_str(body), etag);
-    out->body = fl_arena_strdup(arena, fl_buf_str(body));
+    err = fl_gzip_compress(arena, fl_buf_str(body), &out->body);
     out->next = fl_arena_strdup(arena, fl_buf_str(next));
     out->etag = fl_arena_strdup(arena, fl_str_c(etag));
-    return out->body.p && out->next.p && out->etag.p ? FL_OK : FL_ENOMEM;
+    if (err != FL_OK)
+        return err;
+    return out->next.p && out->etag.p ? FL_OK : FL_ENOMEM;
 }
 
 /*
@@ -95,7 +98,7 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
     bool current;
     enum fl_err err;
 
-    fl_buf_init(&body, BODY_MAX_BYTES);
+    fl_buf_init(&body, FL_LISTING_BODY_MAX_BYTES);
     fl_buf_init(&next, FL_CATALOG_CURSOR_MAX_BYTES * 2);
     db = reader(svc, &current);
     err = build(ud, db, arena, &body, &next);

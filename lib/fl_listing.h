@@ -6,7 +6,8 @@
  * the page through the catalogue and stores it, and decides between fresh, stale and
  * rebuild: a kept body is served when MySQL fails, times out or is being skipped (stale if
  * error), and to the others while one worker rebuilds an expired key (stale while
- * revalidate). It renders nothing itself: the caller's render function writes the body.
+ * revalidate). It renders nothing itself: the caller's render function writes the body,
+ * which the service compresses once, so the cache and its hits keep and send gzip.
  */
 #ifndef FL_LISTING_H
 #define FL_LISTING_H
@@ -41,10 +42,14 @@ enum fl_listing_source {
     FL_LISTING__MAX
 };
 
+/* The plain body is at most this long (fl_gzip_decompress's bound for it). */
+#define FL_LISTING_BODY_MAX_BYTES ((size_t)4 << 20)
+
 struct fl_listing_result {
-    struct fl_str body, etag; /* borrowed from the arena */
-    struct fl_str next;       /* the next page's cursor; empty at the end; borrowed */
-    int64_t max_age_s;        /* seconds left of the entry's fresh life; 0 when not fresh */
+    struct fl_str body; /* gzip-compressed once when built (fl_gzip); borrowed */
+    struct fl_str etag; /* of the plain body, quoted; borrowed */
+    struct fl_str next; /* the next page's cursor; empty at the end; borrowed */
+    int64_t max_age_s;  /* seconds left of the entry's fresh life; 0 when not fresh */
     enum fl_listing_source source;
 };
 

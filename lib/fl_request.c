@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "fl_crypto.h"
@@ -177,6 +178,63 @@ int64_t fl_req_queued_ms(const struct fl_req *req, int64_t now_ms)
         ms *= 10;
     ms += s * 1000;
     return now_ms > (int64_t)ms ? now_ms - (int64_t)ms : 0;
+}
+
+int64_t fl_req_edge_ttl_s(const struct fl_req *req)
+{
+    uint64_t ttl_s;
+
+    if (fl_str_to_u64(fl_str_c(fl_req_env(req, "FL_EDGE_TTL_S")), 1, FL_REQ_EDGE_TTL_MAX_S,
+                      &ttl_s) != FL_OK)
+        return 0;
+    return (int64_t)ttl_s;
+}
+
+static struct fl_str trim(struct fl_str s)
+{
+    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t'))
+        s.p++, s.len--;
+    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+/* True when one Accept-Encoding element ("gzip;q=0.5") takes gzip. */
+static bool takes_gzip(struct fl_str item)
+{
+    const char *semi = memchr(item.p, ';', item.len);
+    struct fl_str coding = trim((struct fl_str){item.p, semi ? (size_t)(semi - item.p) : item.len});
+    struct fl_str q;
+
+    if (!(coding.len == 4 && strncasecmp(coding.p, "gzip", 4) == 0) &&
+        !(coding.len == 6 && strncasecmp(coding.p, "x-gzip", 6) == 0))
+        return false;
+    if (semi == NULL)
+        return true;
+    q = trim((struct fl_str){semi + 1, item.len - (size_t)(semi + 1 - item.p)});
+    if (q.len < 2 || (q.p[0] != 'q' && q.p[0] != 'Q') || q.p[1] != '=')
+        return true; /* another parameter: the default q=1 */
+    /* q=0, 0., 0.0, 0.00, 0.000 refuse; any other weight takes it. */
+    for (size_t i = 2; i < q.len; i++) {
+        if (q.p[i] != '0' && !(i == 3 && q.p[i] == '.'))
+            return true;
+    }
+    return false;
+}
+
+bool fl_req_accepts_gzip(const struct fl_req *req)
+{
+    struct fl_str ae = fl_str_c(fl_req_env(req, "HTTP_ACCEPT_ENCODING"));
+
+    for (size_t i = 0; i < ae.len;) {
+        const char *comma = memchr(ae.p + i, ',', ae.len - i);
+        size_t end = comma ? (size_t)(comma - ae.p) : ae.len;
+
+        if (takes_gzip((struct fl_str){ae.p + i, end - i}))
+            return true;
+        i = end + 1;
+    }
+    return false;
 }
 
 /* Decodes one "name[=value]" part into an arena copy. */

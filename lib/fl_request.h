@@ -102,6 +102,24 @@ const struct fl_str *fl_req_param(const struct fl_req *req, const char *name);
  */
 int64_t fl_req_queued_ms(const struct fl_req *req, int64_t now_ms);
 
+/* The longest edge lifetime FL_EDGE_TTL_S may give, seconds. */
+#define FL_REQ_EDGE_TTL_MAX_S 3600
+
+/*
+ * How long nginx's edge cache may keep this response, in seconds: FL_EDGE_TTL_S, which the
+ * shipped nginx configs pass only for an anonymous GET/HEAD the edge may store (SPEC
+ * "Caching tiers"). Returns 0 when the parameter is absent, 0, or not a whole number from 1
+ * to FL_REQ_EDGE_TTL_MAX_S: then no edge stores the response.
+ */
+int64_t fl_req_edge_ttl_s(const struct fl_req *req);
+
+/*
+ * True when the request's Accept-Encoding takes gzip: a "gzip" or "x-gzip" coding whose
+ * q is not 0 (RFC 9110 12.5.3). The shipped nginx configs pass "gzip" or nothing here, the
+ * same value they key the edge cache by.
+ */
+bool fl_req_accepts_gzip(const struct fl_req *req);
+
 /* The method's name ("GET"), for Allow headers and logs. */
 const char *fl_method_name(enum fl_method m);
 

@@ -11,11 +11,13 @@ RUN=$VAR/run    # sockets and pid files
 LOG=$VAR/log
 
 # The pieces, in start order: pid file name -> process name (/proc/PID/comm).
-PIECES=(mysqld redis farmlokal nginx)
-declare -A COMM=([mysqld]=mariadbd [redis]=redis-server [farmlokal]=farmlokal [nginx]=nginx)
+# farmlokal-external is the pool nginx sends /api/products/external/ to.
+PIECES=(mysqld redis farmlokal farmlokal-external nginx)
+declare -A COMM=([mysqld]=mariadbd [redis]=redis-server [farmlokal]=farmlokal
+    [farmlokal-external]=farmlokal [nginx]=nginx)
 # Seconds a piece gets to stop after SIGTERM before SIGKILL (InnoDB needs the longest;
 # farmlokal workers finish their current request first).
-declare -A GRACE=([mysqld]=60 [redis]=10 [farmlokal]=30 [nginx]=10)
+declare -A GRACE=([mysqld]=60 [redis]=10 [farmlokal]=30 [farmlokal-external]=30 [nginx]=10)
 
 say() { printf '%s: %s\n' "$PROG" "$*"; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }

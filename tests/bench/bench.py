@@ -11,6 +11,10 @@ a static file, so the machine's speed cancels out. Not part of tests/run.
     tests/bench/bench.py replica [--rows N]
                                            # a listing miss read on a replica against the
                                            # primary alone (default 100,000 rows)
+    tests/bench/bench.py edge [--rows N]   # the edge tier: an edge hit against static, a
+                                           # Redis hit (edge off) against the minimal
+                                           # responder, CPU per request of each process per
+                                           # tier, bytes and Redis memory per page
     tests/bench/bench.py misses [--rows N] [--misses N]
                                            # MariaDB CPU per listing miss over random
                                            # category + price + sort filters, against the
@@ -312,8 +316,8 @@ def bench_replica(args):
             if line.startswith("farmlokal_replica_reads_total")))
 
 
-def mariadb_cpu_ns(pid):
-    """CPU time of every thread of mariadbd so far, in ns (/proc/<pid>/task/*/schedstat: the
+def threads_cpu_ns(pid):
+    """CPU time of every thread of a process (mariadbd, nginx, a worker) so far, in ns (/proc/<pid>/task/*/schedstat: the
     scheduler's own account, where /proc/<pid>/stat's utime+stime tick every 10 ms)."""
     total = 0
     for tid in os.listdir("/proc/%d/task" % pid):
@@ -382,12 +386,12 @@ def bench_misses(args):
         def miss(params):
             """(MariaDB CPU ms, the app's db ms from Server-Timing, params) of one miss."""
             s.redis("FLUSHALL")
-            before = mariadb_cpu_ns(mysqld)
+            before = threads_cpu_ns(mysqld)
             r = s.get(listing_path(params))
             if r.status != 200 or r.headers.get("X-Cache") == "HIT":
                 raise RuntimeError("%s -> %d %s" % (params, r.status, r.headers.get("X-Cache")))
             db = re.search(r"db;dur=([\d.]+)", r.headers.get("Server-Timing", ""))
-            return (mariadb_cpu_ns(mysqld) - before) / 1e6, float(db.group(1)) if db else -1, params
+            return (threads_cpu_ns(mysqld) - before) / 1e6, float(db.group(1)) if db else -1, params
 
         for params in warm:  # the worker's sample and prepared statements
             miss(params)
@@ -413,10 +417,10 @@ def bench_misses(args):
         script = s.path("replay.sql")
         with open(script, "w") as f:
             f.write("".join(q.rstrip().rstrip(";") + ";\n" for q in statements))
-        before = mariadb_cpu_ns(mysqld)
+        before = threads_cpu_ns(mysqld)
         subprocess.run(["mariadb", "--no-defaults", "--force", "-uroot", "--socket=" + s.mysql_socket, "farmlokal"],
                        stdin=open(script), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        replay = (mariadb_cpu_ns(mysqld) - before) / 1e6 / max(1, len(statements))
+        replay = (threads_cpu_ns(mysqld) - before) / 1e6 / max(1, len(statements))
 
         n = len(per_miss)
         print("\n# %d listing misses without words, one at a time (random categories, price windows,"
@@ -496,6 +500,74 @@ def bench_integrations(args):
             up.stop()
 
 
+def tier_cpu(s, url, seconds, headers=(), script=None):
+    """wrk on url, and the CPU each process group spent per request meanwhile, in us."""
+    import harness
+    groups = {"nginx": harness.child_pids(s.procs["nginx"].pid), "worker": s.worker_pids(),
+              "redis": [s.procs["redis"].pid], "mariadb": [s.mysql_pid]}
+    before = {p: threads_cpu_ns(p) for pids in groups.values() for p in pids}
+    res = wrk(url, seconds, headers=headers,
+              script=os.path.join(ROOT, "tests", "bench", script) if script else None)
+    after = {p: threads_cpu_ns(p) for p in before if os.path.isdir("/proc/%d/task" % p)}
+    # A process that left meanwhile (nginx's cache loader, a minute after start) is not counted.
+    res["cpu_us"] = {k: sum(after[p] - before[p] for p in pids if p in after) / 1000.0 / res["requests"]
+                     for k, pids in groups.items()}
+    return res
+
+
+def bench_edge(args):
+    import gzip
+    import harness
+    with harness.Stack(edge_ttl_s=1, edge_rate=10 ** 6) as s:
+        app_env = {"FL_RATE_LIMIT": "0", "FL_REDIS_URL": s.redis_unix_url}
+        s.start_app(workers=args.workers, env=app_env)
+        s.seed(args.rows)
+        settle(s)
+        page = "/api/products?limit=20"
+        url = s.base_url + page
+        s.get(page)
+        body = s.get(page).body
+        packed = s.get(page, headers={"Accept-Encoding": "gzip"})
+        if gzip.decompress(packed.body) != body:
+            raise RuntimeError("the gzip body does not decode to the plain one")
+        static = static_copy(s, "products.json", body)
+        gz = ("Accept-Encoding: gzip",)
+
+        wrk(url, 3)
+        hit, ref = tier_cpu(s, url, args.seconds), wrk(static, args.seconds)
+        hit_gz = tier_cpu(s, url, args.seconds, headers=gz)
+        miss = tier_cpu(s, s.base_url + "/", args.seconds, script="misses.lua")
+        s.set_edge(0)
+        wrk(url, 3)
+        redis_hit = tier_cpu(s, url, args.seconds)
+        redis_hit_gz = tier_cpu(s, url, args.seconds, headers=gz)
+        minimal = minimal_fcgi(s, url, body, args.seconds, args.workers, app_env)
+        s.get(page)
+        entry = next(k for k in s.redis("--scan", "--pattern", "fl:gz:*").split() if k)
+        entry_bytes = int(s.redis("MEMORY", "USAGE", entry))
+
+        print("\n# %s, wrk -t2 -c64 -d%ds, %d workers, %d rows" % (page, args.seconds, args.workers, args.rows))
+        row("what", "req/s", "p50 ms", "p99 ms", "non-2xx")
+        for name, r in (("nginx static file (same bytes)", ref), ("edge hit", hit),
+                        ("edge hit, gzip", hit_gz), ("minimal libfcgi responder (edge off)", minimal),
+                        ("Redis hit (edge off)", redis_hit), ("Redis hit, gzip (edge off)", redis_hit_gz),
+                        ("miss (every tier, edge on)", miss)):
+            row(name, "%.0f" % r["rps"], r["p50_ms"], r["p99_ms"], r["non2xx"])
+        print("edge hit / static: %.2f (target >= 0.6), edge hit p99 %.2f ms (target <= 5)"
+              % (hit["rps"] / ref["rps"], hit["p99_ms"]))
+        print("Redis hit (edge off) / minimal responder: %.2f (target >= 0.9)"
+              % (redis_hit["rps"] / minimal["rps"]))
+        print("\n# CPU per request, us (schedstat of every thread; wrk's own not counted)")
+        row("tier", "nginx", "worker", "Redis", "MariaDB")
+        for name, r in (("edge hit", hit), ("edge hit, gzip", hit_gz), ("Redis hit", redis_hit),
+                        ("Redis hit, gzip", redis_hit_gz), ("miss", miss)):
+            c = r["cpu_us"]
+            row(name, "%.1f" % c["nginx"], "%.1f" % c["worker"], "%.1f" % c["redis"], "%.1f" % c["mariadb"])
+        print("\n# bytes per listing page (limit=20): %d plain, %d gzip (compressed once by the"
+              " app, zlib's default level); Redis MEMORY USAGE of its entry (gzip): %d bytes"
+              % (len(body), len(packed.body), entry_bytes))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -517,6 +589,10 @@ def main():
     r = sub.add_parser("replica")
     r.add_argument("--rows", type=int, default=100000)
     r.add_argument("--workers", type=int, default=2)
+    e = sub.add_parser("edge")
+    e.add_argument("--rows", type=int, default=100000)
+    e.add_argument("--seconds", type=int, default=8)
+    e.add_argument("--workers", type=int, default=2)
     i = sub.add_parser("integrations")
     i.add_argument("--workers", type=int, default=2)
     i.add_argument("--requests", type=int, default=500)
@@ -531,7 +607,8 @@ def main():
     args = ap.parse_args()
     build()
     {"health": bench_health, "catalog": bench_catalog, "integrations": bench_integrations,
-     "replica": bench_replica, "misses": bench_misses, "faults": faults.run}[args.what](args)
+     "replica": bench_replica, "misses": bench_misses, "faults": faults.run,
+     "edge": bench_edge}[args.what](args)
 
 
 if __name__ == "__main__":

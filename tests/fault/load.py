@@ -350,12 +350,15 @@ def check_ledger(stack, run):
     return problems
 
 
-def wrk(url, seconds=10, conns=64, headers=()):
+def wrk(url, seconds=10, conns=64, headers=(), script=None):
     """A closed-loop load from wrk (C, so the client is not the bottleneck the way Python
-    threads are at 64 connections): rps, p50_ms, p99_ms, non2xx and socket errors."""
+    threads are at 64 connections), with an optional Lua script (a path): rps, requests,
+    p50_ms, p99_ms, non2xx and socket errors."""
     argv = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
     for h in headers:
         argv += ["-H", h]
+    if script:
+        argv += ["-s", script]
     out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = {}
@@ -364,7 +367,8 @@ def wrk(url, seconds=10, conns=64, headers=()):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                         out)
-    return {"rps": rps, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
+    return {"rps": rps, "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "p50_ms": pct.get("50"), "p99_ms": pct.get("99"),
             "non2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": sum(map(int, sockets.groups())) if sockets else 0}
 

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""API A accepts and never answers while 24 clients call the external endpoint: the
-bulkhead keeps all but half the pool's workers out of API A, so every listing, cached or
-not, is still answered at once, and external calls beyond the seats are refused with 503 +
-Retry-After without waiting."""
+"""API A accepts and never answers while 24 clients call the external endpoint, in both
+nginx recipes: one pool, where the bulkhead keeps all but half the pool's workers out of
+API A, and /products/external/ on a pool of its own (deploy/nginx/farmlokal-site.conf),
+where no worker of the catalogue's pool ever waits on API A. Either way every listing,
+cached or not, is still answered at once, and external calls beyond the seats are refused
+with 503 + Retry-After without waiting."""
 
 import os
 import re
@@ -44,6 +46,33 @@ class ApiAHangsTest(load.FaultTestCase):
         full = re.search(r'outcome="bulkhead_full"\} (\d+)', metrics)
         self.assertTrue(full and int(full.group(1)) > 0, metrics)
         self.assertLedgerExact(listings)
+
+
+class ApiAHangsOwnPoolTest(ApiAHangsTest):
+    """The two-pool recipe: the catalogue's pool has no seat on API A at all."""
+
+    stack_options = {"external_pool": True}
+    workers = 2
+    external_workers = 2
+    external_env = {"FL_API_A_MAX_INFLIGHT": "1"}  # one worker left to refuse at once
+
+    @classmethod
+    def prepare(cls):
+        super().prepare()
+        cls.stack.start_external_pool(cls.external_workers,
+                                      env=cls.upstream_env(**cls.external_env))
+
+    def test_listings_never_wait_behind_a_hung_api_a(self):
+        super().test_listings_never_wait_behind_a_hung_api_a()
+        # Every external call went to the external pool (each 503 is logged with its
+        # path); the catalogue's pool saw none.
+        refusal = 'path="/products/external/'
+        self.assertIn(refusal, self.log("external.log"))
+        self.assertNotIn(refusal, self.log("app.log"))
+
+    def log(self, name):
+        with open(self.stack.path(name), encoding="utf-8", errors="replace") as f:
+            return f.read()
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ from openapi_check import CONTRACT
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 NGINX_LOCATION_CONF = os.path.join(REPO_ROOT, "deploy", "nginx", "farmlokal-location.conf")
+NGINX_EDGE_CONF = os.path.join(REPO_ROOT, "deploy", "nginx", "farmlokal-edge.conf")
 
 # Every process a stack starts carries MARKER=<stack temp dir> in its environment,
 # so leftovers can be found (and killed) even when they are not our children.
@@ -486,7 +487,7 @@ class Stack:
     """
 
     def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=(), replica=False,
-                 two_pools=False):
+                 two_pools=False, edge_ttl_s=0, edge_rate=100000, external_pool=False):
         self.want = {"mysql": mysql, "redis": redis, "nginx": nginx, "replica": mysql and replica}
         self.mysql_args = list(mysql_args)  # extra mariadbd options (benchmarks: bigger pool)
         self.keep = keep if keep is not None else os.environ.get("FL_TEST_KEEP") == "1"
@@ -509,6 +510,12 @@ class Stack:
         # deploy/nginx/farmlokal-site.conf lists pools A and B.
         self.two_pools = two_pools
         self.pool_b_socket = self.path("fl-b.sock")
+        # The edge tier of the nginx snippet (farmlokal-edge.conf): FL_EDGE_TTL_S, 0 = off
+        # (so tests of the app see every request), and limit_req's rate per client address.
+        self.edge_ttl_s, self.edge_rate = edge_ttl_s, edge_rate
+        # external_pool: /products/external/ goes to a pool of its own (start_external_pool),
+        # as in deploy/nginx/farmlokal-site.conf; else to the app's socket.
+        self.external_socket = self.path("fl-ext.sock") if external_pool else self.app_socket
         _install_cleanup_handlers()
         _live_stacks.add(self)
 
@@ -641,7 +648,7 @@ class Stack:
     def logs(self):
         """{name: path} of every log file this stack writes."""
         names = ["app.log", "ctl.log", "spawn-fcgi.log", "nginx-error.log", "mariadb.err", "replica.err",
-                 "redis.log", "pool-b.log"]
+                 "redis.log", "pool-b.log", "external.log"]
         return {n: self.path(n) for n in names}
 
     def dump_logs(self, lines=60, file=None):
@@ -855,9 +862,12 @@ class Stack:
             os.makedirs(t(d), exist_ok=True)
         with open(t("www", "index.html"), "w") as f:
             f.write("<!doctype html><title>FarmLokal test</title><p>placeholder</p>\n")
-        # The location snippet says `include fastcgi_params;`, which nginx resolves
-        # relative to the directory of the main config file: put Debian's copy there.
+        # The snippets say `include fastcgi_params;`, which nginx resolves relative to the
+        # directory of the main config file: put Debian's copy there ...
         shutil.copyfile("/etc/nginx/fastcgi_params", t("fastcgi_params"))
+        # ... and `include snippets/farmlokal-fastcgi.conf;` the same way.
+        if not os.path.lexists(t("snippets")):
+            os.symlink(os.path.dirname(NGINX_LOCATION_CONF), t("snippets"))
         conf = """\
 daemon off;
 master_process on;
@@ -882,6 +892,15 @@ http {{
     upstream farmlokal {{
         server unix:{sock}{pool_b};
     }}
+    upstream farmlokal_external {{
+        server unix:{external};
+    }}
+
+    include {edge};
+    fastcgi_cache_path {tmp}/edge-cache levels=1:2 keys_zone=farmlokal_edge:10m max_size=64m
+                       inactive=10m use_temp_path=off;
+    limit_req_zone $farmlokal_edge_client zone=farmlokal_edge_rate:10m rate={edge_rate}r/s;
+    map "" $farmlokal_edge_ttl_s {{ default {edge_ttl_s}; }}
 
     server {{
         listen 127.0.0.1:{port};
@@ -893,9 +912,20 @@ http {{
 """.format(pid=t("nginx.pid"), tmp=self.tmp, sock=self.app_socket, port=self.nginx_port,
            pool_b=(" max_fails=0;\n        server unix:%s max_fails=0"
                    % self.pool_b_socket) if self.two_pools else "",
-           location=NGINX_LOCATION_CONF, user="user root root;" if _is_root() else "")
+           location=NGINX_LOCATION_CONF, user="user root root;" if _is_root() else "",
+           external=self.external_socket, edge=NGINX_EDGE_CONF, edge_rate=self.edge_rate,
+           edge_ttl_s=self.edge_ttl_s)
         with open(t("nginx.conf"), "w") as f:
             f.write(conf)
+
+    def set_edge(self, ttl_s):
+        """Turn the edge tier on (FL_EDGE_TTL_S = ttl_s) or off (0): nginx reloads its
+        configuration, and the new workers have taken over when this returns."""
+        self.edge_ttl_s = ttl_s
+        self._write_nginx_conf()
+        old = child_pids(self.procs["nginx"].pid)
+        self.procs["nginx"].send_signal(signal.SIGHUP)
+        poll(lambda: not set(old) & set(child_pids(self.procs["nginx"].pid)), timeout=10)
 
     def _spawn_nginx(self):
         argv = ["nginx", "-c", self.path("nginx.conf"), "-p", self.tmp + "/",
@@ -1083,17 +1113,27 @@ http {{
         """Start pool B on its own socket, behind the same nginx upstream as the app:
         runner "master" (`farmlokal --listen ... --workers N`) or "multiwatch" (spawn-fcgi
         running multiwatch, which keeps N workers on fd 0). Returns its supervisor's pid."""
+        return self._start_pool("pool-b", self.pool_b_socket, workers, env, runner, timeout)
+
+    def start_external_pool(self, workers=2, env=None, timeout=30.0):
+        """Start the pool nginx sends /products/external/ to (Stack(external_pool=True)),
+        `farmlokal --listen ... --workers N` on its own socket. Returns the master's pid."""
+        if self.external_socket == self.app_socket:
+            raise RuntimeError("Stack(external_pool=True) gives /products/external/ its own pool")
+        return self._start_pool("external", self.external_socket, workers, env, "master", timeout)
+
+    def _start_pool(self, name, sock, workers, env, runner, timeout):
         binary = self.app_binary()
         if runner == "master":
-            argv = [binary, "--listen", "unix:" + self.pool_b_socket, "--workers", str(workers)]
+            argv = [binary, "--listen", "unix:" + sock, "--workers", str(workers)]
         else:
-            argv = ["spawn-fcgi", "-s", self.pool_b_socket, "-M", "0660", "-n", "--",
+            argv = ["spawn-fcgi", "-s", sock, "-M", "0660", "-n", "--",
                     shutil.which("multiwatch") or "multiwatch", "-f", str(workers), "--", binary]
-        self.procs["pool-b"] = Proc("pool-b", argv, self.path("pool-b.log"),
-                                    env=self.app_env(env), cwd=self.tmp)
-        self._wait_for("pool-b", lambda: self._app_answers(self.pool_b_socket), timeout)
-        poll(lambda: len(child_pids(self.pool_b_pid)) == workers, timeout=timeout)
-        return self.pool_b_pid
+        proc = Proc(name, argv, self.path(name + ".log"), env=self.app_env(env), cwd=self.tmp)
+        self.procs[name] = proc
+        self._wait_for(name, lambda: self._app_answers(sock), timeout)
+        poll(lambda: len(child_pids(proc.pid)) == workers, timeout=timeout)
+        return proc.pid
 
     @property
     def pool_b_pid(self):

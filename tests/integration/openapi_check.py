@@ -17,6 +17,7 @@ so each integration test also checks that what it received is what the document 
 A violation raises ContractError (an AssertionError), so the test that met it fails.
 """
 
+import gzip
 import json
 import os
 import re
@@ -136,8 +137,11 @@ class Contract:
                                    ", ".join(content) or "no body", resp))
         if not resp.content_type.endswith("json"):
             return
+        raw = resp.body
+        if resp.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)  # the app sends pages gzip to clients that take it
         try:
-            body = json.loads(resp.body.decode("utf-8"))
+            body = json.loads(raw.decode("utf-8"))
         except ValueError as e:
             raise ContractError("%s: the body is not UTF-8 JSON (%s): %r" % (what, e, resp))
         self.validate(what + " body", body, media.get("schema", {}))

@@ -87,6 +87,10 @@ def start_nginx(stack, name, http_level):
     prefix = stack.path(name)
     os.makedirs(os.path.join(prefix, "temp"), exist_ok=True)
     shutil.copyfile("/etc/nginx/fastcgi_params", os.path.join(prefix, "fastcgi_params"))
+    # The shipped files include `snippets/farmlokal-*.conf` relative to the configuration's
+    # directory, as /etc/nginx/snippets/ is for an installed nginx.
+    if not os.path.lexists(os.path.join(prefix, "snippets")):
+        os.symlink(os.path.join(harness.REPO_ROOT, "deploy", "nginx"), os.path.join(prefix, "snippets"))
     conf = """\
 daemon off;
 worker_processes 1;

@@ -85,12 +85,14 @@ class DeployFilesTest(unittest.TestCase):
         self.assertEqual(env["FL_DB_PASSWORD"], "p@ss:w/rd")
         self.assertNotIn("p@ss", env["FL_MYSQL_URL"])  # the entrypoint puts it in, encoded
         self.assertNotIn(":", env["FL_MYSQL_URL"].split("//", 1)[1].split("@", 1)[0])
-        # nginx gets its one config file (not the location snippet, whose upstream would
-        # resolve app once), published on loopback.
+        # nginx gets its own config file and the shared snippets, not the location snippet
+        # (whose upstream would resolve app once), published on loopback.
         nginx = config["services"]["nginx"]
         mounts = [v if isinstance(v, str) else v.get("source", "") for v in nginx["volumes"]]
-        self.assertEqual(len(mounts), 1, mounts)
         self.assertIn("deploy/docker/nginx.conf", mounts[0])
+        self.assertEqual(sorted(os.path.basename(m.split(":")[0]) for m in mounts[1:]),
+                         ["farmlokal-edge.conf", "farmlokal-error.conf", "farmlokal-fastcgi.conf"])
+        self.assertFalse([m for m in mounts if "farmlokal-location.conf" in m], mounts)
         ports = nginx["ports"][0]
         self.assertEqual(ports.get("host_ip") if isinstance(ports, dict) else ports.split(":")[0],
                          "127.0.0.1", ports)
@@ -221,6 +223,7 @@ class DockerNginxTest(recipes.SmokeChecks, harness.StackTestCase):
             ("resolver 127.0.0.11 ", "resolver 127.0.0.1:%d " % cls.dns.port),
             ("listen 3000;", "listen 127.0.0.1:%d;" % cls.port),
             ("app:9000", "app:%d" % cls.app_port),
+            ("/var/cache/nginx/farmlokal-edge", cls.stack.path("nginx-docker-cache")),
         ])
         cls.start_app("127.0.0.1")
         recipes.wait_port(cls.port, recipes.start_nginx(cls.stack, "nginx-docker", conf))

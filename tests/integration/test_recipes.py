@@ -56,11 +56,16 @@ class RecipesTest(recipes.SmokeChecks, harness.StackTestCase):
         snippet = os.path.join(recipes.DEPLOY, "nginx", "farmlokal-location.conf")
         http_level = """
     upstream farmlokal { server unix:%s; }
+    upstream farmlokal_external { server unix:%s; }
+    include snippets/farmlokal-edge.conf;
+    fastcgi_cache_path %s keys_zone=farmlokal_edge:1m;
+    limit_req_zone $farmlokal_edge_client zone=farmlokal_edge_rate:1m rate=100r/s;
+    map "" $farmlokal_edge_ttl_s { default 1; }
     server {
         listen 127.0.0.1:%d;
         root %s;
         include %s;
-    }""" % (sock, port, self.stack.tmp, snippet)
+    }""" % (sock, sock, self.stack.path("nginx-snippet-edge"), port, self.stack.tmp, snippet)
         recipes.wait_port(port, recipes.start_nginx(self.stack, "nginx-snippet", http_level))
         return port
 
@@ -72,6 +77,9 @@ class RecipesTest(recipes.SmokeChecks, harness.StackTestCase):
         os.makedirs(self.stack.path("www"), exist_ok=True)
         site = recipes.remap(recipes.read(os.path.join(recipes.DEPLOY, "nginx", "farmlokal-site.conf")), [
             ("/run/farmlokal/a.sock", a), ("/run/farmlokal/b.sock", b),
+            # API A's pool: pool A's socket here, as when one pool serves both.
+            ("/run/farmlokal/external.sock", a),
+            ("/var/lib/nginx/farmlokal-edge", self.stack.path("nginx-site-edge")),
             ("    listen 80;\n", "    listen 127.0.0.1:%d;\n" % port), ("    listen [::]:80;\n", ""),
             ("root /var/www/farmlokal;", "root %s;" % self.stack.path("www")),
             ("include snippets/farmlokal-location.conf;",

@@ -219,8 +219,13 @@ class PackageTest(recipes.SmokeChecks, harness.StackTestCase):
         s.procs["pool"] = pool
         self.assertTrue(harness.poll(lambda: s._app_answers(sock), timeout=20), harness.tail(pool.log))
 
-        # Step 6: nginx with the README's upstream line and the shipped snippet.
-        upstream, include = self.step("upstream farmlokal")[0], self.step("include snippets/")[0]
+        # Step 6: nginx with the README's http-level lines and the shipped snippet.
+        first = self.steps.index(self.step("upstream farmlokal ")[0])
+        last = self.steps.index(self.step("include snippets/farmlokal-location.conf")[0])
+        installed = self.in_root("/etc/nginx/snippets") + "/"
+        http, include = self.steps[first:last], self.steps[last].replace("snippets/", installed)
+        http = [line.replace("/run/farmlokal/main.sock", sock).replace("snippets/", installed)
+                .replace("/var/cache/nginx/farmlokal-edge", s.path("nginx-edge")) for line in http]
         port = harness.free_port()
         http_level = """
     %s
@@ -228,8 +233,7 @@ class PackageTest(recipes.SmokeChecks, harness.StackTestCase):
         listen 127.0.0.1:%d;
         root %s;
         %s
-    }""" % (upstream.replace("/run/farmlokal/main.sock", sock), port, s.tmp,
-            include.replace("snippets/", self.in_root("/etc/nginx/snippets") + "/"))
+    }""" % ("\n    ".join(http), port, s.tmp, include)
         recipes.wait_port(port, recipes.start_nginx(s, "nginx", http_level))
         r = recipes.request(port, "GET", "/api/health")
         self.assertEqual(r.status, 200, r)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fl_request: the queue time the web server's FL_REQUEST_START gives (nginx's $msec
- * format, clock skew, values that must not be taken for a time), and the client address
- * behind trusted proxies.
+ * format, clock skew, values that must not be taken for a time), the edge lifetime
+ * FL_EDGE_TTL_S, whether Accept-Encoding takes gzip, and the client address behind trusted
+ * proxies.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -11,20 +12,49 @@
 #include "fl_request.h"
 #include "test.h"
 
-static int64_t queued(const char *start_param, int64_t now_ms)
+/* Builds a request with one extra parameter (or none) and returns what `read` makes of it. */
+static int64_t with_param(const char *param, int64_t (*read)(const struct fl_req *, int64_t),
+                          int64_t arg)
 {
-    const char *env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/health", start_param, NULL};
+    const char *env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/health", param, NULL};
     struct fl_arena *arena = fl_arena_new(1 << 16);
     struct fl_buf detail;
     struct fl_req req;
-    int64_t ms;
+    int64_t v;
 
     fl_buf_init(&detail, 256);
     fl_req_init(&req, arena, env, FL_STR(""), &detail);
-    ms = fl_req_queued_ms(&req, now_ms);
+    v = read(&req, arg);
     fl_buf_free(&detail);
     fl_arena_free(arena);
-    return ms;
+    return v;
+}
+
+static int64_t queued(const char *start_param, int64_t now_ms)
+{
+    return with_param(start_param, fl_req_queued_ms, now_ms);
+}
+
+static int64_t read_edge_ttl(const struct fl_req *req, int64_t unused)
+{
+    (void)unused;
+    return fl_req_edge_ttl_s(req);
+}
+
+static int64_t read_accepts_gzip(const struct fl_req *req, int64_t unused)
+{
+    (void)unused;
+    return fl_req_accepts_gzip(req);
+}
+
+static int64_t accepts_gzip(const char *param)
+{
+    return with_param(param, read_accepts_gzip, 0);
+}
+
+static int64_t edge_ttl(const char *param)
+{
+    return with_param(param, read_edge_ttl, 0);
 }
 
 /* The client address behind trusted proxies (10.0.0.0/8 and ::1 here). */
@@ -69,5 +99,25 @@ int main(void)
     ASSERT_EQ(queued("FL_REQUEST_START=1700000000.-12", 1700000000000), -1);
     ASSERT_EQ(queued("FL_REQUEST_START=1e9", 1700000000000), -1);
     ASSERT_EQ(queued("FL_REQUEST_START=99999999999999999999.000", 1700000000000), -1);
+
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=1"), 1);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=3600"), 3600);
+    ASSERT_EQ(edge_ttl(NULL), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=0"), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S="), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=3601"), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=1s"), 0);
+    ASSERT_EQ(edge_ttl("FL_EDGE_TTL_S=-1"), 0);
+
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=gzip"), 1);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=deflate, GZip;q=0.5, br"), 1);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=x-gzip"), 1);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING= gzip ; q=1"), 1);
+    ASSERT_EQ(accepts_gzip(NULL), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING="), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=gzip;q=0"), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=br, gzip;q=0.000"), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=gzipx, deflate"), 0);
+    ASSERT_EQ(accepts_gzip("HTTP_ACCEPT_ENCODING=identity"), 0);
     return fl_test_done("test_request");
 }

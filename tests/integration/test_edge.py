@@ -141,7 +141,7 @@ class EdgeTest(harness.StackTestCase):
         self.assertEqual(self.get("/api/health/live").status, 200)
         time.sleep(EDGE_BURST / EDGE_RATE + 0.5)  # the burst refills for the other tests
 
-    def test_zz_pool_down_stored_pages_stale_others_a_problem(self):
+    def test_pool_down_stored_pages_stale_others_a_problem(self):
         stored = "/api/products?limit=4&sort=newest"
         self.assertEqual(self.get(stored).status, 200)
         self.stack.stop_app()

@@ -2,8 +2,10 @@
 /*
  * One persistent Redis connection: opened lazily with connect and command timeouts,
  * dropped on any error and reopened on a later call, with reconnect attempts spaced out so
- * a Redis outage costs each request nothing but a check of the clock. The only module that
- * includes hiredis; callers see our types.
+ * a Redis outage costs each request nothing but a check of the clock. Under Sentinel
+ * (redis-sentinel://) each connect asks the sentinels for the primary, so a failover is
+ * followed on the next reconnect. The only module that includes hiredis; callers see our
+ * types.
  */
 #ifndef FL_REDIS_H
 #define FL_REDIS_H
@@ -58,8 +60,9 @@ enum fl_err fl_redis_ping(struct fl_redis *r);
 /*
  * Sends n commands in one round trip and reads their n replies into out, strings copied
  * into arena. A reply of type FL_REDIS_ERROR is a command's own error, not a failure.
- * Returns FL_OK; FL_ECACHE when Redis is unreachable or the connection failed (it is
- * dropped and retried later, no sooner than a second after); FL_ETOOBIG for a value over
+ * Returns FL_OK; FL_ECACHE when Redis is unreachable, the connection failed, or a command
+ * was refused with -READONLY (the server is a replica now) (the connection is dropped and
+ * retried later, no sooner than a second after); FL_ETOOBIG for a value over
  * FL_REDIS_VALUE_MAX_BYTES; FL_ENOMEM.
  */
 enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,

@@ -191,9 +191,10 @@ class ClusterTestCase(harness.StackTestCase):
         self.assertEqual(r.status, 200, r)
         return parse(r.text)
 
-    def listing_load(self, threads=4, **kwargs):
-        """A load of listing cache misses (not started: use it in a with block)."""
-        return load.Load(self.stack, [], mix={"miss": 1}, threads=threads, **kwargs)
+    def listing_load(self, kind="miss", threads=4, **kwargs):
+        """A load of listings of one kind of tests/fault/load.py: "miss" (cache misses) or
+        "cached" (a handful of keys: hits); not started: use it in a with block."""
+        return load.Load(self.stack, [], mix={kind: 1}, threads=threads, **kwargs)
 
 
 class Writer(threading.Thread):

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
+#include <string.h>
 
+#include "fl_config.h"
 #include "fl_dsn.h"
 #include "test.h"
 
@@ -102,9 +104,44 @@ static void test_redis_forms(void)
     }
 }
 
+/* The configuration takes both new forms, shows them without secrets, and names a bad one. */
+static void test_config_forms(void)
+{
+    struct fl_config c;
+    struct fl_buf msg, dump;
+
+    fl_buf_init(&msg, 1024);
+    fl_buf_init(&dump, 8192);
+    setenv("FL_MYSQL_READ_URL",
+           "mysql://u:secret1@r1:3307/db,mysql://u:secret2@localhost/db?socket=/run/r2.sock", 1);
+    setenv("FL_REDIS_URL", "redis-sentinel://:secret3@s1:5000,s2/main/1", 1);
+    ASSERT_EQ(fl_config_load(&c, NULL, &msg), FL_OK);
+    ASSERT_EQ(c.n_mysql_read, 2);
+    ASSERT_STREQ(c.mysql_read[1].socket, "/run/r2.sock");
+    ASSERT_STREQ(c.redis.master_name, "main");
+    fl_config_dump(&c, &dump);
+    ASSERT_CONTAINS(dump.p, "FL_MYSQL_READ_URL=r1:3307,/run/r2.sock\n");
+    ASSERT_CONTAINS(dump.p, "FL_REDIS_URL=redis-sentinel://s1:5000,s2:26379/main/1\n");
+    ASSERT_TRUE(strstr(dump.p, "secret") == NULL);
+    fl_config_free(&c);
+
+    setenv("FL_MYSQL_READ_URL", "mysql://u@r1/db,", 1);
+    ASSERT_EQ(fl_config_load(&c, NULL, &msg), FL_EINVAL);
+    ASSERT_CONTAINS(msg.p, "FL_MYSQL_READ_URL");
+    unsetenv("FL_MYSQL_READ_URL");
+    setenv("FL_REDIS_URL", "redis-sentinel://s1,s2", 1);
+    fl_buf_reset(&msg);
+    ASSERT_EQ(fl_config_load(&c, NULL, &msg), FL_EINVAL);
+    ASSERT_CONTAINS(msg.p, "FL_REDIS_URL");
+    unsetenv("FL_REDIS_URL");
+    fl_buf_free(&msg);
+    fl_buf_free(&dump);
+}
+
 int main(void)
 {
     test_mysql_list();
     test_redis_forms();
+    test_config_forms();
     return fl_test_done("test_dsn");
 }

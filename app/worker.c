@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fl_arena.h"
+#include "fl_cache.h"
 #include "fl_http.h"
 #include "fl_log.h"
 #include "fl_metrics.h"
@@ -43,6 +44,8 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
         fl_app_free(app);
         return FL_ENOMEM;
     }
+    /* A failed-over Redis may lack the last invalidations: drop every listing built before. */
+    fl_redis_on_new_primary(app->redis, fl_cache_invalidate_cmd());
     fl_db_bound_statements(app->db, cfg->db_read_timeout_ms);
     for (size_t i = 0; i < fl_replica_count(app->replica); i++)
         fl_db_bound_statements(fl_replica_db(app->replica, i), cfg->db_read_timeout_ms);

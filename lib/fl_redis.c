@@ -10,7 +10,8 @@
  * (SENTINEL get-master-addr-by-name), starting with the one that answered last, then checks
  * with ROLE that the server it reached is one. A failover is followed because every way the
  * old primary can fail us drops the connection: the connection breaks (it died), or a write
- * is refused with -READONLY (it was demoted); the next connect asks again.
+ * is refused with -READONLY (it was demoted); the next connect asks again. A connection
+ * to a new primary first sends what the owner set with fl_redis_on_new_primary.
  */
 #include "fl_redis.h"
 
@@ -38,7 +39,9 @@ struct fl_redis {
     struct fl_dsn_host *sentinels; /* owned array of n_sentinels, hosts owned */
     size_t n_sentinels;
     size_t sentinel_next; /* the sentinel asked first: the one that answered last */
-    char *password;       /* owned or NULL; never logged */
+    bool new_primary;     /* the sentinels named another primary than the one used before */
+    struct fl_redis_cmd on_new_primary; /* sent first to a new primary; argc 0: nothing */
+    char *password;                     /* owned or NULL; never logged */
     unsigned port, db;
     struct timeval timeout;
     int64_t retry_at_us; /* no connect attempt before this monotonic time */
@@ -150,6 +153,7 @@ static enum fl_err take_primary(struct fl_redis *r, const redisReply *host, cons
         return FL_ENOMEM;
     fl_log(FL_LOG_INFO, "event=redis_primary master=%s host=%s port=%u", r->master_name, copy,
            (unsigned)u);
+    r->new_primary = r->host != NULL; /* the first one named is not a change */
     free(r->host);
     r->host = copy;
     r->port = (unsigned)u;
@@ -193,12 +197,25 @@ static enum fl_err find_primary(struct fl_redis *r)
                   err == FL_ENOMEM ? "out of memory" : "no sentinel named the primary");
 }
 
-/* The server reached must be the primary: the sentinels' answer may be a failover late. */
-static enum fl_err check_primary(struct fl_redis *r)
+/* Points argv and lens at cmd's arguments, for hiredis. */
+static void to_argv(const struct fl_redis_cmd *cmd, const char **argv, size_t *lens)
 {
-    const char *argv[] = {"ROLE"};
+    for (int k = 0; k < cmd->argc && k < FL_REDIS_ARGS_MAX; k++) {
+        argv[k] = cmd->argv[k].p ? cmd->argv[k].p : "";
+        lens[k] = cmd->argv[k].len;
+    }
+}
+
+/*
+ * Under Sentinel: the server reached must be the primary (the sentinels' answer may be a
+ * failover late), and a new primary first gets r->on_new_primary.
+ */
+static enum fl_err settle_primary(struct fl_redis *r)
+{
+    const char *argv[FL_REDIS_ARGS_MAX] = {"ROLE"};
+    size_t lens[FL_REDIS_ARGS_MAX];
     redisReply *reply = redisCommandArgv(r->ctx, 1, argv, NULL);
-    bool primary;
+    bool primary, refused;
 
     if (reply == NULL)
         return failed(r, "ROLE", r->ctx->errstr);
@@ -206,7 +223,20 @@ static enum fl_err check_primary(struct fl_redis *r)
               reply->element[0]->type == REDIS_REPLY_STRING &&
               strcmp(reply->element[0]->str, "master") == 0;
     freeReplyObject(reply);
-    return primary ? FL_OK : failed(r, "ROLE", "the server the sentinels named is not a primary");
+    if (!primary)
+        return failed(r, "ROLE", "the server the sentinels named is not a primary");
+    if (!r->new_primary || r->on_new_primary.argc == 0)
+        return FL_OK;
+    to_argv(&r->on_new_primary, argv, lens);
+    reply = redisCommandArgv(r->ctx, r->on_new_primary.argc, argv, lens);
+    if (reply == NULL)
+        return failed(r, argv[0], r->ctx->errstr);
+    refused = reply->type == REDIS_REPLY_ERROR;
+    freeReplyObject(reply);
+    if (refused)
+        return failed(r, argv[0], "refused by the new primary");
+    r->new_primary = false;
+    return FL_OK;
 }
 
 static enum fl_err ensure(struct fl_redis *r)
@@ -241,7 +271,7 @@ static enum fl_err ensure(struct fl_redis *r)
         if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
             return FL_ECACHE;
     }
-    if (r->master_name && check_primary(r) != FL_OK)
+    if (r->master_name && settle_primary(r) != FL_OK)
         return FL_ECACHE;
     if (r->down)
         fl_log(FL_LOG_INFO, "event=redis_reconnected");
@@ -302,10 +332,7 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
     for (size_t i = 0; err == FL_OK && i < n; i++) {
         const char *argv[FL_REDIS_ARGS_MAX];
         size_t lens[FL_REDIS_ARGS_MAX];
-        for (int k = 0; k < cmds[i].argc && k < FL_REDIS_ARGS_MAX; k++) {
-            argv[k] = cmds[i].argv[k].p ? cmds[i].argv[k].p : "";
-            lens[k] = cmds[i].argv[k].len;
-        }
+        to_argv(&cmds[i], argv, lens);
         if (redisAppendCommandArgv(r->ctx, cmds[i].argc, argv, lens) != REDIS_OK)
             err = failed(r, "append", r->ctx->errstr);
     }
@@ -342,6 +369,11 @@ struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)
         "return 0";
 
     return FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(script), FL_STR("1"), key, token);
+}
+
+void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd)
+{
+    r->on_new_primary = cmd;
 }
 
 int64_t fl_redis_busy_us(const struct fl_redis *r)

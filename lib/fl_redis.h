@@ -79,6 +79,15 @@ struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, st
 /* Releases that lock only if it still holds token (compare-and-delete, one script call). */
 struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token);
 
+/*
+ * Under Sentinel, cmd is sent first whenever the sentinels name a primary other than the one
+ * r used before (after a failover). The cache sets its generation bump here: the new primary
+ * may lack the last writes made on the old one (replication is asynchronous), and a write
+ * the demoted one refused is lost. cmd's arguments are borrowed for r's life (literals).
+ * Without Sentinel it is never sent.
+ */
+void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd);
+
 /* Microseconds spent in calls on r since it was created (for Server-Timing). */
 int64_t fl_redis_busy_us(const struct fl_redis *r);
 

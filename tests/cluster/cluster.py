@@ -147,9 +147,38 @@ class ClusterStack(harness.Stack):
                 "sentinel%d" % i, ["redis-sentinel", conf], self.path("sentinel%d.log" % i),
                 env=self.base_env(), cwd=self.tmp, deathsig=signal.SIGKILL)
             self.sentinel_ports.append(port)
-        for i, port in enumerate(self.sentinel_ports, 1):
-            self._wait_for("sentinel%d" % i, lambda port=port: self.sentinel_master(port) ==
-                           ("127.0.0.1", self.redis_port), 20.0)
+        self.wait_sentinels(self.redis_port)
+
+    def wait_sentinels(self, primary_port, timeout=30.0):
+        """Waits until every sentinel names primary_port and knows its replica and the two
+        other sentinels (what a failover needs)."""
+        def settled():
+            for port in self.sentinel_ports:
+                out = self.redis_cmd(port, "SENTINEL", "MASTER", MASTER_NAME).split("\n")
+                info = dict(zip(out[0::2], out[1::2]))
+                if (info.get("port") != str(primary_port) or info.get("num-slaves") != "1"
+                        or info.get("num-other-sentinels") != "2"):
+                    return False
+            return True
+        if wait_until(settled, timeout, interval=0.2) is None:
+            raise RuntimeError("the sentinels did not settle on port %d" % primary_port)
+
+    def redis_ports(self):
+        """(primary, replica): the Redis servers' ports as the first sentinel sees them."""
+        named = self.sentinel_master(self.sentinel_ports[0])
+        primary = named[1] if named else self.redis_port
+        return primary, self.redis_replica_port if primary == self.redis_port else self.redis_port
+
+    def redis_kill_port(self, port):
+        self.procs["redis" if port == self.redis_port else "redis-replica"].kill()
+
+    def repoint_sentinels(self, primary_port):
+        """Makes every sentinel monitor primary_port as MASTER_NAME, as after a failover."""
+        for port in self.sentinel_ports:
+            self.redis_cmd(port, "SENTINEL", "REMOVE", MASTER_NAME)
+            self.redis_cmd(port, "SENTINEL", "MONITOR", MASTER_NAME, "127.0.0.1", str(primary_port), "2")
+            self.redis_cmd(port, "SENTINEL", "SET", MASTER_NAME, "down-after-milliseconds",
+                           str(DOWN_AFTER_MS), "failover-timeout", "10000")
 
     def redis_cmd(self, port, *args):
         """One command with redis-cli to 127.0.0.1:port; its output ('' when unreachable)."""

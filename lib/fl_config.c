@@ -467,7 +467,7 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
     }
     fl_buf_putc(out, '\n');
     if (r->master_name) {
-        fl_buf_puts(out, "FL_REDIS_URL=redis-sentinel://");
+        fl_buf_appendf(out, "FL_REDIS_URL=redis-sentinel://%s", r->password ? ":********@" : "");
         for (size_t i = 0; i < r->n_sentinels; i++)
             fl_buf_appendf(out, "%s%s:%u", i ? "," : "", r->sentinels[i].host,
                            r->sentinels[i].port);

@@ -26,8 +26,8 @@
 #include "fl_time.h"
 
 #define RECONNECT_SPACING_US 1000000
-/* Asking the sentinels stops after this, so hung sentinels cost a connect what a hung
- * Redis costs a command or two. */
+/* No further sentinel is asked once this has passed, so hung sentinels cost a connect
+ * about what a hung Redis costs a command or two (each ask is bounded by the timeout). */
 #define SENTINELS_BUDGET_US 100000
 
 struct fl_redis {
@@ -180,18 +180,23 @@ static enum fl_err ask_sentinel(struct fl_redis *r, const struct fl_dsn_host *se
     return err;
 }
 
-/* Asks the sentinels in turn, from the one that answered last, for the primary. */
+/*
+ * Asks the sentinels in turn, from the one that answered last, for the primary. One that
+ * fails is asked last next time, so a hung sentinel cannot use up every attempt's budget.
+ */
 static enum fl_err find_primary(struct fl_redis *r)
 {
     int64_t deadline = fl_time_mono_us() + SENTINELS_BUDGET_US;
+    size_t first = r->sentinel_next;
     enum fl_err err = FL_ECACHE;
 
     for (size_t k = 0; k < r->n_sentinels && fl_time_mono_us() < deadline; k++) {
-        size_t i = (r->sentinel_next + k) % r->n_sentinels;
+        size_t i = (first + k) % r->n_sentinels;
         if ((err = ask_sentinel(r, &r->sentinels[i])) == FL_OK) {
             r->sentinel_next = i;
             return FL_OK;
         }
+        r->sentinel_next = (i + 1) % r->n_sentinels;
     }
     return failed(r, "sentinel",
                   err == FL_ENOMEM ? "out of memory" : "no sentinel named the primary");

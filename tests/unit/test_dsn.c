@@ -121,7 +121,7 @@ static void test_config_forms(void)
     ASSERT_STREQ(c.redis.master_name, "main");
     fl_config_dump(&c, &dump);
     ASSERT_CONTAINS(dump.p, "FL_MYSQL_READ_URL=r1:3307,/run/r2.sock\n");
-    ASSERT_CONTAINS(dump.p, "FL_REDIS_URL=redis-sentinel://s1:5000,s2:26379/main/1\n");
+    ASSERT_CONTAINS(dump.p, "FL_REDIS_URL=redis-sentinel://:********@s1:5000,s2:26379/main/1\n");
     ASSERT_TRUE(strstr(dump.p, "secret") == NULL);
     fl_config_free(&c);
 

@@ -169,6 +169,10 @@ class ClusterStack(harness.Stack):
         primary = named[1] if named else self.redis_port
         return primary, self.redis_replica_port if primary == self.redis_port else self.redis_port
 
+    def sentinel_signal(self, i, sig):
+        """Sends sig (SIGSTOP, SIGCONT) to sentinel i (from 1)."""
+        os.kill(self.procs["sentinel%d" % i].pid, sig)
+
     def redis_kill_port(self, port):
         self.procs["redis" if port == self.redis_port else "redis-replica"].kill()
 

@@ -29,7 +29,7 @@
 struct fl_app {
     const struct fl_config *cfg;   /* borrowed */
     struct fl_db *db;              /* owned; the primary */
-    struct fl_replica *replica;    /* owned; NULL without FL_MYSQL_READ_URL */
+    struct fl_replica *replica;    /* owned: the replicas; NULL without FL_MYSQL_READ_URL */
     struct fl_redis *redis;        /* owned */
     struct fl_httpc *http;         /* owned: the upstream client, one reused handle */
     struct fl_oauth *oauth;        /* owned: the upstream token cache */

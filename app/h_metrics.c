@@ -8,17 +8,21 @@
 void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
 {
     const char *routes[FL_METRICS_ROUTES_MAX], *methods[FL_METHOD__MAX];
+    const char *replicas[FL_METRICS_REPLICAS_MAX];
+    struct fl_metrics_labels labels = {routes,   fl_route_names(routes, FL_METRICS_ROUTES_MAX),
+                                       methods,  FL_METHOD__MAX,
+                                       replicas, fl_replica_count(app->replica)};
     struct fl_upstream_policy policy;
-    size_t n_routes = fl_route_names(routes, FL_METRICS_ROUTES_MAX);
     enum fl_breaker_state circuit;
 
     for (int m = 0; m < FL_METHOD__MAX; m++)
         methods[m] = fl_method_name((enum fl_method)m);
+    for (size_t r = 0; r < labels.n_replicas; r++)
+        replicas[r] = fl_replica_address(app->replica, r);
     fl_api_a_policy(app->cfg, &policy);
     if (fl_upstream_breaker_state(&policy, app->redis, req->arena, &circuit) != FL_OK)
         circuit = FL_BREAKER_CLOSED; /* Redis is down: no breaker is shared, none is open */
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     fl_resp_header(resp, "Cache-Control", "no-store");
-    fl_metrics_render(app->cfg->metrics_dir, routes, n_routes, methods, FL_METHOD__MAX,
-                      (int)circuit, &resp->body);
+    fl_metrics_render(app->cfg->metrics_dir, &labels, (int)circuit, &resp->body);
 }

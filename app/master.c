@@ -288,8 +288,17 @@ static bool db_fits(const struct master *m)
 {
     bool fits = server_fits(&m->cfg->mysql, "primary", m->n_wanted);
 
-    if (m->cfg->has_mysql_read)
-        fits = server_fits(&m->cfg->mysql_read, "replica", m->n_wanted) && fits;
+    for (size_t i = 0; i < m->cfg->n_mysql_read; i++) {
+        struct fl_buf name; /* "replica:host:port", so the log says which one */
+
+        fl_buf_init(&name, 512);
+        fl_buf_puts(&name, "replica:");
+        fl_dsn_mysql_address(&m->cfg->mysql_read[i], &name);
+        fits = server_fits(&m->cfg->mysql_read[i], fl_buf_err(&name) ? "replica" : name.p,
+                           m->n_wanted) &&
+               fits;
+        fl_buf_free(&name);
+    }
     return fits;
 }
 

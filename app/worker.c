@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fl_arena.h"
+#include "fl_cache.h"
 #include "fl_http.h"
 #include "fl_log.h"
 #include "fl_metrics.h"
@@ -31,8 +32,8 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
     app->cfg = cfg;
     fl_buf_init(&app->scratch, 4096);
     app->db = fl_db_new(&cfg->mysql, DB_TIMEOUT_S);
-    if (cfg->has_mysql_read &&
-        (app->replica = fl_replica_new(&cfg->mysql_read, DB_TIMEOUT_S)) == NULL) {
+    if (cfg->n_mysql_read &&
+        (app->replica = fl_replica_new(cfg->mysql_read, cfg->n_mysql_read, DB_TIMEOUT_S)) == NULL) {
         fl_app_free(app);
         return FL_ENOMEM;
     }
@@ -43,9 +44,11 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
         fl_app_free(app);
         return FL_ENOMEM;
     }
+    /* A failed-over Redis may lack the last invalidations: drop every listing built before. */
+    fl_redis_on_new_primary(app->redis, fl_cache_invalidate_cmd());
     fl_db_bound_statements(app->db, cfg->db_read_timeout_ms);
-    if (app->replica)
-        fl_db_bound_statements(fl_replica_db(app->replica), cfg->db_read_timeout_ms);
+    for (size_t i = 0; i < fl_replica_count(app->replica); i++)
+        fl_db_bound_statements(fl_replica_db(app->replica, i), cfg->db_read_timeout_ms);
     app->listing = (struct fl_listing_svc){app->redis, app->db, app->replica, cfg->cache_ttl_s,
                                            cfg->cache_stale_s};
     return FL_OK;
@@ -210,10 +213,31 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
     req->rate_limit = NULL; /* rl ends here */
 }
 
-/* Time spent in MySQL, on the primary and the replica. */
+/* Time spent in MySQL, on the primary and the replicas. */
 static int64_t db_busy_us(const struct fl_app *app)
 {
-    return fl_db_busy_us(app->db) + fl_db_busy_us(fl_replica_db(app->replica));
+    int64_t us = fl_db_busy_us(app->db);
+
+    for (size_t i = 0; i < fl_replica_count(app->replica); i++)
+        us += fl_db_busy_us(fl_replica_db(app->replica, i));
+    return us;
+}
+
+/* Sets the MySQL counters from every connection's own counts. */
+static void count_db(const struct fl_app *app)
+{
+    uint64_t queries = fl_db_queries(app->db), errors = fl_db_errors(app->db),
+             skipped = fl_db_skipped(app->db);
+
+    for (size_t i = 0; i < fl_replica_count(app->replica); i++) {
+        const struct fl_db *db = fl_replica_db(app->replica, i);
+        queries += fl_db_queries(db);
+        errors += fl_db_errors(db);
+        skipped += fl_db_skipped(db);
+    }
+    fl_metrics_set(FL_M_DB_QUERIES, queries);
+    fl_metrics_set(FL_M_DB_ERRORS, errors);
+    fl_metrics_set(FL_M_DB_SKIPPED, skipped);
 }
 
 /* Adds the headers every response carries and logs server errors. */
@@ -234,12 +258,7 @@ static void finish_headers(struct fl_app *app, const struct fl_req *req, struct 
         fl_resp_header(resp, "X-Request-Id", "%s", req->id);
     }
     fl_metrics_request(req->route_index, (unsigned)req->method, resp->status, total / 1000.0);
-    fl_metrics_set(FL_M_DB_QUERIES,
-                   fl_db_queries(app->db) + fl_db_queries(fl_replica_db(app->replica)));
-    fl_metrics_set(FL_M_DB_ERRORS,
-                   fl_db_errors(app->db) + fl_db_errors(fl_replica_db(app->replica)));
-    fl_metrics_set(FL_M_DB_SKIPPED,
-                   fl_db_skipped(app->db) + fl_db_skipped(fl_replica_db(app->replica)));
+    count_db(app);
     fl_metrics_set(FL_M_REDIS_ERRORS, fl_redis_errors(app->redis));
     fl_metrics_set(FL_M_TOKEN_FETCHES, fl_oauth_fetches(app->oauth));
     if (resp->status >= 500)

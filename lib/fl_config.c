@@ -157,218 +157,58 @@ static enum fl_err get_uint(struct loader *l, const char *name, unsigned def, un
     return FL_OK;
 }
 
-/* Percent-decodes s[0..n) into a new string (user and password in URLs); NULL if malformed. */
-static char *url_unescape(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    size_t len;
-
-    if (p == NULL)
-        return NULL;
-    if (fl_str_unescape((struct fl_str){s, n}, false, p, &len) != FL_OK) {
-        free(p);
-        return NULL;
-    }
-    p[len] = '\0';
-    return p;
-}
-
-/* Splits "user[:pass]@" off the front of an authority; both parts percent-decoded. */
-static enum fl_err split_userinfo(const char **p, const char *end, char **user, char **pass)
-{
-    const char *at = memchr(*p, '@', (size_t)(end - *p)), *colon;
-
-    *user = *pass = NULL;
-    if (at == NULL)
-        return FL_OK;
-    colon = memchr(*p, ':', (size_t)(at - *p));
-    *user = url_unescape(*p, (size_t)((colon ? colon : at) - *p));
-    if (*user == NULL)
-        return FL_EINVAL;
-    if (colon && (*pass = url_unescape(colon + 1, (size_t)(at - colon - 1))) == NULL)
-        return FL_EINVAL;
-    *p = at + 1;
-    return FL_OK;
-}
-
-/* Parses "host[:port]" or "[v6][:port]" in [p, end). */
-static enum fl_err split_hostport(const char *p, const char *end, char **host, unsigned *port)
-{
-    const char *colon = NULL, *hend = end;
-    uint64_t u;
-
-    *host = NULL;
-    if (p < end && *p == '[') {
-        const char *rb = memchr(p, ']', (size_t)(end - p));
-        if (rb == NULL)
-            return FL_EINVAL;
-        p++;
-        hend = rb;
-        if (rb + 1 < end) {
-            if (rb[1] != ':')
-                return FL_EINVAL;
-            colon = rb + 1;
-        }
-    } else {
-        colon = memchr(p, ':', (size_t)(end - p));
-        if (colon)
-            hend = colon;
-    }
-    if (colon) {
-        if (fl_str_to_u64((struct fl_str){colon + 1, (size_t)(end - colon - 1)}, 1, 65535, &u))
-            return FL_EINVAL;
-        *port = (unsigned)u;
-    }
-    if (hend > p && (*host = dup_n(p, (size_t)(hend - p))) == NULL)
-        return FL_ENOMEM;
-    return FL_OK;
-}
-
-static void mysql_dsn_free(struct fl_mysql_dsn *d)
-{
-    free(d->host);
-    free(d->user);
-    free(d->password);
-    free(d->database);
-    free(d->socket);
-    memset(d, 0, sizeof(*d));
-}
-
-/* mysql://user[:pass]@host[:port]/db[?socket=/path] */
-static enum fl_err parse_mysql_url(const char *url, struct fl_mysql_dsn *d)
-{
-    const char *p = url, *end, *slash, *q;
-
-    memset(d, 0, sizeof(*d));
-    if (strncmp(p, "mysql://", 8) != 0 && strncmp(p, "mariadb://", 10) != 0)
-        return FL_EINVAL;
-    p = strchr(p, '/') + 2;
-    q = strchr(p, '?');
-    end = q ? q : p + strlen(p);
-    slash = memchr(p, '/', (size_t)(end - p));
-    if (slash == NULL || slash + 1 >= end)
-        goto fail; /* the database name is required */
-    if (split_userinfo(&p, slash, &d->user, &d->password) != FL_OK)
-        goto fail;
-    if (split_hostport(p, slash, &d->host, &d->port) != FL_OK)
-        goto fail;
-    if ((d->database = url_unescape(slash + 1, (size_t)(end - slash - 1))) == NULL)
-        goto fail;
-    if (q) {
-        if (strncmp(q, "?socket=", 8) != 0 || q[8] != '/')
-            goto fail;
-        if ((d->socket = url_unescape(q + 8, strlen(q + 8))) == NULL)
-            goto fail;
-    }
-    if (d->user == NULL && (d->user = dup_n("root", 4)) == NULL)
-        goto fail;
-    if (d->host == NULL && d->socket == NULL)
-        goto fail;
-    return FL_OK;
-fail:
-    mysql_dsn_free(d);
-    return FL_EINVAL;
-}
-
-static void redis_dsn_free(struct fl_redis_dsn *d)
-{
-    free(d->host);
-    free(d->socket);
-    free(d->password);
-    memset(d, 0, sizeof(*d));
-}
-
-/* redis://[[user]:pass@]host[:port][/db]  or  unix:///path[?db=N] */
-static enum fl_err parse_redis_url(const char *url, struct fl_redis_dsn *d)
-{
-    const char *p, *end, *slash;
-    char *user = NULL;
-    uint64_t u;
-
-    memset(d, 0, sizeof(*d));
-    d->port = 6379;
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *q = strchr(url + 7, '?');
-        size_t n = q ? (size_t)(q - url - 7) : strlen(url + 7);
-        if (url[7] != '/' || (d->socket = dup_n(url + 7, n)) == NULL)
-            goto fail;
-        if (q &&
-            (strncmp(q, "?db=", 4) != 0 || fl_str_to_u64(fl_str_c(q + 4), 0, 1000, &u) != FL_OK))
-            goto fail;
-        d->db = q ? (unsigned)u : 0;
-        return FL_OK;
-    }
-    if (strncmp(url, "redis://", 8) != 0)
-        return FL_EINVAL;
-    p = url + 8;
-    end = p + strlen(p);
-    slash = memchr(p, '/', (size_t)(end - p));
-    if (split_userinfo(&p, slash ? slash : end, &user, &d->password) != FL_OK)
-        goto fail;
-    /* "redis://:pass@host": the password is after the colon; a lone word is a password too. */
-    if (d->password == NULL && user && *user) {
-        d->password = user;
-        user = NULL;
-    }
-    free(user);
-    user = NULL;
-    if (split_hostport(p, slash ? slash : end, &d->host, &d->port) != FL_OK || d->host == NULL)
-        goto fail;
-    if (slash && slash + 1 < end) {
-        if (fl_str_to_u64(fl_str_c(slash + 1), 0, 1000, &u) != FL_OK)
-            goto fail;
-        d->db = (unsigned)u;
-    }
-    return FL_OK;
-fail:
-    free(user);
-    redis_dsn_free(d);
-    return FL_EINVAL;
-}
-
-static enum fl_err get_mysql(struct loader *l, const char *name, bool required,
-                             struct fl_mysql_dsn *d, bool *present)
+static enum fl_err get_mysql(struct loader *l, const char *name, struct fl_mysql_dsn *d)
 {
     const char *v = lookup(l, name);
     enum fl_err err;
 
-    *present = false;
     if (v == NULL || *v == '\0') {
         /* The original's DB_* variables, then the default. */
         char url[1024];
         const char *h = lookup(l, "DB_HOST"), *port = lookup(l, "DB_PORT"),
                    *user = lookup(l, "DB_USER"), *name_ = lookup(l, "DB_NAME");
-        if (!required)
-            return FL_OK;
         if (h == NULL && port == NULL && user == NULL && name_ == NULL) {
             v = "mysql://farmlokal@127.0.0.1:3306/farmlokal";
         } else {
             snprintf(url, sizeof(url), "mysql://x@%s:%s/%s", h ? h : "127.0.0.1",
                      port ? port : "3306", name_ ? name_ : "farmlokal");
-            if (parse_mysql_url(url, d) != FL_OK)
+            if (fl_dsn_parse_mysql(url, d) != FL_OK)
                 return bad(l, "DB_HOST/DB_PORT/DB_NAME", "do not form a valid MySQL address");
             free(d->user);
             d->user = dup_n(user ? user : "root", strlen(user ? user : "root"));
             v = lookup(l, "DB_PASSWORD");
             if (v && *v && (d->password = dup_n(v, strlen(v))) == NULL)
                 return FL_ENOMEM;
-            *present = true;
             return d->user ? FL_OK : FL_ENOMEM;
         }
     }
-    err = parse_mysql_url(v, d);
+    err = fl_dsn_parse_mysql(v, d);
     if (err != FL_OK)
         return bad(l, name,
                    "must be mysql://user:pass@host:port/db or mysql://user:pass@localhost/db"
                    "?socket=/path");
-    *present = true;
     return FL_OK;
+}
+
+/* FL_MYSQL_READ_URL: the replicas, a comma list; unset or empty for none. */
+static enum fl_err get_mysql_read(struct loader *l, struct fl_config *cfg)
+{
+    const char *v = lookup(l, "FL_MYSQL_READ_URL");
+    enum fl_err err;
+
+    if (v == NULL || *v == '\0')
+        return FL_OK;
+    err = fl_dsn_parse_mysql_list(v, &cfg->mysql_read, &cfg->n_mysql_read);
+    if (err == FL_EINVAL)
+        return bad(l, "FL_MYSQL_READ_URL", "must be a comma list of 1 to 8 mysql:// URLs");
+    return err;
 }
 
 static enum fl_err get_redis(struct loader *l, struct fl_redis_dsn *d)
 {
     const char *v = lookup(l, "FL_REDIS_URL"), *name = "FL_REDIS_URL";
     char url[1024];
+    enum fl_err err;
 
     if (v == NULL || *v == '\0') {
         name = "REDIS_URL";
@@ -381,9 +221,12 @@ static enum fl_err get_redis(struct loader *l, struct fl_redis_dsn *d)
                  port && *port ? port : "6379");
         v = url;
     }
-    if (parse_redis_url(v, d) != FL_OK)
-        return bad(l, name, "must be redis://[:pass@]host:port[/db] or unix:///path");
-    return FL_OK;
+    err = fl_dsn_parse_redis(v, d);
+    if (err == FL_EINVAL)
+        return bad(l, name,
+                   "must be redis://[:pass@]host:port[/db], unix:///path or "
+                   "redis-sentinel://host:port,host:port/master-name[/db]");
+    return err;
 }
 
 static enum fl_err get_http_url(struct loader *l, const char *name, const char *fallback,
@@ -507,7 +350,6 @@ static enum fl_err get_base_path(struct loader *l, struct fl_config *cfg)
 static enum fl_err load(struct loader *l, struct fl_config *cfg)
 {
     const char *lv;
-    bool present;
     enum fl_err err;
 
 #define TRY(expr)                                                                                  \
@@ -515,8 +357,8 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
         if ((err = (expr)) != FL_OK)                                                               \
             return err;                                                                            \
     } while (0)
-    TRY(get_mysql(l, "FL_MYSQL_URL", true, &cfg->mysql, &present));
-    TRY(get_mysql(l, "FL_MYSQL_READ_URL", false, &cfg->mysql_read, &cfg->has_mysql_read));
+    TRY(get_mysql(l, "FL_MYSQL_URL", &cfg->mysql));
+    TRY(get_mysql_read(l, cfg));
     TRY(get_redis(l, &cfg->redis));
     TRY(get_base_path(l, cfg));
     TRY(get_uint(l, "FL_CACHE_TTL", 60, 1, 86400, &cfg->cache_ttl_s));
@@ -578,9 +420,9 @@ void fl_config_free(struct fl_config *cfg)
 {
     if (cfg == NULL)
         return;
-    mysql_dsn_free(&cfg->mysql);
-    mysql_dsn_free(&cfg->mysql_read);
-    redis_dsn_free(&cfg->redis);
+    fl_dsn_mysql_free(&cfg->mysql);
+    fl_dsn_mysql_list_free(cfg->mysql_read, cfg->n_mysql_read);
+    fl_dsn_redis_free(&cfg->redis);
     free(cfg->base_path);
     free(cfg->trusted_proxies);
     free(cfg->oauth_token_url);
@@ -617,8 +459,20 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
     if (m->port)
         fl_buf_appendf(out, ":%u", m->port);
     fl_buf_appendf(out, "/%s%s%s\n", m->database, m->socket ? "?socket=" : "", or_unset(m->socket));
-    fl_buf_appendf(out, "FL_MYSQL_READ_URL=%s\n", cfg->has_mysql_read ? "(set)" : "");
-    if (r->socket)
+    fl_buf_puts(out, "FL_MYSQL_READ_URL=");
+    for (size_t i = 0; i < cfg->n_mysql_read; i++) {
+        if (i)
+            fl_buf_putc(out, ',');
+        fl_dsn_mysql_address(&cfg->mysql_read[i], out);
+    }
+    fl_buf_putc(out, '\n');
+    if (r->master_name) {
+        fl_buf_appendf(out, "FL_REDIS_URL=redis-sentinel://%s", r->password ? ":********@" : "");
+        for (size_t i = 0; i < r->n_sentinels; i++)
+            fl_buf_appendf(out, "%s%s:%u", i ? "," : "", r->sentinels[i].host,
+                           r->sentinels[i].port);
+        fl_buf_appendf(out, "/%s/%u\n", r->master_name, r->db);
+    } else if (r->socket)
         fl_buf_appendf(out, "FL_REDIS_URL=unix://%s?db=%u\n", r->socket, r->db);
     else
         fl_buf_appendf(out, "FL_REDIS_URL=redis://%s%s:%u/%u\n", r->password ? ":********@" : "",

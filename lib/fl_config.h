@@ -12,25 +12,9 @@
 #include <stddef.h>
 
 #include "fl_buf.h"
+#include "fl_dsn.h"
 #include "fl_err.h"
 #include "fl_log.h"
-
-struct fl_mysql_dsn {
-    char *host;     /* owned; NULL when socket is set and host was not given */
-    unsigned port;  /* 0 = default 3306 */
-    char *user;     /* owned */
-    char *password; /* owned, may be NULL; never logged */
-    char *database; /* owned */
-    char *socket;   /* owned, NULL for TCP */
-};
-
-struct fl_redis_dsn {
-    char *host;     /* owned; NULL for a unix socket */
-    unsigned port;  /* TCP port */
-    char *socket;   /* owned unix socket path, or NULL */
-    char *password; /* owned, may be NULL; never logged */
-    unsigned db;    /* database number */
-};
 
 /* An address range of FL_TRUSTED_PROXIES. */
 struct fl_cidr {
@@ -41,8 +25,8 @@ struct fl_cidr {
 
 struct fl_config {
     struct fl_mysql_dsn mysql;
-    struct fl_mysql_dsn mysql_read; /* valid when has_mysql_read */
-    bool has_mysql_read;
+    struct fl_mysql_dsn *mysql_read; /* owned array: the replicas of FL_MYSQL_READ_URL */
+    size_t n_mysql_read;             /* 0 without replicas, at most FL_DSN_LIST_MAX */
     struct fl_redis_dsn redis;
     char *base_path;                 /* owned, "" or "/prefix" without a trailing slash */
     unsigned cache_ttl_s;            /* listing cache entry lifetime, 1..86400 */

@@ -32,8 +32,8 @@ const char *fl_listing_source_name(enum fl_listing_source source)
 }
 
 /*
- * The connection for a catalogue read: the replica when it has applied every write committed
- * so far, else the primary. *current is false when the primary was down and the replica
+ * The connection for a catalogue read: a replica that has applied every write committed
+ * so far, else the primary. *current is false when the primary was down and a replica
  * serves rows that may be behind: they must not be cached.
  */
 static struct fl_db *reader(const struct fl_listing_svc *svc, bool *current)
@@ -103,10 +103,10 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
     db = reader(svc, &current);
     err = build(ud, db, arena, &body, &next);
     if (err == FL_EDB && db == svc->primary && svc->replica) {
-        /* The primary failed mid-read: the replica serves what it has, uncached. */
+        /* The primary failed mid-read: a replica serves what it has, uncached. */
         fl_metrics_add(FL_M_READS_REPLICA_BEHIND, 1);
         current = false;
-        err = build(ud, fl_replica_db(svc->replica), arena, &body, &next);
+        err = build(ud, fl_replica_any(svc->replica), arena, &body, &next);
     }
     if (err == FL_OK)
         err = built(arena, &body, &next, out);

@@ -2,7 +2,7 @@
 /*
  * The listing service: the one place a listing or product page request is orchestrated.
  * It sends the rate limit in the cache lookup's round trip, serves a fresh entry, elects
- * one builder per key, chooses the connection (the replica when it has caught up), builds
+ * one builder per key, chooses the connection (a replica that has caught up), builds
  * the page through the catalogue and stores it, and decides between fresh, stale and
  * rebuild: a kept body is served when MySQL fails, times out or is being skipped (stale if
  * error), and to the others while one worker rebuilds an expired key (stale while
@@ -28,7 +28,7 @@
 struct fl_listing_svc {
     struct fl_redis *redis;
     struct fl_db *primary;
-    struct fl_replica *replica; /* NULL without FL_MYSQL_READ_URL */
+    struct fl_replica *replica; /* the replicas; NULL without FL_MYSQL_READ_URL */
     unsigned ttl_s;             /* fresh life of an entry (FL_CACHE_TTL) */
     unsigned stale_s;           /* how long it is kept past that (FL_CACHE_STALE_S) */
 };

@@ -38,6 +38,7 @@ struct counters {
     uint64_t requests[FL_METRICS_ROUTES_MAX][METHODS_MAX][STATUSES_N];
     uint64_t bucket[FL_METRICS_ROUTES_MAX][BUCKETS_N + 1]; /* per bucket, not cumulative */
     uint64_t duration_us[FL_METRICS_ROUTES_MAX];
+    uint64_t replica[FL_METRICS_REPLICAS_MAX][FL_MR__MAX];
 };
 
 static struct counters local, *mine = &local;
@@ -136,6 +137,12 @@ void fl_metrics_set(enum fl_metric m, uint64_t value)
     mine->c[m] = value;
 }
 
+void fl_metrics_replica_add(unsigned replica, enum fl_metric_replica m)
+{
+    if (replica < FL_METRICS_REPLICAS_MAX)
+        mine->replica[replica][m]++;
+}
+
 void fl_metrics_request(unsigned route, unsigned method, int status, double seconds)
 {
     size_t s = STATUSES_N - 1, b = BUCKETS_N;
@@ -197,6 +204,9 @@ static unsigned sum_files(const char *dir, struct counters *sum)
                 sum->bucket[r][b] += c->bucket[r][b];
             sum->duration_us[r] += c->duration_us[r];
         }
+        for (size_t r = 0; r < FL_METRICS_REPLICAS_MAX; r++)
+            for (size_t m = 0; m < FL_MR__MAX; m++)
+                sum->replica[r][m] += c->replica[r][m];
         alive += kill((pid_t)c->pid, 0) == 0 || errno == EPERM;
         munmap(c, sizeof(*c));
     }
@@ -213,23 +223,13 @@ static void counter(struct fl_buf *out, const char *name, const char *help, cons
     fl_buf_appendf(out, "%s%s %llu\n", name, labels, (unsigned long long)v);
 }
 
-void fl_metrics_render(const char *dir, const char *const *route_names, size_t n_routes,
-                       const char *const *method_names, size_t n_methods, int circuit_open,
-                       struct fl_buf *out)
+/* http_requests_total and http_request_duration_seconds, by route (and method, status). */
+static void render_requests(const struct counters *sum, const struct fl_metrics_labels *labels,
+                            struct fl_buf *out)
 {
-    struct counters *sum = calloc(1, sizeof(*sum));
-    const uint64_t *c;
-    unsigned alive = 1;
+    const char *const *route_names = labels->routes, *const *method_names = labels->methods;
+    size_t n_routes = labels->n_routes, n_methods = labels->n_methods;
 
-    if (sum == NULL) {
-        out->err = out->err ? out->err : FL_ENOMEM;
-        return;
-    }
-    if (dir)
-        alive = sum_files(dir, sum);
-    else
-        *sum = local;
-    c = sum->c;
     fl_buf_puts(out, "# HELP http_requests_total Requests answered, by method, route and status.\n"
                      "# TYPE http_requests_total counter\n");
     for (size_t r = 0; r < n_routes && r < FL_METRICS_ROUTES_MAX; r++) {
@@ -272,6 +272,36 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
         fl_buf_appendf(out, "http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                        route_names[r], (unsigned long long)cum);
     }
+}
+
+/* Reads and pass-overs of each replica, labelled by its address. */
+static void render_replicas(const struct counters *sum, const struct fl_metrics_labels *labels,
+                            struct fl_buf *out)
+{
+    static const char *const reasons[FL_MR__MAX] = {
+        [FL_MR_PASSED_DOWN] = "down",
+        [FL_MR_PASSED_BEHIND] = "behind",
+    };
+
+    if (labels->n_replicas == 0)
+        return;
+    fl_buf_puts(out, "# HELP farmlokal_replica_served_total Reads run on each replica.\n"
+                     "# TYPE farmlokal_replica_served_total counter\n");
+    for (size_t r = 0; r < labels->n_replicas && r < FL_METRICS_REPLICAS_MAX; r++)
+        fl_buf_appendf(out, "farmlokal_replica_served_total{replica=\"%s\"} %llu\n",
+                       labels->replicas[r], (unsigned long long)sum->replica[r][FL_MR_READS]);
+    fl_buf_puts(out, "# HELP farmlokal_replica_passed_over_total Times each replica was passed "
+                     "over, by why.\n# TYPE farmlokal_replica_passed_over_total counter\n");
+    for (size_t r = 0; r < labels->n_replicas && r < FL_METRICS_REPLICAS_MAX; r++)
+        for (size_t m = FL_MR_PASSED_DOWN; m < FL_MR__MAX; m++)
+            fl_buf_appendf(
+                out, "farmlokal_replica_passed_over_total{replica=\"%s\",reason=\"%s\"} %llu\n",
+                labels->replicas[r], reasons[m], (unsigned long long)sum->replica[r][m]);
+}
+
+/* The plain counters and the breaker's state. */
+static void render_counters(const uint64_t *c, int circuit_open, struct fl_buf *out)
+{
     counter(out, "farmlokal_cache_requests_total", "Listing cache lookups by result.",
             "{result=\"hit\"}", c[FL_M_CACHE_HIT]);
     counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"miss\"}", c[FL_M_CACHE_MISS]);
@@ -329,6 +359,25 @@ void fl_metrics_render(const char *dir, const char *const *route_names, size_t n
     counter(out, "farmlokal_shed_total",
             "Requests refused unserved after waiting longer than the queue budget.", "",
             c[FL_M_SHED]);
+}
+
+void fl_metrics_render(const char *dir, const struct fl_metrics_labels *labels, int circuit_open,
+                       struct fl_buf *out)
+{
+    struct counters *sum = calloc(1, sizeof(*sum));
+    unsigned alive = 1;
+
+    if (sum == NULL) {
+        out->err = out->err ? out->err : FL_ENOMEM;
+        return;
+    }
+    if (dir)
+        alive = sum_files(dir, sum);
+    else
+        *sum = local;
+    render_requests(sum, labels, out);
+    render_counters(sum->c, circuit_open, out);
+    render_replicas(sum, labels, out);
     fl_buf_appendf(out,
                    "# HELP farmlokal_workers_alive Workers with a live process.\n"
                    "# TYPE farmlokal_workers_alive gauge\nfarmlokal_workers_alive %u\n",

@@ -46,7 +46,26 @@ enum fl_metric {
     FL_M__MAX
 };
 
-#define FL_METRICS_ROUTES_MAX 16 /* route index 0 is "unmatched" */
+#define FL_METRICS_ROUTES_MAX   16 /* route index 0 is "unmatched" */
+#define FL_METRICS_REPLICAS_MAX 8  /* replicas counted one by one, in FL_MYSQL_READ_URL order */
+
+/* Counters kept per replica. */
+enum fl_metric_replica {
+    FL_MR_READS,         /* reads run on this replica, which had caught up */
+    FL_MR_PASSED_DOWN,   /* it failed to answer: passed over */
+    FL_MR_PASSED_BEHIND, /* it had not applied the primary's position in time: passed over */
+    FL_MR__MAX
+};
+
+/* The labels a scrape renders counters under; all borrowed. */
+struct fl_metrics_labels {
+    const char *const *routes; /* routes[i] labels route i; NULL entries are skipped */
+    size_t n_routes;
+    const char *const *methods; /* methods[i] labels method i */
+    size_t n_methods;
+    const char *const *replicas; /* replicas[i] labels replica i (its address) */
+    size_t n_replicas;
+};
 
 /*
  * Opens this process's counters: a new file named for its pid in dir, or, when dir is
@@ -63,16 +82,18 @@ void fl_metrics_clear(const char *dir);
 void fl_metrics_add(enum fl_metric m, uint64_t n);
 void fl_metrics_set(enum fl_metric m, uint64_t value);
 
+/* Adds one to replica's (< FL_METRICS_REPLICAS_MAX) counter m; other indexes are ignored. */
+void fl_metrics_replica_add(unsigned replica, enum fl_metric_replica m);
+
 /* Counts one request: route index (< FL_METRICS_ROUTES_MAX), method index, status, time. */
 void fl_metrics_request(unsigned route, unsigned method, int status, double seconds);
 
 /*
  * Appends the sum over dir's files (or this process's counters without a dir) in
- * Prometheus text format. route_names[i] labels route i, method_names[i] method i.
- * circuit_open is the breaker's state (0 closed, 1 open, 2 half-open) read by the caller.
+ * Prometheus text format, under labels. circuit_open is the breaker's state (0 closed,
+ * 1 open, 2 half-open) read by the caller.
  */
-void fl_metrics_render(const char *dir, const char *const *route_names, size_t n_routes,
-                       const char *const *method_names, size_t n_methods, int circuit_open,
+void fl_metrics_render(const char *dir, const struct fl_metrics_labels *labels, int circuit_open,
                        struct fl_buf *out);
 
 #endif

@@ -5,6 +5,13 @@
  * than RECONNECT_SPACING_US after the last failed attempt, twice that after two failures
  * in a row: a hung Redis (it accepts, then never answers) costs each try the whole command
  * timeout, a quarter of every second at one-second spacing.
+ *
+ * Under Sentinel every connect first asks a sentinel which server is the primary
+ * (SENTINEL get-master-addr-by-name), starting with the one that answered last, then checks
+ * with ROLE that the server it reached is one. A failover is followed because every way the
+ * old primary can fail us drops the connection: the connection breaks (it died), or a write
+ * is refused with -READONLY (it was demoted); the next connect asks again. A connection
+ * to a new primary first sends what the owner set with fl_redis_on_new_primary.
  */
 #include "fl_redis.h"
 
@@ -19,12 +26,22 @@
 #include "fl_time.h"
 
 #define RECONNECT_SPACING_US 1000000
+/* No further sentinel is asked once this has passed, so hung sentinels cost a connect
+ * about what a hung Redis costs a command or two (each ask is bounded by the timeout). */
+#define SENTINELS_BUDGET_US 100000
 
 struct fl_redis {
     redisContext *ctx; /* NULL while disconnected */
-    char *host;        /* owned, or NULL for a unix socket */
+    char *host;        /* owned; under Sentinel the primary last named (NULL before); NULL
+                          for a unix socket */
     char *socket;      /* owned, or NULL for TCP */
-    char *password;    /* owned or NULL; never logged */
+    char *master_name; /* owned; NULL without Sentinel */
+    struct fl_dsn_host *sentinels; /* owned array of n_sentinels, hosts owned */
+    size_t n_sentinels;
+    size_t sentinel_next; /* the sentinel asked first: the one that answered last */
+    bool new_primary;     /* the sentinels named another primary than the one used before */
+    struct fl_redis_cmd on_new_primary; /* sent first to a new primary; argc 0: nothing */
+    char *password;                     /* owned or NULL; never logged */
     unsigned port, db;
     struct timeval timeout;
     int64_t retry_at_us; /* no connect attempt before this monotonic time */
@@ -33,6 +50,22 @@ struct fl_redis {
     int64_t busy_us;
     uint64_t errors;
 };
+
+static enum fl_err copy_sentinels(struct fl_redis *r, const struct fl_redis_dsn *dsn)
+{
+    if (dsn->n_sentinels == 0)
+        return FL_OK;
+    r->sentinels = calloc(dsn->n_sentinels, sizeof(*r->sentinels));
+    if (r->sentinels == NULL)
+        return FL_ENOMEM;
+    r->n_sentinels = dsn->n_sentinels;
+    for (size_t i = 0; i < dsn->n_sentinels; i++) {
+        r->sentinels[i].port = dsn->sentinels[i].port;
+        if ((r->sentinels[i].host = strdup(dsn->sentinels[i].host)) == NULL)
+            return FL_ENOMEM;
+    }
+    return FL_OK;
+}
 
 struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_ms)
 {
@@ -43,11 +76,13 @@ struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_m
     r->host = dsn->host ? strdup(dsn->host) : NULL;
     r->socket = dsn->socket ? strdup(dsn->socket) : NULL;
     r->password = dsn->password ? strdup(dsn->password) : NULL;
+    r->master_name = dsn->master_name ? strdup(dsn->master_name) : NULL;
     r->port = dsn->port;
     r->db = dsn->db;
     r->timeout.tv_sec = timeout_ms / 1000;
     r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
-    if ((dsn->host && !r->host) || (dsn->socket && !r->socket) || (dsn->password && !r->password)) {
+    if ((dsn->host && !r->host) || (dsn->socket && !r->socket) || (dsn->password && !r->password) ||
+        (dsn->master_name && !r->master_name) || copy_sentinels(r, dsn) != FL_OK) {
         fl_redis_free(r);
         return NULL;
     }
@@ -69,6 +104,10 @@ void fl_redis_free(struct fl_redis *r)
     free(r->host);
     free(r->socket);
     free(r->password);
+    free(r->master_name);
+    for (size_t i = 0; i < r->n_sentinels; i++)
+        free(r->sentinels[i].host);
+    free(r->sentinels);
     free(r);
 }
 
@@ -99,6 +138,112 @@ static enum fl_err command_ok(struct fl_redis *r, int argc, const char **argv, i
     return err;
 }
 
+/* Makes host:port (a sentinel's answer) the server to connect to. */
+static enum fl_err take_primary(struct fl_redis *r, const redisReply *host, const redisReply *port)
+{
+    uint64_t u;
+    char *copy;
+
+    if (host->type != REDIS_REPLY_STRING || port->type != REDIS_REPLY_STRING ||
+        fl_str_to_u64((struct fl_str){port->str, port->len}, 1, 65535, &u) != FL_OK)
+        return FL_ECACHE;
+    if (r->host && strcmp(r->host, host->str) == 0 && r->port == (unsigned)u)
+        return FL_OK;
+    if ((copy = strdup(host->str)) == NULL)
+        return FL_ENOMEM;
+    fl_log(FL_LOG_INFO, "event=redis_primary master=%s host=%s port=%u", r->master_name, copy,
+           (unsigned)u);
+    r->new_primary = r->host != NULL; /* the first one named is not a change */
+    free(r->host);
+    r->host = copy;
+    r->port = (unsigned)u;
+    return FL_OK;
+}
+
+/* Asks one sentinel for the primary of r->master_name. */
+static enum fl_err ask_sentinel(struct fl_redis *r, const struct fl_dsn_host *sentinel)
+{
+    const char *argv[] = {"SENTINEL", "get-master-addr-by-name", r->master_name};
+    redisContext *c = redisConnectWithTimeout(sentinel->host, (int)sentinel->port, r->timeout);
+    redisReply *reply = NULL;
+    enum fl_err err = FL_ECACHE;
+
+    if (c && !c->err && redisSetTimeout(c, r->timeout) == REDIS_OK)
+        reply = redisCommandArgv(c, 3, argv, NULL);
+    /* An unknown master name is a nil reply: this sentinel cannot tell. */
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
+        err = take_primary(r, reply->element[0], reply->element[1]);
+    if (reply)
+        freeReplyObject(reply);
+    if (c)
+        redisFree(c);
+    return err;
+}
+
+/*
+ * Asks the sentinels in turn, from the one that answered last, for the primary. One that
+ * fails is asked last next time, so a hung sentinel cannot use up every attempt's budget.
+ */
+static enum fl_err find_primary(struct fl_redis *r)
+{
+    int64_t deadline = fl_time_mono_us() + SENTINELS_BUDGET_US;
+    size_t first = r->sentinel_next;
+    enum fl_err err = FL_ECACHE;
+
+    for (size_t k = 0; k < r->n_sentinels && fl_time_mono_us() < deadline; k++) {
+        size_t i = (first + k) % r->n_sentinels;
+        if ((err = ask_sentinel(r, &r->sentinels[i])) == FL_OK) {
+            r->sentinel_next = i;
+            return FL_OK;
+        }
+        r->sentinel_next = (i + 1) % r->n_sentinels;
+    }
+    return failed(r, "sentinel",
+                  err == FL_ENOMEM ? "out of memory" : "no sentinel named the primary");
+}
+
+/* Points argv and lens at cmd's arguments, for hiredis. */
+static void to_argv(const struct fl_redis_cmd *cmd, const char **argv, size_t *lens)
+{
+    for (int k = 0; k < cmd->argc && k < FL_REDIS_ARGS_MAX; k++) {
+        argv[k] = cmd->argv[k].p ? cmd->argv[k].p : "";
+        lens[k] = cmd->argv[k].len;
+    }
+}
+
+/*
+ * Under Sentinel: the server reached must be the primary (the sentinels' answer may be a
+ * failover late), and a new primary first gets r->on_new_primary.
+ */
+static enum fl_err settle_primary(struct fl_redis *r)
+{
+    const char *argv[FL_REDIS_ARGS_MAX] = {"ROLE"};
+    size_t lens[FL_REDIS_ARGS_MAX];
+    redisReply *reply = redisCommandArgv(r->ctx, 1, argv, NULL);
+    bool primary, refused;
+
+    if (reply == NULL)
+        return failed(r, "ROLE", r->ctx->errstr);
+    primary = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+              reply->element[0]->type == REDIS_REPLY_STRING &&
+              strcmp(reply->element[0]->str, "master") == 0;
+    freeReplyObject(reply);
+    if (!primary)
+        return failed(r, "ROLE", "the server the sentinels named is not a primary");
+    if (!r->new_primary || r->on_new_primary.argc == 0)
+        return FL_OK;
+    to_argv(&r->on_new_primary, argv, lens);
+    reply = redisCommandArgv(r->ctx, r->on_new_primary.argc, argv, lens);
+    if (reply == NULL)
+        return failed(r, argv[0], r->ctx->errstr);
+    refused = reply->type == REDIS_REPLY_ERROR;
+    freeReplyObject(reply);
+    if (refused)
+        return failed(r, argv[0], "refused by the new primary");
+    r->new_primary = false;
+    return FL_OK;
+}
+
 static enum fl_err ensure(struct fl_redis *r)
 {
     char dbnum[16];
@@ -106,6 +251,8 @@ static enum fl_err ensure(struct fl_redis *r)
     if (r->ctx)
         return FL_OK;
     if (fl_time_mono_us() < r->retry_at_us)
+        return FL_ECACHE;
+    if (r->master_name && find_primary(r) != FL_OK)
         return FL_ECACHE;
     /* hiredis 0.14 (Debian 12): connect with a timeout, then the same bound per command. */
     if (r->socket)
@@ -129,6 +276,8 @@ static enum fl_err ensure(struct fl_redis *r)
         if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
             return FL_ECACHE;
     }
+    if (r->master_name && settle_primary(r) != FL_OK)
+        return FL_ECACHE;
     if (r->down)
         fl_log(FL_LOG_INFO, "event=redis_reconnected");
     r->down = false;
@@ -188,10 +337,7 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
     for (size_t i = 0; err == FL_OK && i < n; i++) {
         const char *argv[FL_REDIS_ARGS_MAX];
         size_t lens[FL_REDIS_ARGS_MAX];
-        for (int k = 0; k < cmds[i].argc && k < FL_REDIS_ARGS_MAX; k++) {
-            argv[k] = cmds[i].argv[k].p ? cmds[i].argv[k].p : "";
-            lens[k] = cmds[i].argv[k].len;
-        }
+        to_argv(&cmds[i], argv, lens);
         if (redisAppendCommandArgv(r->ctx, cmds[i].argc, argv, lens) != REDIS_OK)
             err = failed(r, "append", r->ctx->errstr);
     }
@@ -205,6 +351,9 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
         freeReplyObject(raw);
         if (err != FL_OK && err != FL_ENOMEM)
             err = failed(r, "reply", "unexpected or oversized reply");
+        else if (err == FL_OK && out[i].type == FL_REDIS_ERROR &&
+                 fl_str_has_prefix(out[i].str, FL_STR("READONLY")))
+            err = failed(r, "reply", "READONLY: the server is a replica now");
     }
     if (err == FL_OK)
         r->failures = 0; /* it answers: the next outage starts with the short spacing */
@@ -225,6 +374,11 @@ struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)
         "return 0";
 
     return FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(script), FL_STR("1"), key, token);
+}
+
+void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd)
+{
+    r->on_new_primary = cmd;
 }
 
 int64_t fl_redis_busy_us(const struct fl_redis *r)

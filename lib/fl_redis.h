@@ -2,8 +2,10 @@
 /*
  * One persistent Redis connection: opened lazily with connect and command timeouts,
  * dropped on any error and reopened on a later call, with reconnect attempts spaced out so
- * a Redis outage costs each request nothing but a check of the clock. The only module that
- * includes hiredis; callers see our types.
+ * a Redis outage costs each request nothing but a check of the clock. Under Sentinel
+ * (redis-sentinel://) each connect asks the sentinels for the primary, so a failover is
+ * followed on the next reconnect. The only module that includes hiredis; callers see our
+ * types.
  */
 #ifndef FL_REDIS_H
 #define FL_REDIS_H
@@ -58,8 +60,9 @@ enum fl_err fl_redis_ping(struct fl_redis *r);
 /*
  * Sends n commands in one round trip and reads their n replies into out, strings copied
  * into arena. A reply of type FL_REDIS_ERROR is a command's own error, not a failure.
- * Returns FL_OK; FL_ECACHE when Redis is unreachable or the connection failed (it is
- * dropped and retried later, no sooner than a second after); FL_ETOOBIG for a value over
+ * Returns FL_OK; FL_ECACHE when Redis is unreachable, the connection failed, or a command
+ * was refused with -READONLY (the server is a replica now) (the connection is dropped and
+ * retried later, no sooner than a second after); FL_ETOOBIG for a value over
  * FL_REDIS_VALUE_MAX_BYTES; FL_ENOMEM.
  */
 enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
@@ -75,6 +78,15 @@ struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, st
 
 /* Releases that lock only if it still holds token (compare-and-delete, one script call). */
 struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token);
+
+/*
+ * Under Sentinel, cmd is sent first whenever the sentinels name a primary other than the one
+ * r used before (after a failover). The cache sets its generation bump here: the new primary
+ * may lack the last writes made on the old one (replication is asynchronous), and a write
+ * the demoted one refused is lost. cmd's arguments are borrowed for r's life (literals).
+ * Without Sentinel it is never sent.
+ */
+void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd);
 
 /* Microseconds spent in calls on r since it was created (for Server-Timing). */
 int64_t fl_redis_busy_us(const struct fl_redis *r);

@@ -139,7 +139,7 @@ class ReplicaTest(CatalogMixin, harness.StackTestCase):
             h = self.get("/api/health")
             self.assertEqual(h.status, 200, h)
             self.assertEqual(h.json()["status"], "degraded", h)
-            self.assertEqual(h.json()["checks"]["mysql_replica"]["status"], "fail", h)
+            self.assertEqual(h.json()["checks"]["mysql_replica_1"]["status"], "fail", h)
         finally:
             s.replica_start()
         s.replica_sync()
@@ -148,7 +148,7 @@ class ReplicaTest(CatalogMixin, harness.StackTestCase):
             h = poll(lambda: (lambda h: h if h.json()["status"] == "ok" else None)(self.get("/api/health")),
                      timeout=5.0, interval=0.2)
             self.assertTrue(h, "health did not recover")
-            self.assertEqual(h.json()["checks"]["mysql_replica"]["status"], "ok", h)
+            self.assertEqual(h.json()["checks"]["mysql_replica_1"]["status"], "ok", h)
 
     def test_primary_down_the_replica_serves_uncached(self):
         s = self.stack

@@ -1,0 +1,282 @@
+# SPDX-License-Identifier: MIT
+"""Cluster scaffolding for the `cluster` tests: a harness Stack with more MariaDB replicas
+and, on demand, a Redis replica and three sentinels, all on loopback under the stack's temp
+dir and stopped by pid (also when a test fails), plus the load and checks the scenarios share.
+
+    class T(cluster.ClusterTestCase):
+        cluster_options = {"replicas": 3}          # or {"sentinels": True}
+        app_env = {...}                            # the app is started by the test
+
+Replicas are numbered from 1 in FL_MYSQL_READ_URL's order (replica 1 is the harness's own).
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fault"))
+import harness  # noqa: E402
+import load  # noqa: E402
+from test_catalog import ADMIN_TOKEN  # noqa: E402
+from test_metrics import parse  # noqa: E402
+
+MASTER_NAME = "flmain"
+DOWN_AFTER_MS = 1000
+
+
+class ClusterStack(harness.Stack):
+    """A Stack with `replicas` MariaDB replicas (0: none) and, with `sentinels`, a Redis
+    replica of the stack's Redis and three sentinels watching it as MASTER_NAME."""
+
+    def __init__(self, replicas=0, sentinels=False, **kwargs):
+        super().__init__(replica=replicas > 0, **kwargs)
+        self.n_replicas = replicas
+        self.want_sentinels = sentinels
+        self.redis_replica_port = None
+        self.sentinel_ports = []
+
+    def start(self):
+        # The extra replicas boot while the base stack boots.
+        if self.n_replicas > 1:
+            template = harness.mariadb_template()
+            for i in range(2, self.n_replicas + 1):
+                shutil.copytree(template, self.path("replica%d-data" % i), symlinks=True)
+                self._spawn_replica_n(i)
+        super().start()
+        for i in range(2, self.n_replicas + 1):
+            self._wait_for("replica%d" % i, lambda i=i: self._mysql_ping(self.replica_socket_n(i)), 60.0)
+            self._follow_primary_n(i)
+        if self.want_sentinels:
+            self._start_sentinels()
+        return self
+
+    def logs(self):
+        logs = super().logs()
+        for i in range(2, self.n_replicas + 1):
+            logs["replica%d.err" % i] = self.path("replica%d.err" % i)
+        for name in ["redis-replica.log"] + ["sentinel%d.log" % i for i in range(1, 4)]:
+            logs[name] = self.path(name)
+        return logs
+
+    # -- MariaDB replicas ---------------------------------------------------------------
+
+    def replica_socket_n(self, i):
+        return self.replica_socket if i == 1 else self.path("replica%d.sock" % i)
+
+    def replica_url_n(self, i):
+        return "mysql://farmlokal:%s@localhost/farmlokal?socket=%s" % (self.db_password,
+                                                                      self.replica_socket_n(i))
+
+    @property
+    def read_url(self):
+        """FL_MYSQL_READ_URL for every replica."""
+        return ",".join(self.replica_url_n(i) for i in range(1, self.n_replicas + 1))
+
+    def _spawn_replica_n(self, i):
+        name = "replica%d" % i
+        self._spawn_mariadbd(name, name + "-data", self.replica_socket_n(i), name,
+                             ["--skip-networking", "--server-id=%d" % (i + 1), "--read-only",
+                              "--skip-log-bin"])
+
+    def _follow_primary_n(self, i):
+        pw = secrets.token_hex(12)
+        self.sql("CREATE USER 'repl%d'@'127.0.0.1' IDENTIFIED BY '%s'; "
+                 "GRANT REPLICATION SLAVE ON *.* TO 'repl%d'@'127.0.0.1';" % (i, pw, i))
+        self.replica_sql_n(i, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, "
+                              "MASTER_USER='repl%d', MASTER_PASSWORD='%s', MASTER_CONNECT_RETRY=1, "
+                              "MASTER_USE_GTID=slave_pos; START SLAVE;" % (self.mysql_port, i, pw))
+        self.replica_sync_n(i)
+
+    def replica_sql_n(self, i, query):
+        return self.sql(query, sock=self.replica_socket_n(i))
+
+    def replica_sync_n(self, i, timeout=30):
+        pos = self.sql("SELECT @@global.gtid_binlog_pos")[0][0]
+        done = self.replica_sql_n(i, "SELECT MASTER_GTID_WAIT('%s', %d)" % (pos, timeout))[0][0]
+        if done != "0":
+            raise RuntimeError("replica %d did not reach %s in %d s" % (i, pos, timeout))
+
+    def replica_kill_n(self, i):
+        self.procs["replica" if i == 1 else "replica%d" % i].kill()
+
+    def replica_start_n(self, i, timeout=60.0):
+        """Restart replica i on its datadir: it resumes following the primary by itself."""
+        if i == 1:
+            return self.replica_start(timeout)
+        self._spawn_replica_n(i)
+        self._wait_for("replica%d" % i, lambda: self._mysql_ping(self.replica_socket_n(i)), timeout)
+
+    # -- Redis under Sentinel -----------------------------------------------------------
+
+    @property
+    def sentinel_url(self):
+        """FL_REDIS_URL for the sentinels."""
+        return "redis-sentinel://%s/%s/0" % (
+            ",".join("127.0.0.1:%d" % p for p in self.sentinel_ports), MASTER_NAME)
+
+    def _start_sentinels(self):
+        self.redis_replica_port = harness.free_port()
+        argv = ["redis-server", "--port", str(self.redis_replica_port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", self.tmp,
+                "--replicaof", "127.0.0.1", str(self.redis_port)]
+        self.procs["redis-replica"] = harness.Proc(
+            "redis-replica", argv, self.path("redis-replica.log"), env=self.base_env(),
+            cwd=self.tmp, deathsig=signal.SIGKILL)
+        self._wait_for("redis-replica", lambda: self.redis_cmd(self.redis_replica_port, "ROLE")
+                       .startswith("slave") and "connected" in self.redis_cmd(
+                           self.redis_replica_port, "ROLE"), 20.0)
+        for i in range(1, 4):
+            port = harness.free_port()
+            conf = self.path("sentinel%d.conf" % i)
+            with open(conf, "w") as f:
+                f.write("port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\n"
+                        "sentinel monitor %s 127.0.0.1 %d 2\n"
+                        "sentinel down-after-milliseconds %s %d\n"
+                        "sentinel failover-timeout %s 10000\n"
+                        "sentinel parallel-syncs %s 1\n"
+                        % (port, self.tmp, MASTER_NAME, self.redis_port, MASTER_NAME,
+                           DOWN_AFTER_MS, MASTER_NAME, MASTER_NAME))
+            self.procs["sentinel%d" % i] = harness.Proc(
+                "sentinel%d" % i, ["redis-sentinel", conf], self.path("sentinel%d.log" % i),
+                env=self.base_env(), cwd=self.tmp, deathsig=signal.SIGKILL)
+            self.sentinel_ports.append(port)
+        self.wait_sentinels(self.redis_port)
+
+    def wait_sentinels(self, primary_port, timeout=30.0):
+        """Waits until every sentinel names primary_port and knows its replica and the two
+        other sentinels (what a failover needs)."""
+        def settled():
+            for port in self.sentinel_ports:
+                out = self.redis_cmd(port, "SENTINEL", "MASTER", MASTER_NAME).split("\n")
+                info = dict(zip(out[0::2], out[1::2]))
+                if (info.get("port") != str(primary_port) or info.get("num-slaves") != "1"
+                        or info.get("num-other-sentinels") != "2"):
+                    return False
+            return True
+        if wait_until(settled, timeout, interval=0.2) is None:
+            raise RuntimeError("the sentinels did not settle on port %d" % primary_port)
+
+    def redis_ports(self):
+        """(primary, replica): the Redis servers' ports as the first sentinel sees them."""
+        named = self.sentinel_master(self.sentinel_ports[0])
+        primary = named[1] if named else self.redis_port
+        return primary, self.redis_replica_port if primary == self.redis_port else self.redis_port
+
+    def sentinel_signal(self, i, sig):
+        """Sends sig (SIGSTOP, SIGCONT) to sentinel i (from 1)."""
+        os.kill(self.procs["sentinel%d" % i].pid, sig)
+
+    def redis_kill_port(self, port):
+        self.procs["redis" if port == self.redis_port else "redis-replica"].kill()
+
+    def repoint_sentinels(self, primary_port):
+        """Makes every sentinel monitor primary_port as MASTER_NAME, as after a failover."""
+        for port in self.sentinel_ports:
+            self.redis_cmd(port, "SENTINEL", "REMOVE", MASTER_NAME)
+            self.redis_cmd(port, "SENTINEL", "MONITOR", MASTER_NAME, "127.0.0.1", str(primary_port), "2")
+            self.redis_cmd(port, "SENTINEL", "SET", MASTER_NAME, "down-after-milliseconds",
+                           str(DOWN_AFTER_MS), "failover-timeout", "10000")
+
+    def redis_cmd(self, port, *args):
+        """One command with redis-cli to 127.0.0.1:port; its output ('' when unreachable)."""
+        res = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port)] + list(args),
+                                     stdin=subprocess.DEVNULL, capture_output=True,
+                                     text=True, timeout=10)
+        return res.stdout.strip() if res.returncode == 0 else ""
+
+    def sentinel_master(self, port):
+        """(host, port) the sentinel at port names as the primary, or None."""
+        out = self.redis_cmd(port, "SENTINEL", "get-master-addr-by-name", MASTER_NAME).split()
+        return (out[0], int(out[1])) if len(out) == 2 and out[1].isdigit() else None
+
+
+class ClusterTestCase(harness.StackTestCase):
+    """A StackTestCase whose stack is a ClusterStack(**cluster_options); the app is not
+    started (the test knows its URLs only once the stack runs)."""
+
+    cluster_options = {}
+    app_workers = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = ClusterStack(**cls.cluster_options)
+        cls.addClassCleanup(cls.stack.close)  # runs even if setUpClass fails
+        try:
+            cls.stack.start()
+            cls.prepare()
+        except BaseException:
+            cls.stack.dump_logs()
+            raise
+
+    @classmethod
+    def prepare(cls):
+        """Start what the scenario needs (override)."""
+
+    def metrics(self):
+        r = self.get("/api/metrics")
+        self.assertEqual(r.status, 200, r)
+        return parse(r.text)
+
+    def listing_load(self, kind="miss", threads=4, **kwargs):
+        """A load of listings of one kind of tests/fault/load.py: "miss" (cache misses) or
+        "cached" (a handful of keys: hits); not started: use it in a with block."""
+        return load.Load(self.stack, [], mix={kind: 1}, threads=threads, **kwargs)
+
+
+class Writer(threading.Thread):
+    """Writes a product's stock again and again with an admin PATCH and, after each write
+    answered 200, reads the listing that holds the product (a search for its own word):
+    the listing must show that stock or a later one. .problems lists what went wrong,
+    .checks counts the listings checked."""
+
+    def __init__(self, stack, pid, word):
+        super().__init__(daemon=True)
+        self.stack, self.pid, self.word = stack, pid, word
+        self.problems, self.checks = [], 0
+        self.stop_event = threading.Event()
+
+    def run(self):
+        headers = {"Authorization": "Bearer " + ADMIN_TOKEN, "Content-Type": "application/json"}
+        stock = 0
+        while not self.stop_event.is_set():
+            stock += 1
+            try:
+                r = self.stack.request("PATCH", "/api/products/%d" % self.pid,
+                                       body='{"stock": %d}' % stock, headers=headers)
+                if r.status != 200:
+                    self.problems.append("PATCH stock=%d: %d" % (stock, r.status))
+                    continue
+                r = self.stack.get("/api/products?limit=5&search=" + self.word)
+            except OSError as e:
+                self.problems.append("stock=%d: %r" % (stock, e))
+                continue
+            if r.status != 200:
+                self.problems.append("listing after stock=%d: %d" % (stock, r.status))
+                continue
+            seen = [p["stock"] for p in r.json()["data"] if p["id"] == self.pid]
+            if seen != [stock]:
+                self.problems.append("listing after stock=%d showed %s (X-Cache %s)"
+                                     % (stock, seen, r.headers.get("X-Cache")))
+            self.checks += 1
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(30)
+
+
+def wait_until(fn, timeout, interval=0.05):
+    """Calls fn until it returns true; the seconds that took, or None at the timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if fn():
+            return time.monotonic() - t0
+        time.sleep(interval)
+    return None
+

@@ -1097,7 +1097,7 @@ class WordsTogetherTest(CatalogMixin, harness.StackTestCase):
     """Two-word searches whose cost hangs on how often the words go together: a word that
     always goes with the rarer one, and one that almost never does. The sizes put both pairs
     where guessing the words independent and probing all of the rarer word's entries
-    disagree (lib/fl_catalog.c, choose_probes samples them); whichever plan the planner
+    disagree (lib/fl_plan.c, choose_probes samples them); whichever plan the planner
     takes, no statement may examine more than a bounded multiple of its page (MariaDB's slow
     log), and the walks check the rows."""
 

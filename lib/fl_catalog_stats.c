@@ -21,6 +21,8 @@
 #define RETRY_AFTER_FAILURE_S 10
 #define COUNTOF(a)            (sizeof(a) / sizeof((a)[0]))
 
+_Static_assert(FL_CATALOG_STATS_SAMPLE_N <= FL_DB_ARGS_MAX, "the sample is read in one statement");
+
 struct sample {
     uint16_t category; /* index into names */
     int64_t cents;

@@ -106,19 +106,18 @@ static enum fl_err run_plan(struct fl_db *db, struct fl_plan_sql_args *a,
 }
 
 /*
- * Tries plan p turned one way (flip_probes or fl_plan_flip_indexes), bounded; turns it back when
- * the bound trips too. *stopped stays true when there was nothing to turn.
+ * Tries plan p turned one way (flip_probes or turn_indexes), bounded by its floor; turns
+ * it back when the bound trips too. *stopped stays true when there was nothing to turn.
  */
 static enum fl_err try_turned(struct fl_db *db, struct fl_plan_sql_args *a,
                               const struct fl_listing *q, struct fl_plan *p,
-                              bool (*turn)(struct fl_plan *), uint64_t bound, struct rows *r,
-                              bool *stopped)
+                              bool (*turn)(struct fl_plan *), struct rows *r, bool *stopped)
 {
     enum fl_err err;
 
     if (!turn(p))
         return FL_OK;
-    if ((err = run_plan(db, a, q, p, bound, r, stopped)) != FL_OK || !*stopped)
+    if ((err = run_plan(db, a, q, p, fl_plan_rows_floor(q, p), r, stopped)) != FL_OK || !*stopped)
         return err;
     turn(p);
     return FL_OK;
@@ -150,7 +149,7 @@ static bool turn_indexes(struct fl_plan *p)
 static enum fl_err read_page(struct fl_db *db, struct fl_plan_sql_args *a,
                              const struct fl_listing *q, struct fl_plan *p, struct rows *r)
 {
-    uint64_t floor = fl_plan_rows_floor(q), bound;
+    uint64_t floor = fl_plan_rows_floor(q, p), bound;
     bool choice = fl_plan_has_index_choice(q) && p->kind != FL_PLAN_RANGE, stopped = false;
     enum fl_err err;
 
@@ -161,10 +160,9 @@ static enum fl_err read_page(struct fl_db *db, struct fl_plan_sql_args *a,
         bound *= 2;
     if ((err = run_plan(db, a, q, p, bound, r, &stopped)) != FL_OK || !stopped)
         return err;
-    if ((err = try_turned(db, a, q, p, flip_probes, floor, r, &stopped)) != FL_OK || !stopped)
+    if ((err = try_turned(db, a, q, p, flip_probes, r, &stopped)) != FL_OK || !stopped)
         return err;
-    if (choice &&
-        ((err = try_turned(db, a, q, p, turn_indexes, floor, r, &stopped)) != FL_OK || !stopped))
+    if (choice && ((err = try_turned(db, a, q, p, turn_indexes, r, &stopped)) != FL_OK || !stopped))
         return err;
     if (q->n_words == 0) {
         /* By the rows each branch examines, not by their cost. */

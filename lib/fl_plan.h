@@ -76,10 +76,11 @@ enum fl_err fl_plan_choose(struct fl_db *db, struct fl_arena *arena, const struc
                            struct fl_plan *p, bool *none);
 
 /*
- * The rows a statement of q may examine before its guard (LIMIT ROWS EXAMINED) stops it:
- * a floor, or a multiple of the page, whichever is larger.
+ * The rows a statement of q by plan p may examine before its guard (LIMIT ROWS EXAMINED)
+ * stops it: a floor, or a multiple of the page, whichever is larger; more for a plan that
+ * reads every branch's price range and sorts it, which MariaDB counts more times a row.
  */
-uint64_t fl_plan_rows_floor(const struct fl_listing *q);
+uint64_t fl_plan_rows_floor(const struct fl_listing *q, const struct fl_plan *p);
 
 /* True when q filters by price and sorts by something else: each branch has two indexes. */
 bool fl_plan_has_index_choice(const struct fl_listing *q);

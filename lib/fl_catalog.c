@@ -45,11 +45,34 @@ static struct fl_str copy(struct fl_arena *a, struct fl_str s, bool *oom)
     return r;
 }
 
+/* The length of a DATETIME(6) as the client library writes it: "2026-11-24 14:42:29.123456". */
+#define DATETIME6_LEN 26
+
+/*
+ * Writes a DATETIME(6)'s text as RFC 3339 UTC ("2026-11-24T14:42:29.123456Z") into a.
+ * Returns FL_OK, FL_EDB when s is not such a text, or FL_ENOMEM.
+ */
+static enum fl_err rfc3339(struct fl_arena *a, struct fl_str s, struct fl_str *out)
+{
+    char *p;
+
+    if (s.p == NULL || s.len != DATETIME6_LEN || s.p[10] != ' ')
+        return FL_EDB;
+    if ((p = fl_arena_alloc(a, DATETIME6_LEN + 2)) == NULL)
+        return FL_ENOMEM;
+    memcpy(p, s.p, DATETIME6_LEN);
+    p[10] = 'T';
+    memcpy(p + DATETIME6_LEN, "Z", 2);
+    *out = (struct fl_str){p, DATETIME6_LEN + 1};
+    return FL_OK;
+}
+
 static enum fl_err read_product(void *ud, const struct fl_str *c, size_t ncols)
 {
     struct rows *r = ud;
     struct fl_product *p;
     bool oom = false;
+    enum fl_err err;
 
     if (ncols != FL_PLAN_SQL_COLUMNS_N + 1 || r->n == r->cap)
         return FL_EDB;
@@ -64,11 +87,12 @@ static enum fl_err read_product(void *ud, const struct fl_str *c, size_t ncols)
     p->price = copy(r->arena, c[5], &oom);
     p->unit = copy(r->arena, c[6], &oom);
     p->producer = copy(r->arena, c[8], &oom);
-    p->created_at = copy(r->arena, c[9], &oom);
-    p->updated_at = copy(r->arena, c[10], &oom);
     p->sort_key = copy(r->arena, c[11], &oom);
     if (oom)
         return FL_ENOMEM;
+    if ((err = rfc3339(r->arena, c[9], &p->created_at)) != FL_OK ||
+        (err = rfc3339(r->arena, c[10], &p->updated_at)) != FL_OK)
+        return err;
     r->n++;
     return FL_OK;
 }

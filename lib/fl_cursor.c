@@ -14,12 +14,10 @@
 
 static const struct fl_sort_spec sorts[FL_SORT__MAX] = {
     [FL_SORT_NEWEST] = {"newest", 'n', "created_at", true, "ix_products_created",
-                        "ix_products_cat_created", "PRIMARY",
-                        "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
+                        "ix_products_cat_created", "PRIMARY", "p.created_at",
                         "9999-12-31 23:59:59.999999", UINT64_MAX},
     [FL_SORT_OLDEST] = {"oldest", 'o', "created_at", false, "ix_products_created",
-                        "ix_products_cat_created", "PRIMARY",
-                        "DATE_FORMAT(p.created_at, '%Y-%m-%d %H:%i:%s.%f')",
+                        "ix_products_cat_created", "PRIMARY", "p.created_at",
                         "1000-01-01 00:00:00.000000", 0},
     [FL_SORT_PRICE_ASC] = {"price_asc", 'p', "price", false, "ix_products_price",
                            "ix_products_cat_price", "ix_product_words_price", "p.price", "-1", 0},

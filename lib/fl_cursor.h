@@ -36,7 +36,7 @@ struct fl_sort_spec {
     const char *index;      /* products' covering (key, id) index */
     const char *cat_index;  /* products' (category, key, id) index */
     const char *word_index; /* product_words' (word, key, product_id) index */
-    const char *key_text;   /* the key as a cursor's text, from products alias p */
+    const char *key_text;   /* the key's column as cursor text ("2026-11-24 14:42:29.123456") */
     const char *first_key;  /* a sentinel key before the first row in listing order */
     uint64_t first_id;      /* and the sentinel id that goes with it */
 };

@@ -24,13 +24,15 @@
 /*
  * The listing plans' unit: one index entry read in order by a walk (0.4 us on 1M
  * products). Reading a price range from the filter's index and sorting it costs more an
- * entry: 0.9 us with the sort key in the index (measured on 1M products, 2 cores: the
- * by-price statements of sql/006). The name sort costs the same since sql/009 put name in
- * the price indexes: 3.9 us of statement time per examined row for name, 4.6 for dates
- * (by-price statements in the slow log of tests/bench/bench.py misses' filters, 200,000
- * products), where it was 2.9 us an entry against 0.9 while each entry's row was read.
+ * entry: 0.9 us with the sort key in the index (dates; measured on 1M products, 2 cores:
+ * the by-price statements of sql/006). Since sql/009 put name in the price indexes, the
+ * name sort's by-price statements cost 0.85 to 1.5 times the dates' per examined row (3.9
+ * to 4.6 us against 2.7 to 4.6, slow log Query_time / Rows_examined, three runs of
+ * tests/bench/bench.py misses' filters on 200,000 products), where they cost 3.2 times
+ * (2.9 us an entry) while each entry's row was read for its name: taken as 1.4.
  */
-#define SET_WALKS_PER_ENTRY 2.2
+#define SET_WALKS_PER_ENTRY_DATE 2.2
+#define SET_WALKS_PER_ENTRY_NAME 3.0
 
 /*
  * The search probes' costs, in microseconds of MariaDB time, measured on 1M seeded
@@ -318,7 +320,9 @@ uint64_t fl_plan_rows_floor(const struct fl_listing *q, const struct fl_plan *p)
 static bool read_by_price(const struct fl_listing *q, double walk, double in, double *est)
 {
     double floor = (double)page_floor(q);
-    bool by_price = in * SET_WALKS_PER_ENTRY < walk || (walk > floor && in <= floor);
+    double weight =
+        q->sort == FL_SORT_NAME_ASC ? SET_WALKS_PER_ENTRY_NAME : SET_WALKS_PER_ENTRY_DATE;
+    bool by_price = in * weight < walk || (walk > floor && in <= floor);
 
     *est += by_price ? in : walk;
     return by_price;

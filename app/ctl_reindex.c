@@ -7,7 +7,7 @@
  * takes, and holds them for REINDEX_BATCH_DEFAULT products' worth of statements.
  * Idempotent, and resumable with --after ID (it prints where it got to). The statements
  * live here, beside the one command that runs them; the words are written by the catalog's
- * own fl_catalog_index_words, as every write writes them.
+ * own fl_catalog_write_words, as every write writes them.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 #include "ctl.h"
 #include "fl_buf.h"
 #include "fl_cache.h"
-#include "fl_catalog.h"
+#include "fl_catalog_write.h"
 #include "fl_db.h"
 #include "fl_search.h"
 
@@ -68,7 +68,7 @@ static enum fl_err reindex_batch(struct fl_db *db, struct batch *b, uint64_t aft
     if (err == FL_OK)
         err = fl_db_query(db, batch_sql, args, 2, keep_row, b);
     for (size_t i = 0; err == FL_OK && i < b->n; i++)
-        err = fl_catalog_index_words(
+        err = fl_catalog_write_words(
             db, b->row[i].id, (struct fl_str){b->text.p + b->row[i].name_at, b->row[i].name_len},
             (struct fl_str){b->text.p + b->row[i].desc_at, b->row[i].desc_len});
     if (err == FL_OK)

@@ -466,7 +466,7 @@ void fl_h_products_create(struct fl_app *app, struct fl_req *req, struct fl_resp
 
     if (!authorised(app, req, resp) || !read_input(req, resp, true, &in))
         return;
-    err = fl_catalog_create(app->db, &in, &id);
+    err = fl_catalog_write_create(app->db, &in, &id);
     if (err == FL_ECONFLICT)
         fl_resp_problem(resp, req, 409, "sku-taken", "a product with this sku exists");
     else if (err != FL_OK)
@@ -484,7 +484,7 @@ void fl_h_products_update(struct fl_app *app, struct fl_req *req, struct fl_resp
     if (!authorised(app, req, resp) || !parse_id(resp, req, &id) ||
         !read_input(req, resp, false, &in))
         return;
-    err = fl_catalog_update(app->db, id, &in);
+    err = fl_catalog_write_update(app->db, id, &in);
     if (err == FL_ENOTFOUND)
         fl_resp_problem(resp, req, 404, NULL, "no product with id %llu", (unsigned long long)id);
     else if (err != FL_OK)

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fl_catalog.h"
+
 static const struct {
     const char *name;
     size_t max_chars; /* for text fields */

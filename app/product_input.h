@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "fl_catalog.h"
+#include "fl_catalog_write.h"
 #include "fl_json.h"
 #include "fl_request.h"
 #include "fl_response.h"

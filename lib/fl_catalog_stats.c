@@ -20,6 +20,8 @@
 #define NAME_MAX_BYTES        256 /* VARCHAR(64) in utf8mb4 */
 #define RETRY_AFTER_FAILURE_S 10
 
+_Static_assert(FL_CATALOG_STATS_SAMPLE_N <= FL_DB_ARGS_MAX, "the sample is read in one statement");
+
 struct sample {
     uint16_t category; /* index into names */
     int64_t cents;

@@ -99,7 +99,7 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
     enum fl_err err;
 
     fl_buf_init(&body, FL_LISTING_BODY_MAX_BYTES);
-    fl_buf_init(&next, FL_CATALOG_CURSOR_MAX_BYTES * 2);
+    fl_buf_init(&next, FL_CURSOR_MAX_BYTES * 2);
     db = reader(svc, &current);
     err = build(ud, db, arena, &body, &next);
     if (err == FL_EDB && db == svc->primary && svc->replica) {

@@ -12,7 +12,7 @@
 
 #include "fl_buf.h"
 #include "fl_cache.h"
-#include "fl_catalog.h"
+#include "fl_catalog_write.h"
 #include "fl_crypto.h"
 #include "fl_log.h"
 #include "fl_time.h"
@@ -73,47 +73,6 @@ static enum fl_err read_target(void *ud, const struct fl_str *c, size_t n)
     return t->name.p && t->description.p ? FL_OK : FL_ENOMEM;
 }
 
-/* The update of one product; returns FL_OK or FL_EDB. */
-static enum fl_err update_product(struct fl_db *db, const struct fl_webhook_event *ev,
-                                  const struct target *t, const char *occurred)
-{
-    struct fl_db_arg a[8];
-    struct fl_buf sql;
-    size_t n = 0;
-    enum fl_err err;
-
-    fl_buf_init(&sql, 512);
-    fl_buf_puts(&sql, "UPDATE products SET updated_at = UTC_TIMESTAMP(6), last_event_at = ?");
-    a[n++] = FL_DB_ARG_STR(fl_str_c(occurred));
-    if (ev->data.price.p) {
-        fl_buf_puts(&sql, ", price = ?");
-        a[n++] = FL_DB_ARG_STR(ev->data.price);
-    }
-    if (ev->data.has_stock) {
-        fl_buf_puts(&sql, ", stock = ?");
-        a[n++] = FL_DB_ARG_U64(ev->data.stock);
-    }
-    if (ev->data.name.p) {
-        fl_buf_puts(&sql, ", name = ?");
-        a[n++] = FL_DB_ARG_STR(ev->data.name);
-    }
-    if (ev->data.description.p) {
-        fl_buf_puts(&sql, ", description = ?");
-        a[n++] = FL_DB_ARG_STR(ev->data.description);
-    }
-    fl_buf_puts(&sql, " WHERE id = ?");
-    a[n++] = FL_DB_ARG_U64(t->id);
-    err = fl_buf_err(&sql) ? fl_buf_err(&sql) : fl_db_exec(db, sql.p, a, n, NULL, NULL);
-    if (err == FL_OK && (ev->data.name.p || ev->data.description.p))
-        err =
-            fl_catalog_index_words(db, t->id, ev->data.name.p ? ev->data.name : t->name,
-                                   ev->data.description.p ? ev->data.description : t->description);
-    else if (err == FL_OK && ev->data.price.p)
-        err = fl_catalog_sync_words(db, t->id);
-    fl_buf_free(&sql);
-    return err;
-}
-
 static bool seen(struct fl_redis *r, struct fl_arena *arena, struct fl_str key)
 {
     struct fl_redis_cmd cmd = FL_REDIS_CMD(FL_STR("EXISTS"), key);
@@ -123,8 +82,23 @@ static bool seen(struct fl_redis *r, struct fl_arena *arena, struct fl_str key)
            rep.integer == 1;
 }
 
-enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_arena *arena,
-                             const struct fl_webhook_event *ev, enum fl_webhook_outcome *out)
+/* The outcome of an event for the product it names, as locked. */
+static enum fl_webhook_outcome judge(const struct fl_webhook_event *ev, const struct target *t)
+{
+    if (!t->found)
+        return FL_WEBHOOK_UNKNOWN_PRODUCT;
+    if (t->has_last && ev->occurred_us <= t->last_us)
+        return FL_WEBHOOK_STALE;
+    return FL_WEBHOOK_APPLIED;
+}
+
+/*
+ * The transaction: locks the product, applies ev when it is the newest for it, and records
+ * the event with its outcome in *out. Returns FL_OK, FL_ECONFLICT when the event was
+ * recorded before (by an earlier or concurrent delivery), or FL_EDB.
+ */
+static enum fl_err apply_in_tx(struct fl_db *db, struct fl_arena *arena,
+                               const struct fl_webhook_event *ev, enum fl_webhook_outcome *out)
 {
     static const char lock[] =
         "SELECT id, DATE_FORMAT(last_event_at, '%Y-%m-%dT%H:%i:%s.%fZ'), name, description "
@@ -138,32 +112,18 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
         [FL_WEBHOOK_DUPLICATE] = "duplicate"};
     struct target t = {.arena = arena};
     struct fl_db_arg sku = FL_DB_ARG_STR(ev->data.sku);
-    struct fl_buf key;
     char occurred[64];
     enum fl_err err;
 
-    fl_buf_init(&key, 256);
-    fl_buf_puts(&key, "fl:webhook:");
-    fl_buf_put(&key, ev->event_id);
-    if (seen(r, arena, fl_buf_str(&key))) {
-        *out = FL_WEBHOOK_DUPLICATE;
-        fl_buf_free(&key);
-        return FL_OK;
-    }
     fl_time_format_db(ev->occurred_us, occurred);
-    err = fl_db_begin(db);
+    if ((err = fl_db_begin(db)) != FL_OK)
+        return err;
+    err = fl_db_query(db, lock, &sku, 1, read_target, &t);
     if (err == FL_OK)
-        err = fl_db_query(db, lock, &sku, 1, read_target, &t);
-    if (err == FL_OK) {
-        if (!t.found)
-            *out = FL_WEBHOOK_UNKNOWN_PRODUCT;
-        else if (t.has_last && ev->occurred_us <= t.last_us)
-            *out = FL_WEBHOOK_STALE;
-        else
-            *out = FL_WEBHOOK_APPLIED;
-        if (*out == FL_WEBHOOK_APPLIED)
-            err = update_product(db, ev, &t, occurred);
-    }
+        *out = judge(ev, &t);
+    if (err == FL_OK && *out == FL_WEBHOOK_APPLIED)
+        err =
+            fl_catalog_write_change(db, t.id, &ev->data, fl_str_c(occurred), t.name, t.description);
     if (err == FL_OK) {
         struct fl_db_arg a[4] = {FL_DB_ARG_STR(ev->event_id), FL_DB_ARG_STR(ev->type),
                                  FL_DB_ARG_STR(fl_str_c(occurred)),
@@ -174,6 +134,24 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
         err = fl_db_commit(db);
     else
         fl_db_rollback(db);
+    return err;
+}
+
+enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_arena *arena,
+                             const struct fl_webhook_event *ev, enum fl_webhook_outcome *out)
+{
+    struct fl_buf key;
+    enum fl_err err;
+
+    fl_buf_init(&key, 256);
+    fl_buf_puts(&key, "fl:webhook:");
+    fl_buf_put(&key, ev->event_id);
+    if (seen(r, arena, fl_buf_str(&key))) {
+        *out = FL_WEBHOOK_DUPLICATE;
+        fl_buf_free(&key);
+        return FL_OK;
+    }
+    err = apply_in_tx(db, arena, ev, out);
     if (err == FL_ECONFLICT) {
         *out = FL_WEBHOOK_DUPLICATE; /* recorded by an earlier or concurrent delivery */
         err = FL_OK;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "fl_arena.h"
-#include "fl_catalog.h"
+#include "fl_catalog_write.h"
 #include "fl_db.h"
 #include "fl_err.h"
 #include "fl_redis.h"

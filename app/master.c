@@ -221,15 +221,18 @@ static pid_t spawn(struct master *m, struct worker *w)
     }
     if (pid == 0) {
         struct sigaction sa = {.sa_handler = SIG_DFL};
-        sigset_t none;
+        sigset_t chld;
         int status;
 
         /* A worker must not outlive its master, or it would hold the socket forever. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sigaction(SIGCHLD, &sa, NULL);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        got_term = got_hup = got_chld = got_usr1 = 0;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        /* SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked: fl_worker_run installs its own
+         * handlers and unblocks them around accept, so a stop sent before that waits there
+         * instead of reaching the master's handler, copied into this process, and being lost. */
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         status = fl_worker_run(m->cfg, m->listen_fd);
         exit(status);
     }

@@ -5,7 +5,6 @@ check-config --connect, the seeder's progress in a log, farmlokal_workers_alive.
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_integrations import Upstreams  # noqa: E402  (the mock OAuth provider)
 
 EXAMPLE = os.path.join(harness.REPO_ROOT, "deploy", "farmlokal.env.example")
 COMMANDS = ["migrate", "check-config", "check-data", "reindex", "seed", "webhook-register"]
@@ -137,9 +137,31 @@ class WithoutServers(unittest.TestCase):
             port = harness.poll(bound, timeout=10)
             self.assertTrue(port, harness.tail(log))
             self.assertNotEqual(port, 0)
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            # A whole FastCGI request: the workers serve on the port the line names.
+            self.assertEqual(self.stack.fcgi("/health/live", address=("127.0.0.1", port)).status,
+                             200)
         finally:
             self.assertEqual(proc.stop(8.0), 0)
+
+    def test_sigterm_right_after_start_stops_at_once(self):
+        """A worker signalled between its fork and its own handlers lost the SIGTERM and
+        held the master for its 30 s drain timeout."""
+        for attempt in range(3):
+            log = self.stack.path("early-stop-%d.log" % attempt)
+            proc = harness.Proc("early-stop", [harness.Stack.app_binary(), "--listen",
+                                               "127.0.0.1:0", "--workers", "16"], log,
+                                env=self.stack.app_env())
+            try:
+                def started():
+                    with open(log) as f:
+                        return "event=master_started" in f.read()
+                self.assertTrue(harness.poll(started, timeout=10, interval=0.001))
+                proc.send_signal(signal.SIGTERM)
+                t = time.monotonic()
+                proc.popen.wait(timeout=8)
+                self.assertLess(time.monotonic() - t, 5)
+            finally:
+                self.assertEqual(proc.stop(1.0), 0, harness.tail(log))
 
     def test_a_start_failure_with_stderr_on_dev_null_reaches_the_log_file(self):
         """spawn-fcgi's workers have fd 1 and 2 on /dev/null: the reason must land somewhere."""
@@ -161,8 +183,12 @@ class WithoutServers(unittest.TestCase):
                                         "--workers", "1"], self.stack.path("master.stderr"),
                             env=self.stack.app_env({"FL_LOG_FILE": log}))
         try:
-            self.assertTrue(harness.poll(lambda: os.path.exists(log) and
-                                         "event=master_started" in open(log).read(), timeout=10))
+            def started():
+                if not os.path.exists(log):
+                    return False
+                with open(log) as f:
+                    return "event=master_started" in f.read()
+            self.assertTrue(harness.poll(started, timeout=10))
             os.rename(log, log + ".1")
             proc.send_signal(signal.SIGUSR1)  # logrotate's postrotate
             self.assertTrue(harness.poll(lambda: os.path.exists(log), timeout=5))
@@ -183,6 +209,21 @@ class WithServers(harness.StackTestCase):
         self.assertEqual(res.returncode, 0, res)
         self.assertIn("connect FL_MYSQL_URL (MySQL): ok", out)
         self.assertIn("connect FL_REDIS_URL (Redis): ok", out)
+
+    def test_check_config_connect_reaches_the_oauth_token_url(self):
+        mock = Upstreams(self.stack).start()
+        self.addCleanup(mock.stop)
+        env = {"FL_OAUTH_TOKEN_URL": mock.urls["oauth"] + "/token",
+               "FL_OAUTH_CLIENT_ID": "farmlokal", "FL_OAUTH_CLIENT_SECRET": "s3cret"}
+        res = self.stack.ctl("check-config", "--connect", env=env)
+        self.assertEqual(res.returncode, 0, res)
+        self.assertIn("connect FL_OAUTH_TOKEN_URL (OAuth token): ok", res.stdout.decode())
+        # Asked again even though a token is cached in Redis now: wrong credentials show.
+        res = self.stack.ctl("check-config", "--connect",
+                             env=dict(env, FL_OAUTH_CLIENT_SECRET="wrong"))
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn("connect FL_OAUTH_TOKEN_URL (OAuth token): FAILED", res.stdout.decode())
+        self.assertIn("connect FL_MYSQL_URL (MySQL): ok", res.stdout.decode())
 
     def test_seed_progress_is_one_line_per_report_in_a_log(self):
         self.stack.migrate()

@@ -15,12 +15,12 @@
 
 /*
  * FL_* names the project uses outside the programs' configuration: deploy/local/up's knobs,
- * the Docker entrypoint and compose file, the FastCGI parameter nginx sends (in the
+ * the Docker entrypoint and compose file, the FastCGI parameters nginx sends (in the
  * environment in CGI mode), the test and benchmark harnesses. A trailing '*' is a prefix.
  */
 static const char *const foreign[] = {
-    "FL_LOCAL_*",       "FL_SEED_ROWS", "FL_MIGRATE", "FL_DB_PASSWORD",
-    "FL_REQUEST_START", "FL_BUILD_DIR", "FL_TEST_*",  "FL_BENCH_BODY",
+    "FL_LOCAL_*",     "FL_SEED_ROWS",     "FL_EXTERNAL_WORKERS", "FL_EDGE_*", "FL_MIGRATE",
+    "FL_DB_PASSWORD", "FL_REQUEST_START", "FL_BUILD_DIR",        "FL_TEST_*", "FL_BENCH_BODY",
 };
 
 void fl_config_names_add(struct fl_config_names *names, const char *name)

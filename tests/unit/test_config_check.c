@@ -25,6 +25,8 @@ static void test_foreign(void)
     ASSERT_TRUE(fl_config_foreign_name("FL_LOCAL_HTTP_PORT", 18));
     ASSERT_TRUE(fl_config_foreign_name("FL_SEED_ROWS", 12));
     ASSERT_TRUE(fl_config_foreign_name("FL_DB_PASSWORD", 14));
+    ASSERT_TRUE(fl_config_foreign_name("FL_EDGE_TTL_S", 13)); /* nginx's FastCGI parameter */
+    ASSERT_TRUE(fl_config_foreign_name("FL_EXTERNAL_WORKERS", 19));
     ASSERT_TRUE(!fl_config_foreign_name("FL_SEED_ROWSX", 13));
     ASSERT_TRUE(!fl_config_foreign_name("FL_CACHE_TLL", 12));
 }

@@ -122,11 +122,15 @@ void fl_serve(struct fl_app *app, struct fl_http *http, const char *const *env,
  */
 int fl_worker_run(const struct fl_config *cfg, int listen_fd);
 
+/* True when spec is "unix:/path" (a path that fits) or "host:port" with a port of 0..65535. */
+bool fl_master_listen_valid(const char *spec);
+
 /*
  * Binds listen_spec ("unix:/path" or "host:port"), runs n_workers workers and supervises
- * them until SIGTERM or SIGINT. SIGHUP reloads config_file (when not NULL) and replaces the
- * workers one at a time. Takes ownership of cfg. Returns the process exit status: 2 at
- * once, starting nothing, when a MySQL server's max_connections is too small for the pool.
+ * them until SIGTERM or SIGINT. SIGHUP reloads config_file (when not NULL), reopens the log
+ * file and replaces the workers one at a time; SIGUSR1 reopens the log file. Takes ownership
+ * of cfg. Returns the process exit status: 2 at once, starting nothing, when a MySQL
+ * server's max_connections is too small for the pool.
  */
 int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
                   struct fl_config *cfg);

@@ -34,6 +34,12 @@ int fl_ctl_reindex(const struct fl_config *cfg, int argc, char **argv);
  */
 void fl_ctl_invalidate_cache(const struct fl_config *cfg, const char *command);
 
+/* check-config [--connect]: exit status 1 also when a server could not be reached. */
+int fl_ctl_check_config(const struct fl_config *cfg, int argc, char **argv);
+
+/* The usage and summary of command name (the tool's own usage for an unknown name). */
+const char *fl_ctl_usage(const char *name);
+
 /* check-data: exit status 1 also when a stored product holds text that is not UTF-8. */
 int fl_ctl_check_data(const struct fl_config *cfg, int argc, char **argv);
 

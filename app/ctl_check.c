@@ -52,7 +52,7 @@ int fl_ctl_check_data(const struct fl_config *cfg, int argc, char **argv)
 
     (void)argv;
     if (argc > 1) {
-        fputs("usage: farmlokal-ctl check-data\n", stderr);
+        fputs(fl_ctl_usage("check-data"), stderr);
         return 2;
     }
     db = fl_db_new(&cfg->mysql, CHECK_TIMEOUT_S);

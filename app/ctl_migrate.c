@@ -39,7 +39,7 @@ int fl_ctl_migrate(const struct fl_config *cfg, int argc, char **argv)
 
     (void)argv;
     if (argc > 1) {
-        fputs("usage: farmlokal-ctl migrate\n", stderr);
+        fputs(fl_ctl_usage("migrate"), stderr);
         return 2;
     }
     db = fl_db_new(&cfg->mysql, MIGRATE_TIMEOUT_S);

@@ -135,7 +135,7 @@ static enum fl_err prune_vocabulary(struct fl_db *db, uint64_t *dropped)
 
 static int usage(void)
 {
-    fputs("usage: farmlokal-ctl reindex [--after ID] [--batch N]\n", stderr);
+    fputs(fl_ctl_usage("reindex"), stderr);
     return 2;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "fl_buf.h"
@@ -379,12 +380,17 @@ static void progress(struct gen *g, const char *what, uint64_t done, uint64_t to
 {
     int64_t now = fl_time_mono_us();
     double s = (double)(now - g->t0_us) / 1e6, rate = s > 0 ? (double)done / s : 0;
+    bool tty;
 
     if (!last && now - g->last_report_us < 1000000)
         return;
     g->last_report_us = now;
-    fprintf(stderr, "\rseed: %s %" PRIu64 "/%" PRIu64 " (%.0f rows/s, ETA %.0f s)   %s", what, done,
-            total, rate, rate > 0 ? (double)(total - done) / rate : 0.0, last ? "\n" : "");
+    /* On a terminal one line redrawn in place; in a log or a journal, one line each. */
+    tty = isatty(STDERR_FILENO);
+    fprintf(stderr, "%sseed: %s %" PRIu64 "/%" PRIu64 " (%.0f rows/s, ETA %.0f s)%s%s",
+            tty ? "\r" : "", what, done, total, rate,
+            rate > 0 ? (double)(total - done) / rate : 0.0, tty ? "   " : "",
+            !tty || last ? "\n" : "");
 }
 
 /* Generates every product row (TSV, for LOAD DATA) into out, and their words into g. */
@@ -910,11 +916,6 @@ out:
     return status;
 }
 
-static const char seed_usage[] =
-    "usage: farmlokal-ctl seed --rows N [--seed S] [--replace]\n"
-    "  N from 1 to 50000000; the same S gives the same catalogue (default 42);\n"
-    "  --replace replaces a catalogue that is not empty\n";
-
 int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv)
 {
     uint64_t rows = 0, seed_value = 42;
@@ -923,11 +924,8 @@ int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv)
     int status;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
-            fputs(seed_usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc &&
-                   fl_str_to_u64(fl_str_c(argv[i + 1]), 1, ROWS_MAX, &rows) == FL_OK) {
+        if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc &&
+            fl_str_to_u64(fl_str_c(argv[i + 1]), 1, ROWS_MAX, &rows) == FL_OK) {
             i++;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc &&
                    fl_str_to_u64(fl_str_c(argv[i + 1]), 0, UINT64_MAX, &seed_value) == FL_OK) {
@@ -940,7 +938,7 @@ int fl_ctl_seed(const struct fl_config *cfg, int argc, char **argv)
         }
     }
     if (rows == 0) {
-        fputs(seed_usage, stderr);
+        fputs(fl_ctl_usage("seed"), stderr);
         return 2;
     }
     db = fl_db_new(&cfg->mysql, 3600);

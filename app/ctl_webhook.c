@@ -124,7 +124,7 @@ int fl_ctl_webhook_register(const struct fl_config *cfg, int argc, char **argv)
 
     (void)argv;
     if (argc > 1) {
-        fputs("usage: farmlokal-ctl webhook-register\n", stderr);
+        fputs(fl_ctl_usage("webhook-register"), stderr);
         return 2;
     }
     if (cfg->api_b_url == NULL || cfg->public_url == NULL || cfg->oauth_token_url == NULL) {

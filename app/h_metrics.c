@@ -24,5 +24,7 @@ void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
         circuit = FL_BREAKER_CLOSED; /* Redis is down: no breaker is shared, none is open */
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     fl_resp_header(resp, "Cache-Control", "no-store");
-    fl_metrics_render(app->cfg->metrics_dir, &labels, (int)circuit, &resp->body);
+    /* Without FL_METRICS_DIR only the pool's table knows its workers (NULL: a pool of one). */
+    fl_metrics_render(app->cfg->metrics_dir, &labels, (int)circuit,
+                      app->bulkhead ? fl_bulkhead_members(app->bulkhead) : 1, &resp->body);
 }

@@ -8,7 +8,8 @@
  * at once (nginx then tries another pool), and then stop the workers, which serve every
  * connection already queued before they leave. The master serves no requests and holds
  * no connections; at start and on SIGHUP it asks each MySQL server for its max_connections
- * and refuses to start a pool that could use them up (it only warns on SIGHUP).
+ * and refuses to start a pool that could use them up (it only warns on SIGHUP). SIGUSR1
+ * reopens FL_LOG_FILE (logrotate); SIGHUP does too.
  */
 #include "app.h"
 
@@ -72,7 +73,7 @@ struct master {
     const char *config_file;
 };
 
-static volatile sig_atomic_t got_chld, got_term, got_hup;
+static volatile sig_atomic_t got_chld, got_term, got_hup, got_usr1;
 
 static void on_signal(int sig)
 {
@@ -80,6 +81,8 @@ static void on_signal(int sig)
         got_chld = 1;
     else if (sig == SIGHUP)
         got_hup = 1;
+    else if (sig == SIGUSR1)
+        got_usr1 = 1;
     else
         got_term = 1;
 }
@@ -130,25 +133,68 @@ static int bind_unix(struct master *m, const char *path)
     return fd;
 }
 
-static int bind_tcp(const char *spec, unsigned backlog)
+/* Splits "host:port" or "[v6]:port" into host and a port of 0..65535; false when malformed. */
+static bool split_tcp(const char *spec, char *host, size_t host_cap, unsigned *port)
 {
-    char host[256];
     const char *colon = strrchr(spec, ':');
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
     size_t hlen;
-    int fd = -1, one = 1, rc;
+    uint64_t u;
 
-    if (colon == NULL || colon == spec || (hlen = (size_t)(colon - spec)) >= sizeof(host)) {
-        fl_log(FL_LOG_ERROR, "event=listen_failed reason=\"expected unix:PATH or HOST:PORT\"");
-        return -1;
-    }
+    if (colon == NULL || colon == spec || (hlen = (size_t)(colon - spec)) >= host_cap ||
+        fl_str_to_u64(fl_str_c(colon + 1), 0, 65535, &u) != FL_OK)
+        return false;
     memcpy(host, spec, hlen);
     host[hlen] = '\0';
     if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
         memmove(host, host + 1, hlen - 2);
         host[hlen - 2] = '\0';
     }
-    rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    *port = (unsigned)u;
+    return true;
+}
+
+bool fl_master_listen_valid(const char *spec)
+{
+    char host[256];
+    unsigned port;
+
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec[5] != '\0' && strlen(spec + 5) < sizeof(((struct sockaddr_un *)0)->sun_path);
+    return split_tcp(spec, host, sizeof(host), &port);
+}
+
+/* Logs where fd listens: with port 0 the kernel chose it, and only this tells the admin. */
+static void log_bound(int fd, const char *spec, unsigned n_workers)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || ss.ss_family == AF_UNIX ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        fl_log(FL_LOG_INFO, "event=master_started listen=%s workers=%u version=%s", spec, n_workers,
+               FL_VERSION);
+        return;
+    }
+    fl_log(FL_LOG_INFO, "event=master_started listen=%s%s%s:%s workers=%u version=%s",
+           ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port,
+           n_workers, FL_VERSION);
+}
+
+static int bind_tcp(const char *spec, unsigned backlog)
+{
+    char host[256], service[8];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    unsigned port;
+    int fd = -1, one = 1, rc;
+
+    if (!split_tcp(spec, host, sizeof(host), &port)) {
+        fl_log(FL_LOG_ERROR, "event=listen_failed reason=\"expected unix:PATH or HOST:PORT\"");
+        return -1;
+    }
+    snprintf(service, sizeof(service), "%u", port);
+    rc = getaddrinfo(host, service, &hints, &ai);
     if (rc != 0) {
         fl_log(FL_LOG_ERROR, "event=listen_failed reason=\"%s\"", gai_strerror(rc));
         return -1;
@@ -175,15 +221,18 @@ static pid_t spawn(struct master *m, struct worker *w)
     }
     if (pid == 0) {
         struct sigaction sa = {.sa_handler = SIG_DFL};
-        sigset_t none;
+        sigset_t chld;
         int status;
 
         /* A worker must not outlive its master, or it would hold the socket forever. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         sigaction(SIGCHLD, &sa, NULL);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        got_term = got_hup = got_chld = 0;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        /* SIGTERM, SIGINT, SIGHUP and SIGUSR1 stay blocked: fl_worker_run installs its own
+         * handlers and unblocks them around accept, so a stop sent before that waits there
+         * instead of reaching the master's handler, copied into this process, and being lost. */
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         status = fl_worker_run(m->cfg, m->listen_fd);
         exit(status);
     }
@@ -411,18 +460,19 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&block);
     sigaddset(&block, SIGCHLD);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGUSR1);
     sigprocmask(SIG_BLOCK, &block, NULL);
     sigemptyset(&none);
     /* The pool's metrics count from its start. */
     fl_metrics_clear(cfg->metrics_dir);
-    fl_log(FL_LOG_INFO, "event=master_started listen=%s workers=%u version=%s", listen_spec,
-           n_workers, FL_VERSION);
+    log_bound(m->listen_fd, listen_spec, n_workers);
 
     while (!got_term) {
         struct timespec wait = {1, 0};
@@ -430,9 +480,16 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
             got_chld = 0;
             reap(m);
         }
+        if (got_usr1) {
+            got_usr1 = 0;
+            fl_log_reopen();
+        }
         if (got_hup) {
             got_hup = 0;
             reload(m);
+            /* The new workers inherit the file as reloaded: moved by logrotate or renamed. */
+            if (fl_log_open(m->cfg->log_file) != FL_OK)
+                fl_log(FL_LOG_ERROR, "event=log_reopen_failed error=\"%s\"", strerror(errno));
             m->generation++;
             fl_log(FL_LOG_INFO, "event=rolling_restart generation=%u", m->generation);
         }

@@ -129,16 +129,24 @@ void fl_bulkhead_close(struct fl_bulkhead *b)
     free(b);
 }
 
-unsigned fl_bulkhead_seats(const struct fl_bulkhead *b)
+unsigned fl_bulkhead_members(const struct fl_bulkhead *b)
 {
     unsigned live = 0;
 
-    if (b->max_inflight)
-        return b->max_inflight;
     for (unsigned i = 0; i < FL_BULKHEAD_SLOTS; i++) {
         int32_t v = atomic_load(&b->t->member[i]);
         live += v != 0 && !gone(v);
     }
+    return live;
+}
+
+unsigned fl_bulkhead_seats(const struct fl_bulkhead *b)
+{
+    unsigned live;
+
+    if (b->max_inflight)
+        return b->max_inflight;
+    live = fl_bulkhead_members(b);
     return live >= 2 ? live / 2 : 1;
 }
 

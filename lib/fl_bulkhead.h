@@ -43,6 +43,9 @@ bool fl_bulkhead_enter(struct fl_bulkhead *b);
 /* Gives the seat taken by fl_bulkhead_enter back. Accepts NULL and a handle holding none. */
 void fl_bulkhead_leave(struct fl_bulkhead *b);
 
+/* The workers of b's pool with a live process, this one included. */
+unsigned fl_bulkhead_members(const struct fl_bulkhead *b);
+
 /* The seats of b's pool now: max_inflight, or half its live workers (at least 1). */
 unsigned fl_bulkhead_seats(const struct fl_bulkhead *b);
 

@@ -2,7 +2,8 @@
 /*
  * Configuration loading. Values are looked up by name in the environment, then in the
  * file's lines; each setting has one parser, and the first bad value ends loading with a
- * message naming the variable (the value itself is not echoed: it may be a secret).
+ * message naming the variable (the value itself is not echoed, it may be a secret, unless it
+ * is a malformed number).
  */
 #include "fl_config.h"
 
@@ -13,20 +14,29 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fl_config_check.h"
+#include "fl_config_file.h"
 #include "fl_crypto.h"
 
-#define FILE_MAX_BYTES ((size_t)64 << 10)
+#define USERINFO_HINT                                                                              \
+    "has a user or password with a reserved character: percent-encode it ('@' as %40, '/' as "     \
+    "%2F, '?' as %3F, '#' as %23, '%' as %25)"
+
+extern char **environ;
 
 struct loader {
     struct fl_buf file; /* the --config file's KEY=VALUE lines, NUL-separated */
     struct fl_buf *errmsg;
+    struct fl_config_names names; /* every name looked up: the known keys */
 };
 
-static const char *lookup(const struct loader *l, const char *name)
+/* name is a string literal: it is remembered as a known key. */
+static const char *lookup(struct loader *l, const char *name)
 {
     const char *v = getenv(name);
     size_t n = strlen(name);
 
+    fl_config_names_add(&l->names, name);
     if (v)
         return v;
     for (size_t i = 0; i < l->file.len;) {
@@ -44,72 +54,6 @@ static enum fl_err bad(struct loader *l, const char *name, const char *why)
     fl_buf_reset(l->errmsg);
     fl_buf_appendf(l->errmsg, "configuration: %s %s", name, why);
     return FL_EINVAL;
-}
-
-/*
- * Reads the file into NUL-separated "KEY=VALUE" entries: blank lines and '#' comments
- * skipped, surrounding whitespace trimmed, one level of matching quotes removed.
- */
-static enum fl_err read_file(struct loader *l, const char *path)
-{
-    char chunk[4096];
-    struct fl_buf raw;
-    FILE *f = fopen(path, "r");
-    size_t n;
-    enum fl_err err = FL_OK;
-
-    if (f == NULL) {
-        fl_buf_reset(l->errmsg);
-        fl_buf_appendf(l->errmsg, "configuration: cannot read %s: %s", path, strerror(errno));
-        return FL_EIO;
-    }
-    fl_buf_init(&raw, FILE_MAX_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fl_buf_append(&raw, chunk, n);
-    if (ferror(f) || fl_buf_err(&raw)) {
-        fl_buf_reset(l->errmsg);
-        fl_buf_appendf(l->errmsg, "configuration: cannot read %s (unreadable or over 64 KiB)",
-                       path);
-        err = FL_EIO;
-        goto out;
-    }
-    for (char *line = raw.p, *end; line && *line; line = end ? end + 1 : NULL) {
-        char *eq, *v, *ve;
-        end = strchr(line, '\n');
-        if (end)
-            *end = '\0';
-        while (*line == ' ' || *line == '\t')
-            line++;
-        if (*line == '\0' || *line == '#')
-            continue;
-        eq = strchr(line, '=');
-        if (eq == NULL || eq == line) {
-            fl_buf_reset(l->errmsg);
-            fl_buf_appendf(l->errmsg, "configuration: %s: a line is not KEY=VALUE", path);
-            err = FL_EINVAL;
-            goto out;
-        }
-        ve = eq + strlen(eq);
-        while (ve > eq + 1 && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
-            ve--;
-        v = eq + 1;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v)
-            v++, ve--;
-        for (char *k = eq; k > line && (k[-1] == ' ' || k[-1] == '\t'); k--)
-            eq = k - 1;
-        fl_buf_append(&l->file, line, (size_t)(eq - line));
-        fl_buf_putc(&l->file, '=');
-        fl_buf_append(&l->file, v, (size_t)(ve - v));
-        fl_buf_putc(&l->file, '\0');
-    }
-    if (fl_buf_err(&l->file))
-        err = FL_ENOMEM;
-out:
-    fclose(f);
-    fl_buf_free(&raw);
-    return err;
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -149,8 +93,13 @@ static enum fl_err get_uint(struct loader *l, const char *name, unsigned def, un
         return FL_OK;
     }
     if (fl_str_to_u64(fl_str_c(v), min, max, &u) != FL_OK) {
-        char why[96];
-        snprintf(why, sizeof(why), "must be an integer from %u to %u", min, max);
+        char why[160];
+        bool printable = strlen(v) <= 32;
+        for (const char *c = v; printable && *c; c++)
+            printable = *c > 0x20 && *c < 0x7f && *c != '"';
+        /* A number is no secret: echoing it shows a stray unit or quote at once. */
+        snprintf(why, sizeof(why), "must be an integer from %u to %u%s%s%s", min, max,
+                 printable ? ", not \"" : "", printable ? v : "", printable ? "\"" : "");
         return bad(l, name, why);
     }
     *out = (unsigned)u;
@@ -182,6 +131,8 @@ static enum fl_err get_mysql(struct loader *l, const char *name, struct fl_mysql
             return d->user ? FL_OK : FL_ENOMEM;
         }
     }
+    if (fl_config_userinfo_unencoded(v))
+        return bad(l, name, USERINFO_HINT);
     err = fl_dsn_parse_mysql(v, d);
     if (err != FL_OK)
         return bad(l, name,
@@ -198,6 +149,8 @@ static enum fl_err get_mysql_read(struct loader *l, struct fl_config *cfg)
 
     if (v == NULL || *v == '\0')
         return FL_OK;
+    if (fl_config_userinfo_unencoded(v))
+        return bad(l, "FL_MYSQL_READ_URL", USERINFO_HINT);
     err = fl_dsn_parse_mysql_list(v, &cfg->mysql_read, &cfg->n_mysql_read);
     if (err == FL_EINVAL)
         return bad(l, "FL_MYSQL_READ_URL", "must be a comma list of 1 to 8 mysql:// URLs");
@@ -221,6 +174,8 @@ static enum fl_err get_redis(struct loader *l, struct fl_redis_dsn *d)
                  port && *port ? port : "6379");
         v = url;
     }
+    if (fl_config_userinfo_unencoded(v))
+        return bad(l, name, USERINFO_HINT);
     err = fl_dsn_parse_redis(v, d);
     if (err == FL_EINVAL)
         return bad(l, name,
@@ -385,6 +340,9 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     TRY(get_webhook_secret(l, cfg));
     TRY(get_str(l, "FL_ADMIN_TOKEN", NULL, &cfg->admin_token));
     TRY(get_str(l, "FL_METRICS_DIR", NULL, &cfg->metrics_dir));
+    TRY(get_uint(l, "FL_WORKERS", FL_CONFIG_WORKERS_DEFAULT, 1, FL_CONFIG_WORKERS_MAX,
+                 &cfg->workers));
+    TRY(get_str(l, "FL_LOG_FILE", NULL, &cfg->log_file));
 #undef TRY
     if (cfg->admin_token && strlen(cfg->admin_token) < 16)
         return bad(l, "FL_ADMIN_TOKEN", "must be at least 16 characters");
@@ -401,13 +359,23 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
 enum fl_err fl_config_load(struct fl_config *cfg, const char *file, struct fl_buf *errmsg)
 {
     struct loader l = {.errmsg = errmsg};
+    struct fl_buf warnings;
     enum fl_err err;
 
     memset(cfg, 0, sizeof(*cfg));
-    fl_buf_init(&l.file, FILE_MAX_BYTES);
-    err = file ? read_file(&l, file) : FL_OK;
+    fl_buf_init(&l.file, FL_CONFIG_FILE_MAX_BYTES);
+    fl_buf_init(&warnings, FL_CONFIG_FILE_MAX_BYTES);
+    err = file ? fl_config_file_read(file, &l.file, errmsg) : FL_OK;
     if (err == FL_OK)
         err = load(&l, cfg);
+    if (err == FL_OK)
+        err =
+            fl_config_check_names(&l.names, file, l.file.p, l.file.len, environ, errmsg, &warnings);
+    if (err == FL_OK && warnings.len) {
+        cfg->warnings = warnings.p; /* handed over */
+        fl_buf_init(&warnings, 0);
+    }
+    fl_buf_free(&warnings);
     if (err == FL_ENOMEM && errmsg->len == 0)
         fl_buf_puts(errmsg, "configuration: out of memory");
     fl_buf_free(&l.file);
@@ -435,6 +403,8 @@ void fl_config_free(struct fl_config *cfg)
     free(cfg->webhook_secret);
     free(cfg->admin_token);
     free(cfg->metrics_dir);
+    free(cfg->log_file);
+    free(cfg->warnings);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -446,6 +416,19 @@ static const char *or_unset(const char *s)
 static const char *masked(const void *secret)
 {
     return secret ? "********" : "";
+}
+
+/* The ranges as an admin would write them: "10.0.0.0/8,::1/128". */
+static void dump_proxies(const struct fl_config *cfg, struct fl_buf *out)
+{
+    fl_buf_puts(out, "FL_TRUSTED_PROXIES=");
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+        const struct fl_cidr *c = &cfg->trusted_proxies[i];
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(c->family, c->addr, text, sizeof(text)))
+            fl_buf_appendf(out, "%s%s/%u", i ? "," : "", text, c->prefix_bits);
+    }
+    fl_buf_putc(out, '\n');
 }
 
 void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
@@ -480,7 +463,7 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
     fl_buf_appendf(out, "FL_BASE_PATH=%s\n", cfg->base_path);
     fl_buf_appendf(out, "FL_CACHE_TTL=%u\n", cfg->cache_ttl_s);
     fl_buf_appendf(out, "FL_RATE_LIMIT=%u\nFL_RATE_BURST=%u\n", cfg->rate_limit, cfg->rate_burst);
-    fl_buf_appendf(out, "FL_TRUSTED_PROXIES=%zu range(s)\n", cfg->n_trusted_proxies);
+    dump_proxies(cfg, out);
     fl_buf_appendf(out, "FL_OAUTH_TOKEN_URL=%s\n", or_unset(cfg->oauth_token_url));
     fl_buf_appendf(out, "FL_OAUTH_CLIENT_ID=%s\n", or_unset(cfg->oauth_client_id));
     fl_buf_appendf(out, "FL_OAUTH_CLIENT_SECRET=%s\n", masked(cfg->oauth_client_secret));
@@ -500,4 +483,6 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
     fl_buf_appendf(out, "FL_ADMIN_TOKEN=%s\n", masked(cfg->admin_token));
     fl_buf_appendf(out, "FL_LOG_LEVEL=%s\n", levels[cfg->log_level]);
     fl_buf_appendf(out, "FL_METRICS_DIR=%s\n", or_unset(cfg->metrics_dir));
+    fl_buf_appendf(out, "FL_WORKERS=%u\n", cfg->workers);
+    fl_buf_appendf(out, "FL_LOG_FILE=%s\n", or_unset(cfg->log_file));
 }

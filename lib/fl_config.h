@@ -56,12 +56,21 @@ struct fl_config {
     char *admin_token; /* owned or NULL; never logged */
     enum fl_log_level log_level;
     char *metrics_dir; /* owned or NULL */
+    unsigned workers;  /* FL_WORKERS: the pool size of the master (and of the recipes) */
+    char *log_file;    /* owned or NULL: FL_LOG_FILE, where log lines go instead of stderr */
+    char *warnings;    /* owned or NULL: lines about ignored settings, to log once at start */
 };
+
+/* FL_WORKERS when unset, and its largest value. */
+#define FL_CONFIG_WORKERS_DEFAULT 2
+#define FL_CONFIG_WORKERS_MAX     256
 
 /*
  * Loads the configuration from the environment and, when file is not NULL, that file.
- * Returns FL_OK; FL_EINVAL with one line naming the variable in errmsg; FL_EIO when the file
- * cannot be read; FL_ENOMEM. On failure cfg holds nothing to free.
+ * Returns FL_OK; FL_EINVAL with one line naming the variable in errmsg (also for an FL_* key
+ * in the file that no setting has, with the nearest one); FL_EIO when the file cannot be
+ * read; FL_ENOMEM. On failure cfg holds nothing to free. Unknown FL_* variables in the
+ * environment are no error: they are listed in cfg->warnings.
  */
 enum fl_err fl_config_load(struct fl_config *cfg, const char *file, struct fl_buf *errmsg);
 

@@ -362,10 +362,10 @@ static void render_counters(const uint64_t *c, int circuit_open, struct fl_buf *
 }
 
 void fl_metrics_render(const char *dir, const struct fl_metrics_labels *labels, int circuit_open,
-                       struct fl_buf *out)
+                       unsigned pool_workers, struct fl_buf *out)
 {
     struct counters *sum = calloc(1, sizeof(*sum));
-    unsigned alive = 1;
+    unsigned alive = pool_workers;
 
     if (sum == NULL) {
         out->err = out->err ? out->err : FL_ENOMEM;

@@ -91,9 +91,11 @@ void fl_metrics_request(unsigned route, unsigned method, int status, double seco
 /*
  * Appends the sum over dir's files (or this process's counters without a dir) in
  * Prometheus text format, under labels. circuit_open is the breaker's state (0 closed,
- * 1 open, 2 half-open) read by the caller.
+ * 1 open, 2 half-open) read by the caller. farmlokal_workers_alive counts the live workers
+ * of dir's files, or, without a dir, pool_workers: the caller's count of its pool (which no
+ * file here can see).
  */
 void fl_metrics_render(const char *dir, const struct fl_metrics_labels *labels, int circuit_open,
-                       struct fl_buf *out);
+                       unsigned pool_workers, struct fl_buf *out);
 
 #endif

@@ -244,6 +244,12 @@ enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_htt
     return err;
 }
 
+enum fl_err fl_oauth_probe(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
+                           struct fl_arena *arena, int64_t deadline_us)
+{
+    return fetch(o, r, arena, http, deadline_us);
+}
+
 void fl_oauth_drop(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
                    struct fl_str token)
 {

@@ -35,6 +35,15 @@ void fl_oauth_free(struct fl_oauth *o);
 enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
                            struct fl_arena *arena, int64_t deadline_us, struct fl_str *out);
 
+/*
+ * Asks the provider for a token now, whatever is cached, so a check reaches the token URL
+ * (farmlokal-ctl check-config --connect); the token is kept as fl_oauth_token keeps one.
+ * Returns FL_OK; FL_EAUTH when the provider refused our credentials; FL_ETIMEOUT when the
+ * deadline passed; FL_EUPSTREAM when it failed.
+ */
+enum fl_err fl_oauth_probe(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
+                           struct fl_arena *arena, int64_t deadline_us);
+
 /* Forgets token (an upstream answered 401 with it), here and in Redis if still shared. */
 void fl_oauth_drop(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
                    struct fl_str token);

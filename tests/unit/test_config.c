@@ -29,6 +29,10 @@ static const char *const vars[] = {"FL_MYSQL_URL",
                                    "REDIS_HOST",
                                    "REDIS_PORT",
                                    "EXTERNAL_API_URL",
+                                   "FL_WORKERS",
+                                   "FL_LOG_FILE",
+                                   "FL_CACHE_TLL",
+                                   "FL_LOCAL_HTTP_PORT",
                                    NULL};
 
 static void clear(void)
@@ -177,6 +181,112 @@ static void test_file(struct fl_buf *msg)
     clear();
 }
 
+/* Writes text to a new temporary file; its path is left in path. */
+static void write_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+
+    ASSERT_TRUE(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* Issue #10: a typo in a --config file was ignored; now it is an error with a suggestion. */
+static void test_unknown_keys(struct fl_buf *msg)
+{
+    char typo[] = "/tmp/fl-config-XXXXXX", deploy[] = "/tmp/fl-config-XXXXXX";
+    struct fl_config c;
+
+    clear();
+    write_file(typo, "FL_CACHE_TTL=30\nFL_CACHE_TLL=120\n");
+    ASSERT_EQ(load(&c, typo, msg), FL_EINVAL);
+    ASSERT_CONTAINS(msg->p, "FL_CACHE_TLL");
+    ASSERT_CONTAINS(msg->p, "did you mean FL_CACHE_TTL?");
+    ASSERT_CONTAINS(msg->p, typo);
+    unlink(typo);
+
+    /* The recipes' own FL_WORKERS is a setting (validated); a deploy script's knob is known. */
+    write_file(deploy, "FL_WORKERS=4\nFL_LOCAL_HTTP_PORT=8081\n");
+    ASSERT_EQ(load(&c, deploy, msg), FL_OK);
+    ASSERT_EQ(c.workers, 4);
+    ASSERT_TRUE(c.warnings == NULL);
+    fl_config_free(&c);
+    unlink(deploy);
+
+    /* In the environment an unknown FL_* name is a warning, not an error. */
+    setenv("FL_CACHE_TLL", "120", 1);
+    setenv("FL_LOCAL_HTTP_PORT", "8081", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_CONTAINS(c.warnings,
+                    "FL_CACHE_TLL is not a FarmLokal setting (did you mean FL_CACHE_TTL?)");
+    ASSERT_TRUE(c.warnings && strstr(c.warnings, "FL_LOCAL_HTTP_PORT") == NULL);
+    fl_config_free(&c);
+    clear();
+}
+
+/* Issue #10: "p@ss" unencoded gave host "ss@127.0.0.1" and failed only at connect time. */
+static void test_reserved_characters_in_passwords(struct fl_buf *msg)
+{
+    static const char *const urls[][2] = {
+        {"FL_MYSQL_URL", "mysql://farmlokal:p@ss@127.0.0.1:3306/farmlokal"},
+        {"FL_MYSQL_URL", "mysql://farmlokal:pa/ss@127.0.0.1:3306/farmlokal"},
+        {"FL_MYSQL_READ_URL", "mysql://farmlokal:p?ss@127.0.0.1/farmlokal"},
+        {"FL_REDIS_URL", "redis://:p@ss@127.0.0.1:6379/0"},
+    };
+    struct fl_config c;
+
+    for (size_t i = 0; i < FL_COUNTOF(urls); i++) {
+        clear();
+        setenv(urls[i][0], urls[i][1], 1);
+        ASSERT_EQ(load(&c, NULL, msg), FL_EINVAL);
+        ASSERT_CONTAINS(msg->p, urls[i][0]);
+        ASSERT_CONTAINS(msg->p, "percent-encode");
+        ASSERT_TRUE(msg->p && strstr(msg->p, "ss@") == NULL); /* the password is not shown */
+    }
+    clear();
+    setenv("FL_MYSQL_URL", "mysql://farmlokal:p%40ss@127.0.0.1:3306/farmlokal", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    ASSERT_STREQ(c.mysql.password, "p@ss");
+    ASSERT_STREQ(c.mysql.host, "127.0.0.1");
+    fl_config_free(&c);
+    clear();
+}
+
+/* Issue #10: FL_WORKERS=four passed; every number now says what it got and what it takes. */
+static void test_numbers_are_explained(struct fl_buf *msg)
+{
+    struct fl_config c;
+
+    clear();
+    setenv("FL_WORKERS", "four", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_EINVAL);
+    ASSERT_CONTAINS(msg->p, "FL_WORKERS must be an integer from 1 to 256, not \"four\"");
+    clear();
+    setenv("FL_CACHE_TTL", "60s", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_EINVAL);
+    ASSERT_CONTAINS(msg->p, "FL_CACHE_TTL must be an integer from 1 to 86400, not \"60s\"");
+    clear();
+}
+
+/* Issue #10: check-config printed "2 range(s)" instead of the ranges. */
+static void test_dump_shows_values(struct fl_buf *msg)
+{
+    struct fl_config c;
+    struct fl_buf out;
+
+    clear();
+    setenv("FL_TRUSTED_PROXIES", "10.0.0.0/8, ::1", 1);
+    setenv("FL_LOG_FILE", "/var/log/farmlokal/app.log", 1);
+    ASSERT_EQ(load(&c, NULL, msg), FL_OK);
+    fl_buf_init(&out, 0);
+    fl_config_dump(&c, &out);
+    ASSERT_CONTAINS(out.p, "FL_TRUSTED_PROXIES=10.0.0.0/8,::1/128\n");
+    ASSERT_CONTAINS(out.p, "FL_LOG_FILE=/var/log/farmlokal/app.log\n");
+    ASSERT_CONTAINS(out.p, "FL_WORKERS=2\n");
+    fl_buf_free(&out);
+    fl_config_free(&c);
+    clear();
+}
+
 int main(void)
 {
     struct fl_buf msg;
@@ -186,6 +296,10 @@ int main(void)
     test_original_names(&msg);
     test_bad_values(&msg);
     test_file(&msg);
+    test_unknown_keys(&msg);
+    test_reserved_characters_in_passwords(&msg);
+    test_numbers_are_explained(&msg);
+    test_dump_shows_values(&msg);
     fl_buf_free(&msg);
     return fl_test_done("test_config");
 }

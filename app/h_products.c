@@ -287,14 +287,15 @@ static struct fl_str gzip_etag(struct fl_arena *arena, struct fl_str etag)
 }
 
 /*
- * Sends a page the listing service served: its stored gzip body to a client that takes
+ * Sends a page the listing service served: a gzip body as it is to a client that takes
  * gzip, decompressed to others, each with an ETag of its own (RFC 9110: one per
- * representation); or 304 when the client has that representation.
+ * representation), a plain one (built, not stored) as it is; or 304 when the client has
+ * that representation.
  */
 static void send_page(struct fl_resp *resp, const struct fl_req *req,
                       const struct fl_listing_result *page)
 {
-    bool gzip = fl_req_accepts_gzip(req);
+    bool gzip = page->gzip && fl_req_accepts_gzip(req);
     struct fl_str etag = gzip ? gzip_etag(req->arena, page->etag) : page->etag;
     struct fl_str body = page->body;
     enum fl_err err;
@@ -302,8 +303,9 @@ static void send_page(struct fl_resp *resp, const struct fl_req *req,
     if (fl_req_not_modified(req, etag)) {
         resp->status = 304;
         resp->content_type = NULL;
-    } else if (!gzip && (err = fl_gzip_decompress(req->arena, page->body, FL_LISTING_BODY_MAX_BYTES,
-                                                  &body)) != FL_OK) {
+    } else if (page->gzip && !gzip &&
+               (err = fl_gzip_decompress(req->arena, page->body, FL_LISTING_BODY_MAX_BYTES,
+                                         &body)) != FL_OK) {
         fl_log(FL_LOG_ERROR, "event=page_unreadable err=%s", fl_strerror(err));
         fl_resp_problem(resp, req, 500, NULL, "the page could not be read");
         return;

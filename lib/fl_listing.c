@@ -59,6 +59,7 @@ static enum fl_err kept(const struct fl_cache_entry *e, enum fl_listing_source s
     int64_t left_ms = e->fresh_until_ms - fl_time_wall_ms();
 
     out->body = e->body;
+    out->gzip = true;
     out->etag = e->etag;
     out->next = e->meta;
     out->max_age_s = source == FL_LISTING_HIT && left_ms > 0 ? left_ms / 1000 : 0;
@@ -66,17 +67,24 @@ static enum fl_err kept(const struct fl_cache_entry *e, enum fl_listing_source s
     return FL_OK;
 }
 
-/* Compresses what was built into the arena, with the ETag of the plain body. */
+/*
+ * Moves what was built into the arena, compressed when it is to be stored, with the ETag
+ * of the plain body.
+ */
 static enum fl_err built(struct fl_arena *arena, const struct fl_buf *body,
-                         const struct fl_buf *next, struct fl_listing_result *out)
+                         const struct fl_buf *next, bool compress, struct fl_listing_result *out)
 {
     char etag[35];
-    enum fl_err err;
+    enum fl_err err = FL_OK;
 
     if (fl_buf_err(body) || fl_buf_err(next))
         return FL_ENOMEM;
     fl_cache_etag(fl_buf_str(body), etag);
-    err = fl_gzip_compress(arena, fl_buf_str(body), &out->body);
+    out->gzip = compress;
+    if (compress)
+        err = fl_gzip_compress(arena, fl_buf_str(body), &out->body);
+    else if ((out->body = fl_arena_strdup(arena, fl_buf_str(body))).p == NULL)
+        err = FL_ENOMEM;
     out->next = fl_arena_strdup(arena, fl_buf_str(next));
     out->etag = fl_arena_strdup(arena, fl_str_c(etag));
     if (err != FL_OK)
@@ -95,7 +103,7 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
 {
     struct fl_buf body, next;
     struct fl_db *db;
-    bool current;
+    bool current, store;
     enum fl_err err;
 
     fl_buf_init(&body, FL_LISTING_BODY_MAX_BYTES);
@@ -108,13 +116,14 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
         current = false;
         err = build(ud, fl_replica_any(svc->replica), arena, &body, &next);
     }
+    store = state == FL_CACHE_MISS && current;
     if (err == FL_OK)
-        err = built(arena, &body, &next, out);
+        err = built(arena, &body, &next, store, out);
     if (err != FL_OK) {
         fl_cache_release(svc->redis, arena, lk);
         if (err == FL_EDB && stale->body.p)
             err = kept(stale, FL_LISTING_STALE, out);
-    } else if (state == FL_CACHE_MISS && current) {
+    } else if (store) {
         fl_cache_store(svc->redis, arena, lk, out->body, out->etag, out->next, svc->ttl_s,
                        svc->stale_s);
         out->max_age_s = svc->ttl_s;

@@ -46,7 +46,10 @@ enum fl_listing_source {
 #define FL_LISTING_BODY_MAX_BYTES ((size_t)4 << 20)
 
 struct fl_listing_result {
-    struct fl_str body; /* gzip-compressed once when built (fl_gzip); borrowed */
+    struct fl_str body; /* gzip-compressed (fl_gzip) when gzip, else plain; borrowed */
+    bool gzip;          /* the body is as the cache keeps it: compressed once, when built.
+                           A page built and not stored (Redis down) is plain: compressing
+                           it would be work for a single send */
     struct fl_str etag; /* of the plain body, quoted; borrowed */
     struct fl_str next; /* the next page's cursor; empty at the end; borrowed */
     int64_t max_age_s;  /* seconds left of the entry's fresh life; 0 when not fresh */

@@ -47,7 +47,7 @@ static bool check_replicas(struct fl_app *app, int64_t t0, struct fl_buf *b)
             fl_replica_db(app->replica, i),
             (unsigned)(share_ms > REPLICA_PING_FLOOR_MS ? share_ms : REPLICA_PING_FLOOR_MS));
         int64_t t2 = fl_time_mono_us();
-        char name[32];
+        char name[48]; /* "mysql_replica_" and a size_t, as gcc counts it */
 
         left_ms -= (t2 - t1) / 1000;
         failed |= err != FL_OK;

@@ -1047,7 +1047,8 @@ http {{
 
     def start_app(self, workers=2, env=None, extra_args=(), migrate=True, timeout=30.0):
         """Migrate, then start `farmlokal --listen unix:TMP/fl.sock --workers N` and wait
-        until it answers a FastCGI request for /health/live on the socket."""
+        until it answers a FastCGI request for /health/live on the socket and all N workers
+        run (one answers as soon as it is forked, before the master has forked the rest)."""
         if self.app_running():
             raise RuntimeError("the app is already running (pid %d)" % self.app_pid)
         if migrate and self.want["mysql"]:
@@ -1057,6 +1058,7 @@ http {{
         t = time.monotonic()
         self.procs["app"] = Proc("app", argv, self.path("app.log"), env=self.app_env(env), cwd=self.tmp)
         self._wait_for("app", self._app_answers, timeout)
+        self._wait_for("app", lambda: len(self.worker_pids()) == workers, timeout)
         self.timings["app_start"] = time.monotonic() - t
         return self.app_pid
 

@@ -428,52 +428,30 @@ static void remove_bulkhead(struct master *m)
     fl_buf_free(&path);
 }
 
-int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
-                  struct fl_config *cfg)
+/* The master's signals: handled only inside ppoll (blocked elsewhere, so none is missed). */
+static void install_signals(sigset_t *block)
 {
-    struct master *m = calloc(1, sizeof(*m));
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1};
     struct sigaction sa;
-    sigset_t block, none;
-    int status = 0;
 
-    if (m == NULL)
-        return 1;
-    m->n_wanted = n_workers;
-    m->cfg = cfg;
-    m->config_file = config_file;
-    if (!db_fits(m)) {
-        fl_config_free(cfg);
-        free(m);
-        return 2;
-    }
-    m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0
-                       ? bind_unix(m, listen_spec + 5)
-                       : bind_tcp(listen_spec, cfg->listen_backlog);
-    if (m->listen_fd < 0) {
-        status = 1;
-        goto out;
-    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    sigemptyset(block);
+    for (size_t i = 0; i < FL_COUNTOF(sigs); i++) {
+        sigaction(sigs[i], &sa, NULL);
+        sigaddset(block, sigs[i]);
+    }
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&block);
-    sigaddset(&block, SIGCHLD);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &block, NULL);
-    sigemptyset(&none);
-    /* The pool's metrics count from its start. */
-    fl_metrics_clear(cfg->metrics_dir);
-    log_bound(m->listen_fd, listen_spec, n_workers);
+    sigprocmask(SIG_BLOCK, block, NULL);
+}
 
+/* Until SIGTERM: reap and replace workers, reopen the log, roll a restart on SIGHUP. */
+static void supervise(struct master *m)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
     while (!got_term) {
         struct timespec wait = {1, 0};
         if (got_chld) {
@@ -503,6 +481,37 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
         /* Signals are blocked except inside ppoll, so none is missed between checks. */
         ppoll(NULL, 0, &wait, &none);
     }
+}
+
+int fl_master_run(const char *listen_spec, unsigned n_workers, const char *config_file,
+                  struct fl_config *cfg)
+{
+    struct master *m = calloc(1, sizeof(*m));
+    sigset_t block;
+    int status = 0;
+
+    if (m == NULL)
+        return 1;
+    m->n_wanted = n_workers;
+    m->cfg = cfg;
+    m->config_file = config_file;
+    if (!db_fits(m)) {
+        fl_config_free(cfg);
+        free(m);
+        return 2;
+    }
+    m->listen_fd = strncmp(listen_spec, "unix:", 5) == 0
+                       ? bind_unix(m, listen_spec + 5)
+                       : bind_tcp(listen_spec, cfg->listen_backlog);
+    if (m->listen_fd < 0) {
+        status = 1;
+        goto close_all;
+    }
+    install_signals(&block);
+    /* The pool's metrics count from its start. */
+    fl_metrics_clear(cfg->metrics_dir);
+    log_bound(m->listen_fd, listen_spec, n_workers);
+    supervise(m);
     fl_log(FL_LOG_INFO, "event=master_stopping");
     /* From here a connect fails (ENOENT) and the web server tries its next pool, while the
      * workers serve what is already queued: nothing queued is reset. */
@@ -510,7 +519,7 @@ int fl_master_run(const char *listen_spec, unsigned n_workers, const char *confi
         unlink(m->unix_path);
     stop_all(m);
     remove_bulkhead(m);
-out:
+close_all:
     if (m->listen_fd >= 0)
         close(m->listen_fd);
     free(m->unix_path);

@@ -5,10 +5,12 @@ one short timeout per backoff interval (1 s, then 2 s), not one per request, and
 are back within 3 s of SIGCONT. The 64 connections come from wrk: 64 Python threads would
 measure their own scheduling, not the API.
 
-Latency: p99 within 100 ms, or within 3x the same load's p99 with Redis healthy, measured
-just before (this build runs under AddressSanitizer on a shared machine, where a cached
-page alone can take longer than 100 ms at 64 connections; `bench.py faults` gives the
-release build's figures)."""
+Latency: the issue's bound is p99 within 100 ms, which the release build keeps (`bench.py
+faults`: 85 ms at 64 connections, 4 workers, 2 cores). tests/run's build runs under
+AddressSanitizer, which makes the Redis-down path (each page built from MySQL) 1.75x
+slower than the release build on this machine (1255 against 2203 pages/s), so the bound
+here is twice the issue's; on a machine loaded by other work, 3x the same load's p99 with
+Redis healthy, measured just before, when that is more."""
 
 import os
 import re
@@ -20,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import load  # noqa: E402
 
-P99_MS = 100        # listings while Redis hangs (or 3x the healthy p99, see above)
+P99_MS = 2 * 100    # listings while Redis hangs: the issue's bound, for an ASan build (above)
 HANG_S = 6
 HITS_AGAIN_S = 3.0  # after SIGCONT
 LISTING = "/api/products?limit=20&category=vegetables"

@@ -780,62 +780,38 @@ static void drop_shadows(struct fl_db *db, const struct parts *ps)
         runf(db, "DROP TABLE IF EXISTS %s", ps->p[i].table);
 }
 
-static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, uint64_t seed_value,
-                bool replace)
+/* Phase 1: the schema is migrated, and the catalogue empty unless replace. */
+static bool may_seed(struct fl_db *db, struct parts *ps, bool replace)
 {
-    struct gen g = {.rows = rows};
-    struct ddl pd = {0}, wd = {0};
-    struct parts *ps = calloc(1, sizeof(*ps));
-    struct pair *sorted = NULL;
-    struct fl_buf tsv;
-    struct mem_source src;
-    struct load_job jobs[1 + PARTS_MAX];
-    pthread_t threads[PARTS_MAX];
-    size_t started = 0;
-    bool non_empty = false, ok = true;
-    int64_t t_all = fl_time_mono_us(), t;
-    int status = 1;
+    bool non_empty = false;
 
-    rng_state = seed_value;
-    fl_buf_init(&tsv, (size_t)rows * 1024 + 4096);
-    g.keys = malloc(rows * sizeof(*g.keys));
-    if (ps == NULL || g.keys == NULL || !make_places(&g) || !make_producers(&g) ||
-        !make_vocab(&g) || !make_dict(&g)) {
-        fputs("seed: out of memory\n", stderr);
-        goto out;
-    }
     if (fl_db_query(db, "SELECT EXISTS (SELECT 1 FROM products)", NULL, 0, flag, &non_empty) !=
             FL_OK ||
         read_parts(db, ps) != FL_OK) {
         fputs("seed: cannot read the schema (run farmlokal-ctl migrate first)\n", stderr);
-        goto out;
+        return false;
     }
     if (non_empty && !replace) {
         fputs("seed: products is not empty; --replace replaces the catalogue\n", stderr);
-        goto out;
+        return false;
     }
-    t = fl_time_mono_us();
-    drop_shadows(db, ps);
-    if (read_indexes(db, "products", &pd) != FL_OK ||
-        read_indexes(db, "product_words", &wd) != FL_OK || prepare(db, &pd, &wd, ps) != FL_OK)
-        goto fail;
-    phase("prepared tables", t);
+    return true;
+}
 
-    t = g.t0_us = fl_time_mono_us();
-    if (!generate(&g, &tsv) || (sorted = sort_pairs(&g)) == NULL) {
-        fputs("seed: generating the rows failed\n", stderr);
-        goto fail;
-    }
-    fprintf(stderr, "seed: %zu search index rows (%.1f per product)\n", g.n_pairs,
-            (double)g.n_pairs / (double)rows);
-    phase("generated rows", t);
-    if (load_vocabulary(db, &g) != FL_OK)
-        goto fail;
+/*
+ * Phase 3: every shadow table (and partition) loaded at once, each on a connection and a
+ * thread of its own: MariaDB loads and indexes each on one core.
+ */
+static bool load_all(const struct fl_config *cfg, struct parts *ps, struct gen *g,
+                     struct pair *sorted, const struct fl_buf *tsv, struct ddl *pd, struct ddl *wd)
+{
+    struct mem_source src = {fl_buf_str(tsv), 0};
+    struct load_job jobs[1 + PARTS_MAX];
+    pthread_t threads[PARTS_MAX];
+    size_t started = 0;
+    bool ok = true;
 
-    /* Every table (and partition) at once: MariaDB loads and indexes each on one core. */
-    t = fl_time_mono_us();
-    src = (struct mem_source){fl_buf_str(&tsv), 0};
-    split_pairs(ps, &g, sorted, tsv.p);
+    split_pairs(ps, g, sorted, tsv->p);
     jobs[0] = (struct load_job){cfg,
                                 "LOAD DATA LOCAL INFILE 'products' INTO TABLE products_seed "
                                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '' "
@@ -843,18 +819,18 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
                                 "price, unit, stock, producer, created_at, updated_at)",
                                 "products_seed",
                                 "products",
-                                &pd.add,
+                                &pd->add,
                                 mem_source,
                                 &src,
-                                rows,
+                                g->rows,
                                 0,
                                 0,
                                 false};
     for (size_t i = 0; i < ps->n; i++) {
         struct part *p = &ps->p[i];
-        jobs[1 + i] = (struct load_job){cfg,     p->load_sql, p->table, p->table,
-                                        &wd.add, word_source, &p->ws,   p->ws.end - p->ws.at,
-                                        0,       0,           false};
+        jobs[1 + i] = (struct load_job){cfg,      p->load_sql, p->table, p->table,
+                                        &wd->add, word_source, &p->ws,   p->ws.end - p->ws.at,
+                                        0,        0,           false};
         if (pthread_create(&threads[i], NULL, run_job, &jobs[1 + i]) != 0)
             break;
         started++;
@@ -868,33 +844,101 @@ static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, ui
                 (double)jobs[i].index_us / 1e6, jobs[i].ok ? "" : " (FAILED)");
         ok = ok && jobs[i].ok;
     }
-    phase("loaded and indexed, together", t);
-    if (!ok || started < ps->n)
-        goto fail;
-    t = fl_time_mono_us();
+    return ok && started == ps->n;
+}
+
+/* Phase 4: the partitions exchanged into the shadow tables, which replace the live ones. */
+static bool swap_in(struct fl_db *db, const struct parts *ps)
+{
     for (size_t i = 0; i < ps->n; i++)
         if (runf(db, "ALTER TABLE product_words_seed EXCHANGE PARTITION %s WITH TABLE %s",
                  ps->p[i].name, ps->p[i].table) != FL_OK ||
             runf(db, "DROP TABLE %s", ps->p[i].table) != FL_OK)
-            goto fail;
-    if (run(db, "ANALYZE TABLE products_seed, product_words_seed, vocabulary_seed") != FL_OK ||
-        run(db, "RENAME TABLE products TO products_old, products_seed TO products, "
-                "product_words TO product_words_old, product_words_seed TO product_words, "
-                "vocabulary TO vocabulary_old, vocabulary_seed TO vocabulary") != FL_OK ||
-        run(db, "DROP TABLE products_old, product_words_old, vocabulary_old") != FL_OK)
-        goto fail;
+            return false;
+    return run(db, "ANALYZE TABLE products_seed, product_words_seed, vocabulary_seed") == FL_OK &&
+           run(db, "RENAME TABLE products TO products_old, products_seed TO products, "
+                   "product_words TO product_words_old, product_words_seed TO product_words, "
+                   "vocabulary TO vocabulary_old, vocabulary_seed TO vocabulary") == FL_OK &&
+           run(db, "DROP TABLE products_old, product_words_old, vocabulary_old") == FL_OK;
+}
+
+/* Frees what generating the rows allocated. */
+static void gen_free(struct gen *g)
+{
+    free(g->pairs);
+    free(g->keys);
+    for (size_t i = 0; g->place_words && i < PLACE_WORDS; i++)
+        free(g->place_words[i]);
+    for (size_t i = 0; g->producers && i < PRODUCERS; i++)
+        free(g->producers[i]);
+    free(g->place_words);
+    free(g->producers);
+    free(g->vocab);
+    free(g->vocab_cdf);
+    dict_free(&g->dict);
+}
+
+/* Phase 2: the rows generated (TSV for products, sorted pairs for the words). */
+static bool generated(struct gen *g, struct fl_buf *tsv, struct pair **sorted)
+{
+    int64_t t = g->t0_us = fl_time_mono_us();
+
+    if (!generate(g, tsv) || (*sorted = sort_pairs(g)) == NULL) {
+        fputs("seed: generating the rows failed\n", stderr);
+        return false;
+    }
+    fprintf(stderr, "seed: %zu search index rows (%.1f per product)\n", g->n_pairs,
+            (double)g->n_pairs / (double)g->rows);
+    phase("generated rows", t);
+    return true;
+}
+
+static int seed(struct fl_db *db, const struct fl_config *cfg, uint64_t rows, uint64_t seed_value,
+                bool replace)
+{
+    struct gen g = {.rows = rows};
+    struct ddl pd = {0}, wd = {0};
+    struct parts *ps = calloc(1, sizeof(*ps));
+    struct pair *sorted = NULL;
+    struct fl_buf tsv;
+    int64_t t_all = fl_time_mono_us(), t;
+    int status = 1;
+
+    rng_state = seed_value;
+    fl_buf_init(&tsv, (size_t)rows * 1024 + 4096);
+    g.keys = malloc(rows * sizeof(*g.keys));
+    if (ps == NULL || g.keys == NULL || !make_places(&g) || !make_producers(&g) ||
+        !make_vocab(&g) || !make_dict(&g)) {
+        fputs("seed: out of memory\n", stderr);
+        goto free_all;
+    }
+    if (!may_seed(db, ps, replace))
+        goto free_all;
+    t = fl_time_mono_us();
+    drop_shadows(db, ps);
+    if (read_indexes(db, "products", &pd) != FL_OK ||
+        read_indexes(db, "product_words", &wd) != FL_OK || prepare(db, &pd, &wd, ps) != FL_OK)
+        goto drop_shadows;
+    phase("prepared tables", t);
+    if (!generated(&g, &tsv, &sorted) || load_vocabulary(db, &g) != FL_OK)
+        goto drop_shadows;
+    t = fl_time_mono_us();
+    if (!load_all(cfg, ps, &g, sorted, &tsv, &pd, &wd))
+        goto drop_shadows;
+    phase("loaded and indexed, together", t);
+    t = fl_time_mono_us();
+    if (!swap_in(db, ps))
+        goto drop_shadows;
     phase("exchanged, analysed, swapped in", t);
     status = 0;
-    goto done;
-fail:
-    fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
-    drop_shadows(db, ps);
-    goto out;
-done:
     /* Cached listings show the old catalogue: invalidate them (best effort). */
     fl_ctl_invalidate_cache(cfg, "seed");
     phase("seeded in all", t_all);
-out:
+    goto free_all;
+drop_shadows:
+    fputs("\nseed: failed (see the log line above); the live tables are unchanged\n", stderr);
+    drop_shadows(db, ps);
+free_all:
     fl_buf_free(&tsv);
     fl_buf_free(&pd.drop);
     fl_buf_free(&pd.add);
@@ -902,17 +946,7 @@ out:
     fl_buf_free(&wd.add);
     free(sorted);
     free(ps);
-    free(g.pairs);
-    free(g.keys);
-    for (size_t i = 0; g.place_words && i < PLACE_WORDS; i++)
-        free(g.place_words[i]);
-    for (size_t i = 0; g.producers && i < PRODUCERS; i++)
-        free(g.producers[i]);
-    free(g.place_words);
-    free(g.producers);
-    free(g.vocab);
-    free(g.vocab_cdf);
-    dict_free(&g.dict);
+    gen_free(&g);
     return status;
 }
 

@@ -19,7 +19,7 @@ struct fl_buf {
     size_t len;      /* bytes used, without the NUL */
     size_t cap;      /* bytes allocated */
     size_t max;      /* hard limit on len; 0 means FL_BUF_DEFAULT_MAX */
-    enum fl_err err; /* first failure, sticky: FL_ENOMEM or FL_ETOOBIG */
+    enum fl_err err; /* first failure, sticky: FL_ENOMEM, FL_ETOOBIG or FL_EINVAL */
 };
 
 #define FL_BUF_DEFAULT_MAX ((size_t)16 << 20)
@@ -62,7 +62,8 @@ void fl_buf_appendf(struct fl_buf *b, const char *fmt, ...) __attribute__((forma
 void fl_buf_vappendf(struct fl_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
-/* Returns the sticky error: FL_OK, FL_ENOMEM or FL_ETOOBIG. */
+/* Returns the sticky error: FL_OK, FL_ENOMEM, FL_ETOOBIG, or FL_EINVAL when a format could
+ * not be formatted (vsnprintf failed). */
 static inline enum fl_err fl_buf_err(const struct fl_buf *b)
 {
     return b->err;

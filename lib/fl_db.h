@@ -75,8 +75,8 @@ enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms);
 /*
  * Runs a prepared statement that returns rows, calling fn for each. The statement is
  * prepared once per connection and found again by its text.
- * Returns FL_OK, fn's error, or FL_EDB (also at once, without a round trip, while the
- * breaker is open).
+ * Returns FL_OK, fn's error, FL_EINVAL when the statement returns more columns than a row
+ * may have, or FL_EDB (also at once, without a round trip, while the breaker is open).
  */
 enum fl_err fl_db_query(struct fl_db *db, const char *sql, const struct fl_db_arg *args,
                         size_t nargs, fl_db_row_fn fn, void *ud);
@@ -105,8 +105,8 @@ void fl_db_enable_bulk_load(struct fl_db *db);
 
 /*
  * Runs sql, a "LOAD DATA LOCAL INFILE 'stream' ..." statement, feeding it the bytes fn
- * produces instead of a file. Returns FL_OK with the rows loaded in rows (may be NULL), or
- * FL_EDB.
+ * produces instead of a file. Returns FL_OK with the rows loaded in rows (may be NULL),
+ * FL_EINVAL when db was not allowed bulk loads (fl_db_enable_bulk_load), or FL_EDB.
  */
 enum fl_err fl_db_load_data(struct fl_db *db, const char *sql, fl_db_source_fn fn, void *ud,
                             uint64_t *rows);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Cursors and sorts: the catalogue's pure parts. */
+/* fl_cursor: the listing's sorts and its cursors. */
 #include <string.h>
 
-#include "fl_catalog.h"
+#include "fl_catalog.h" /* FL_CATALOG_NAME_MAX_CHARS, the name sort key's bound */
+#include "fl_cursor.h"
 #include "test.h"
 
 static struct fl_arena *arena;
@@ -117,5 +118,5 @@ int main(void)
     test_cursor_keys_are_checked_whole();
     test_sort();
     fl_arena_free(arena);
-    return fl_test_done("test_catalog");
+    return fl_test_done("test_cursor");
 }

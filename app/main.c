@@ -75,34 +75,25 @@ static int parse_args(int argc, char **argv, const char **config_file, const cha
     return -1;
 }
 
-int main(int argc, char **argv)
+/* Loads the configuration and runs the master (with listen_spec) or one worker. */
+static int run(const char *config_file, const char *listen_spec, unsigned workers)
 {
-    const char *config_file = NULL, *listen_spec = NULL;
-    unsigned workers = 0;
-    struct fl_config *cfg;
+    struct fl_config *cfg = calloc(1, sizeof(*cfg));
     struct fl_buf err;
-    int status = parse_args(argc, argv, &config_file, &listen_spec, &workers);
+    int status = 2;
 
-    if (status >= 0)
-        return status;
-    cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL)
         return 1;
     fl_buf_init(&err, 1024);
     if (fl_config_load(cfg, config_file, &err) != FL_OK) {
         status = start_failed(err.p ? err.p : "configuration failed");
-        fl_buf_free(&err);
-        free(cfg);
-        return status;
+        goto free_struct; /* a failed load leaves nothing in cfg to free */
     }
-    fl_buf_free(&err);
     fl_log_set_level(cfg->log_level);
     if (fl_log_open(cfg->log_file) != FL_OK) {
         fl_log(FL_LOG_ERROR, "event=start_failed reason=\"FL_LOG_FILE %s: %s\"", cfg->log_file,
                strerror(errno));
-        fl_config_free(cfg);
-        free(cfg);
-        return 2;
+        goto free_config;
     }
     for (const char *line = cfg->warnings; line && *line;) {
         size_t n = strcspn(line, "\n");
@@ -110,12 +101,26 @@ int main(int argc, char **argv)
         line += n + (line[n] == '\n');
     }
     if (listen_spec) {
+        /* The master owns what cfg holds from here (it reloads it on SIGHUP). */
         status = fl_master_run(listen_spec, workers ? workers : cfg->workers, config_file, cfg);
-        free(cfg);
-        return status;
+        goto free_struct;
     }
     status = fl_worker_run(cfg, fl_http_stdin_is_listener() ? 0 : -1);
+free_config:
     fl_config_free(cfg);
+free_struct:
+    fl_buf_free(&err);
     free(cfg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL, *listen_spec = NULL;
+    unsigned workers = 0;
+    int status = parse_args(argc, argv, &config_file, &listen_spec, &workers);
+
+    if (status < 0)
+        status = run(config_file, listen_spec, workers);
     return status;
 }

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Four clients send the worst searches the planner can be given for 20 s: many one-letter
 words (each a prefix of hundreds of words), common words together, broad prefixes with
-filters. Each is answered (200, or 400 when too broad to answer within bounds), never 503;
-meanwhile /health and a product page answer 200 within a second; and nothing is left
+filters. Each is answered: 200, 400 when too broad to answer within bounds, or 503 when
+MariaDB, saturated by the attack, ran out of a statement's time (never a hang, a 502 or a
+504); meanwhile /health and a product page answer 200 within a second; and nothing is left
 running in MariaDB 2 s after the last request (every statement carries a server-side
-bound, and a timed-out read is never sent again)."""
+bound, and a timed-out read is never sent again). Before the bounds (4125679), the same
+attack on 250,000 products left statements running 22 s after it ended."""
 
 import os
 import random
@@ -23,6 +25,10 @@ HEALTHY_S = 1.0
 DRAINED_S = 2.0
 WORST = [
     " ".join("abcdefghijklmnop"),
+    " ".join("qrstuvwxyzabcdef"),
+    " ".join("bcdfghjklmnprstv"),
+    " ".join("aeioubcdfg"),
+    " ".join("mnopqrstuv"),
     " ".join("aeiou") + " s t",
     "fresh organic farm green local",
     "f o f o f o f o",
@@ -33,7 +39,7 @@ WORST = [
 
 class HostileSearchTest(load.FaultTestCase):
     workers = 4
-    seed_rows = 30000
+    seed_rows = 250000
     env = {"FL_RATE_LIMIT": "0"}
 
     def attack(self, stop, seen):
@@ -79,8 +85,9 @@ class HostileSearchTest(load.FaultTestCase):
         sys.stderr.write("hostile searches: %d sent, statuses %s, slowest %.0f ms (%r); "
                          "processlist empty %.2f s after the last\n" % (
                              len(seen), by_status, slowest[1] * 1000, slowest[2], drained))
-        self.assertTrue(left, "still running: %s" % self.running_statements())
-        self.assertLessEqual(set(by_status), {200, 400}, by_status)
+        self.assertTrue(left, "still running %.0f s after the last request: %s" % (
+            DRAINED_S, [(r[0], r[1], r[2][:60]) for r in self.running_statements()]))
+        self.assertLessEqual(set(by_status), {200, 400, 503}, by_status)
         for name, probe in (("/health", health), ("a product page", product)):
             bad = [t for t in probe.times if t[1] != 200 or t[2] >= HEALTHY_S]
             self.assertEqual(bad, [], "%s during the attack" % name)

@@ -295,10 +295,10 @@ enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms)
     int64_t t0 = fl_time_mono_us(), deadline = t0 + (int64_t)budget_ms * 1000;
     enum fl_err err = FL_OK;
 
-    if (db->open && t0 < db->open_until_us) {
-        db->skipped++;
-        return FL_EDB; /* a ping is a probe too: one per probe interval */
-    }
+    /* The breaker is open: a ping still asks (telling whether the server answers is what
+     * /health is for), but waits no longer than a probe does. */
+    if (db->open && t0 < db->open_until_us && budget_ms > PROBE_PING_MS)
+        deadline = t0 + (int64_t)PROBE_PING_MS * 1000;
 
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t started = fl_time_mono_us();

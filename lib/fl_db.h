@@ -64,8 +64,8 @@ void fl_db_bound_statements(struct fl_db *db, unsigned statement_ms);
 
 /*
  * Checks the server answers within budget_ms, connecting if needed; a connection found
- * stale is replaced once. While the breaker is open it sends nothing (a ping is one of
- * its probes). Returns FL_OK or FL_EDB.
+ * stale is replaced once. While the breaker is open it waits 50 ms at most (a probe's
+ * ping), and an answer lets the next call probe at once. Returns FL_OK or FL_EDB.
  */
 enum fl_err fl_db_ping(struct fl_db *db, unsigned budget_ms);
 

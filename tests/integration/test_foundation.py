@@ -9,6 +9,7 @@ or from anywhere:        FL_BUILD_DIR=/abs/build python3 /abs/tests/integration/
 import collections
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -167,6 +168,31 @@ class HealthTest(harness.StackTestCase):
         finally:
             s.redis_stop_signal(signal.SIGCONT)
         self.assertTrue(wait_health_ok(s), "health did not return to ok after Redis resumed")
+
+
+class HealthWhileTheBreakerIsOpenTest(harness.StackTestCase):
+    """A read that ran out of its own time (here waiting on a table another session locked)
+    trips the worker's breaker, yet MySQL itself answers: /health says it is up."""
+
+    app_workers = 1
+    app_env = {"FL_DB_READ_TIMEOUT_MS": "100", "FL_RATE_LIMIT": "0"}
+
+    def test_health_ok_while_the_breaker_is_open_and_mysql_answers(self):
+        s = self.stack
+        self.assertTrue(wait_health_ok(s, streak=2), "precondition: health is not ok")
+        locker = subprocess.Popen(
+            ["mariadb", "--no-defaults", "-uroot", "--socket=" + s.mysql_socket, "farmlokal",
+             "-e", "LOCK TABLES products WRITE; SELECT SLEEP(3); UNLOCK TABLES"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)  # the lock is held
+            r = s.get("/api/products?minPrice=1.23")
+            self.assertEqual(r.status, 503, r)  # its read timed out; nothing kept to serve
+            r, body = health(s)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(body["checks"]["mysql"]["status"], "ok", r)
+        finally:
+            locker.wait(timeout=30)
 
 
 class ProcessModelTest(harness.StackTestCase):

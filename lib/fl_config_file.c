@@ -30,7 +30,7 @@ enum fl_err fl_config_file_read(const char *path, struct fl_buf *entries, struct
         fl_buf_reset(errmsg);
         fl_buf_appendf(errmsg, "configuration: cannot read %s (unreadable or over 64 KiB)", path);
         err = FL_EIO;
-        goto out;
+        goto close_file;
     }
     for (char *line = raw.p, *end; line && *line; line = end ? end + 1 : NULL) {
         char *eq, *v, *ve;
@@ -46,7 +46,7 @@ enum fl_err fl_config_file_read(const char *path, struct fl_buf *entries, struct
             fl_buf_reset(errmsg);
             fl_buf_appendf(errmsg, "configuration: %s: a line is not KEY=VALUE", path);
             err = FL_EINVAL;
-            goto out;
+            goto close_file;
         }
         ve = eq + strlen(eq);
         while (ve > eq + 1 && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
@@ -65,7 +65,7 @@ enum fl_err fl_config_file_read(const char *path, struct fl_buf *entries, struct
     }
     if (fl_buf_err(entries))
         err = FL_ENOMEM;
-out:
+close_file:
     fclose(f);
     fl_buf_free(&raw);
     return err;

@@ -39,27 +39,14 @@
 #define CLIENT_GRACE_MS 200
 #define INIT_MAX_BYTES  512
 
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s)
 {
     struct fl_db *db = calloc(1, sizeof(*db));
 
     if (db == NULL)
         return NULL;
-    db->dsn.host = dup_or_null(dsn->host);
-    db->dsn.user = dup_or_null(dsn->user);
-    db->dsn.password = dup_or_null(dsn->password);
-    db->dsn.database = dup_or_null(dsn->database);
-    db->dsn.socket = dup_or_null(dsn->socket);
-    db->dsn.port = dsn->port;
     db->timeout_s = timeout_s ? timeout_s : 1;
-    if ((dsn->host && !db->dsn.host) || (dsn->user && !db->dsn.user) ||
-        (dsn->password && !db->dsn.password) || (dsn->database && !db->dsn.database) ||
-        (dsn->socket && !db->dsn.socket)) {
+    if (fl_dsn_mysql_copy(&db->dsn, dsn) != FL_OK) {
         fl_db_free(db);
         return NULL;
     }
@@ -80,11 +67,7 @@ void fl_db_free(struct fl_db *db)
     if (db == NULL)
         return;
     disconnect(db);
-    free(db->dsn.host);
-    free(db->dsn.user);
-    free(db->dsn.password);
-    free(db->dsn.database);
-    free(db->dsn.socket);
+    fl_dsn_mysql_free(&db->dsn);
     free(db->rowbuf);
     free(db->binds);
     free(db->lens);

@@ -117,25 +117,25 @@ enum fl_err fl_dsn_parse_mysql(const char *url, struct fl_mysql_dsn *d)
     end = q ? q : p + strlen(p);
     slash = memchr(p, '/', (size_t)(end - p));
     if (slash == NULL || slash + 1 >= end)
-        goto fail; /* the database name is required */
+        goto free_parts; /* the database name is required */
     if (split_userinfo(&p, slash, &d->user, &d->password) != FL_OK)
-        goto fail;
+        goto free_parts;
     if (split_hostport(p, slash, &d->host, &d->port) != FL_OK)
-        goto fail;
+        goto free_parts;
     if ((d->database = url_unescape(slash + 1, (size_t)(end - slash - 1))) == NULL)
-        goto fail;
+        goto free_parts;
     if (q) {
         if (strncmp(q, "?socket=", 8) != 0 || q[8] != '/')
-            goto fail;
+            goto free_parts;
         if ((d->socket = url_unescape(q + 8, strlen(q + 8))) == NULL)
-            goto fail;
+            goto free_parts;
     }
     if (d->user == NULL && (d->user = dup_n("root", 4)) == NULL)
-        goto fail;
+        goto free_parts;
     if (d->host == NULL && d->socket == NULL)
-        goto fail;
+        goto free_parts;
     return FL_OK;
-fail:
+free_parts:
     fl_dsn_mysql_free(d);
     return FL_EINVAL;
 }
@@ -150,6 +150,45 @@ void fl_dsn_redis_free(struct fl_redis_dsn *d)
         free(d->sentinels[i].host);
     free(d->sentinels);
     memset(d, 0, sizeof(*d));
+}
+
+/* *dst = a copy of src (NULL stays NULL); false when out of memory. */
+static bool copy_str(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return src == NULL || *dst != NULL;
+}
+
+enum fl_err fl_dsn_mysql_copy(struct fl_mysql_dsn *dst, const struct fl_mysql_dsn *src)
+{
+    *dst = (struct fl_mysql_dsn){.port = src->port};
+    if (copy_str(&dst->host, src->host) && copy_str(&dst->user, src->user) &&
+        copy_str(&dst->password, src->password) && copy_str(&dst->database, src->database) &&
+        copy_str(&dst->socket, src->socket))
+        return FL_OK;
+    fl_dsn_mysql_free(dst);
+    return FL_ENOMEM;
+}
+
+enum fl_err fl_dsn_redis_copy(struct fl_redis_dsn *dst, const struct fl_redis_dsn *src)
+{
+    *dst = (struct fl_redis_dsn){.port = src->port, .db = src->db};
+    if (!copy_str(&dst->host, src->host) || !copy_str(&dst->socket, src->socket) ||
+        !copy_str(&dst->password, src->password) || !copy_str(&dst->master_name, src->master_name))
+        goto free_dst;
+    if (src->n_sentinels &&
+        (dst->sentinels = calloc(src->n_sentinels, sizeof(*dst->sentinels))) == NULL)
+        goto free_dst;
+    for (; dst->n_sentinels < src->n_sentinels; dst->n_sentinels++) {
+        struct fl_dsn_host *h = &dst->sentinels[dst->n_sentinels];
+        h->port = src->sentinels[dst->n_sentinels].port;
+        if (!copy_str(&h->host, src->sentinels[dst->n_sentinels].host))
+            goto free_dst;
+    }
+    return FL_OK;
+free_dst:
+    fl_dsn_redis_free(dst);
+    return FL_ENOMEM;
 }
 
 /* Parses a database number in [s, end), which must not be empty. */

@@ -74,6 +74,11 @@ enum fl_err fl_dsn_parse_redis(const char *url, struct fl_redis_dsn *out);
 /* Frees what d owns and zeroes it. Accepts an all-zero d. */
 void fl_dsn_redis_free(struct fl_redis_dsn *d);
 
+/* Deep-copy src into dst: FL_OK, or FL_ENOMEM (dst then holds nothing to free). The one copy
+ * of an address: each connection handle keeps its own. */
+enum fl_err fl_dsn_mysql_copy(struct fl_mysql_dsn *dst, const struct fl_mysql_dsn *src);
+enum fl_err fl_dsn_redis_copy(struct fl_redis_dsn *dst, const struct fl_redis_dsn *src);
+
 /* Appends where d points, without credentials: "host:port" or the socket path. */
 void fl_dsn_mysql_address(const struct fl_mysql_dsn *d, struct fl_buf *out);
 

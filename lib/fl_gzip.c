@@ -36,16 +36,16 @@ enum fl_err fl_gzip_compress(struct fl_arena *arena, struct fl_str in, struct fl
     cap = deflateBound(&z, (uLong)in.len);
     p = fl_arena_alloc(arena, cap);
     if (p == NULL)
-        goto fail_end;
+        goto end_stream;
     z.next_in = (Bytef *)(uintptr_t)in.p; /* zlib does not write through next_in */
     z.avail_in = (uInt)in.len;
     z.next_out = p;
     z.avail_out = (uInt)cap;
     if (deflate(&z, Z_FINISH) != Z_STREAM_END)
-        goto fail_end; /* cannot happen within deflateBound, short of a zlib bug */
+        goto end_stream; /* cannot happen within deflateBound, short of a zlib bug */
     *out = (struct fl_str){(const char *)p, z.total_out};
     err = FL_OK;
-fail_end:
+end_stream:
     deflateEnd(&z);
     return err;
 }

@@ -31,18 +31,12 @@
 #define SENTINELS_BUDGET_US 100000
 
 struct fl_redis {
-    redisContext *ctx; /* NULL while disconnected */
-    char *host;        /* owned; under Sentinel the primary last named (NULL before); NULL
-                          for a unix socket */
-    char *socket;      /* owned, or NULL for TCP */
-    char *master_name; /* owned; NULL without Sentinel */
-    struct fl_dsn_host *sentinels; /* owned array of n_sentinels, hosts owned */
-    size_t n_sentinels;
-    size_t sentinel_next; /* the sentinel asked first: the one that answered last */
-    bool new_primary;     /* the sentinels named another primary than the one used before */
+    redisContext *ctx;       /* NULL while disconnected */
+    struct fl_redis_dsn dsn; /* owned copy; under Sentinel dsn.host is the primary last
+                                named (NULL before) */
+    size_t sentinel_next;    /* the sentinel asked first: the one that answered last */
+    bool new_primary;        /* the sentinels named another primary than the one used before */
     struct fl_redis_cmd on_new_primary; /* sent first to a new primary; argc 0: nothing */
-    char *password;                     /* owned or NULL; never logged */
-    unsigned port, db;
     struct timeval timeout;
     int64_t retry_at_us; /* no connect attempt before this monotonic time */
     bool down;           /* the last attempt failed (logged once per outage) */
@@ -51,39 +45,16 @@ struct fl_redis {
     uint64_t errors;
 };
 
-static enum fl_err copy_sentinels(struct fl_redis *r, const struct fl_redis_dsn *dsn)
-{
-    if (dsn->n_sentinels == 0)
-        return FL_OK;
-    r->sentinels = calloc(dsn->n_sentinels, sizeof(*r->sentinels));
-    if (r->sentinels == NULL)
-        return FL_ENOMEM;
-    r->n_sentinels = dsn->n_sentinels;
-    for (size_t i = 0; i < dsn->n_sentinels; i++) {
-        r->sentinels[i].port = dsn->sentinels[i].port;
-        if ((r->sentinels[i].host = strdup(dsn->sentinels[i].host)) == NULL)
-            return FL_ENOMEM;
-    }
-    return FL_OK;
-}
-
 struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_ms)
 {
     struct fl_redis *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
-    r->host = dsn->host ? strdup(dsn->host) : NULL;
-    r->socket = dsn->socket ? strdup(dsn->socket) : NULL;
-    r->password = dsn->password ? strdup(dsn->password) : NULL;
-    r->master_name = dsn->master_name ? strdup(dsn->master_name) : NULL;
-    r->port = dsn->port;
-    r->db = dsn->db;
     r->timeout.tv_sec = timeout_ms / 1000;
     r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
-    if ((dsn->host && !r->host) || (dsn->socket && !r->socket) || (dsn->password && !r->password) ||
-        (dsn->master_name && !r->master_name) || copy_sentinels(r, dsn) != FL_OK) {
-        fl_redis_free(r);
+    if (fl_dsn_redis_copy(&r->dsn, dsn) != FL_OK) {
+        free(r);
         return NULL;
     }
     return r;
@@ -101,13 +72,7 @@ void fl_redis_free(struct fl_redis *r)
     if (r == NULL)
         return;
     disconnect(r);
-    free(r->host);
-    free(r->socket);
-    free(r->password);
-    free(r->master_name);
-    for (size_t i = 0; i < r->n_sentinels; i++)
-        free(r->sentinels[i].host);
-    free(r->sentinels);
+    fl_dsn_redis_free(&r->dsn);
     free(r);
 }
 
@@ -147,23 +112,23 @@ static enum fl_err take_primary(struct fl_redis *r, const redisReply *host, cons
     if (host->type != REDIS_REPLY_STRING || port->type != REDIS_REPLY_STRING ||
         fl_str_to_u64((struct fl_str){port->str, port->len}, 1, 65535, &u) != FL_OK)
         return FL_ECACHE;
-    if (r->host && strcmp(r->host, host->str) == 0 && r->port == (unsigned)u)
+    if (r->dsn.host && strcmp(r->dsn.host, host->str) == 0 && r->dsn.port == (unsigned)u)
         return FL_OK;
     if ((copy = strdup(host->str)) == NULL)
         return FL_ENOMEM;
-    fl_log(FL_LOG_INFO, "event=redis_primary master=%s host=%s port=%u", r->master_name, copy,
+    fl_log(FL_LOG_INFO, "event=redis_primary master=%s host=%s port=%u", r->dsn.master_name, copy,
            (unsigned)u);
-    r->new_primary = r->host != NULL; /* the first one named is not a change */
-    free(r->host);
-    r->host = copy;
-    r->port = (unsigned)u;
+    r->new_primary = r->dsn.host != NULL; /* the first one named is not a change */
+    free(r->dsn.host);
+    r->dsn.host = copy;
+    r->dsn.port = (unsigned)u;
     return FL_OK;
 }
 
-/* Asks one sentinel for the primary of r->master_name. */
+/* Asks one sentinel for the primary of r->dsn.master_name. */
 static enum fl_err ask_sentinel(struct fl_redis *r, const struct fl_dsn_host *sentinel)
 {
-    const char *argv[] = {"SENTINEL", "get-master-addr-by-name", r->master_name};
+    const char *argv[] = {"SENTINEL", "get-master-addr-by-name", r->dsn.master_name};
     redisContext *c = redisConnectWithTimeout(sentinel->host, (int)sentinel->port, r->timeout);
     redisReply *reply = NULL;
     enum fl_err err = FL_ECACHE;
@@ -190,13 +155,13 @@ static enum fl_err find_primary(struct fl_redis *r)
     size_t first = r->sentinel_next;
     enum fl_err err = FL_ECACHE;
 
-    for (size_t k = 0; k < r->n_sentinels && fl_time_mono_us() < deadline; k++) {
-        size_t i = (first + k) % r->n_sentinels;
-        if ((err = ask_sentinel(r, &r->sentinels[i])) == FL_OK) {
+    for (size_t k = 0; k < r->dsn.n_sentinels && fl_time_mono_us() < deadline; k++) {
+        size_t i = (first + k) % r->dsn.n_sentinels;
+        if ((err = ask_sentinel(r, &r->dsn.sentinels[i])) == FL_OK) {
             r->sentinel_next = i;
             return FL_OK;
         }
-        r->sentinel_next = (i + 1) % r->n_sentinels;
+        r->sentinel_next = (i + 1) % r->dsn.n_sentinels;
     }
     return failed(r, "sentinel",
                   err == FL_ENOMEM ? "out of memory" : "no sentinel named the primary");
@@ -252,31 +217,31 @@ static enum fl_err ensure(struct fl_redis *r)
         return FL_OK;
     if (fl_time_mono_us() < r->retry_at_us)
         return FL_ECACHE;
-    if (r->master_name && find_primary(r) != FL_OK)
+    if (r->dsn.master_name && find_primary(r) != FL_OK)
         return FL_ECACHE;
     /* hiredis 0.14 (Debian 12): connect with a timeout, then the same bound per command. */
-    if (r->socket)
-        r->ctx = redisConnectUnixWithTimeout(r->socket, r->timeout);
+    if (r->dsn.socket)
+        r->ctx = redisConnectUnixWithTimeout(r->dsn.socket, r->timeout);
     else
-        r->ctx = redisConnectWithTimeout(r->host, (int)r->port, r->timeout);
+        r->ctx = redisConnectWithTimeout(r->dsn.host, (int)r->dsn.port, r->timeout);
     if (r->ctx == NULL)
         return failed(r, "connect", "out of memory");
     if (r->ctx->err)
         return failed(r, "connect", r->ctx->errstr);
     if (redisSetTimeout(r->ctx, r->timeout) != REDIS_OK)
         return failed(r, "connect", "cannot set timeout");
-    if (r->password) {
-        const char *argv[] = {"AUTH", r->password};
+    if (r->dsn.password) {
+        const char *argv[] = {"AUTH", r->dsn.password};
         if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
             return FL_ECACHE;
     }
-    if (r->db) {
+    if (r->dsn.db) {
         const char *argv[] = {"SELECT", dbnum};
-        snprintf(dbnum, sizeof(dbnum), "%u", r->db);
+        snprintf(dbnum, sizeof(dbnum), "%u", r->dsn.db);
         if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
             return FL_ECACHE;
     }
-    if (r->master_name && settle_primary(r) != FL_OK)
+    if (r->dsn.master_name && settle_primary(r) != FL_OK)
         return FL_ECACHE;
     if (r->down)
         fl_log(FL_LOG_INFO, "event=redis_reconnected");

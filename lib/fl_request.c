@@ -190,20 +190,12 @@ int64_t fl_req_edge_ttl_s(const struct fl_req *req)
     return (int64_t)ttl_s;
 }
 
-static struct fl_str trim(struct fl_str s)
-{
-    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t'))
-        s.p++, s.len--;
-    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
 /* True when one Accept-Encoding element ("gzip;q=0.5") takes gzip. */
 static bool takes_gzip(struct fl_str item)
 {
     const char *semi = memchr(item.p, ';', item.len);
-    struct fl_str coding = trim((struct fl_str){item.p, semi ? (size_t)(semi - item.p) : item.len});
+    struct fl_str coding =
+        fl_str_trim((struct fl_str){item.p, semi ? (size_t)(semi - item.p) : item.len});
     struct fl_str q;
 
     if (!(coding.len == 4 && strncasecmp(coding.p, "gzip", 4) == 0) &&
@@ -211,7 +203,7 @@ static bool takes_gzip(struct fl_str item)
         return false;
     if (semi == NULL)
         return true;
-    q = trim((struct fl_str){semi + 1, item.len - (size_t)(semi + 1 - item.p)});
+    q = fl_str_trim((struct fl_str){semi + 1, item.len - (size_t)(semi + 1 - item.p)});
     if (q.len < 2 || (q.p[0] != 'q' && q.p[0] != 'Q') || q.p[1] != '=')
         return true; /* another parameter: the default q=1 */
     /* q=0, 0., 0.0, 0.00, 0.000 refuse; any other weight takes it. */

@@ -56,17 +56,6 @@ static enum fl_err bad(struct loader *l, const char *name, const char *why)
     return FL_EINVAL;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 static enum fl_err get_str(struct loader *l, const char *name, const char *fallback, char **out)
 {
     const char *v = lookup(l, name);
@@ -78,7 +67,7 @@ static enum fl_err get_str(struct loader *l, const char *name, const char *fallb
         return FL_OK;
     if (!fl_utf8_valid(fl_str_c(v)))
         return bad(l, name, "is not valid UTF-8");
-    *out = dup_n(v, strlen(v));
+    *out = strdup(v);
     return *out ? FL_OK : FL_ENOMEM;
 }
 
@@ -124,9 +113,9 @@ static enum fl_err get_mysql(struct loader *l, const char *name, struct fl_mysql
             if (fl_dsn_parse_mysql(url, d) != FL_OK)
                 return bad(l, "DB_HOST/DB_PORT/DB_NAME", "do not form a valid MySQL address");
             free(d->user);
-            d->user = dup_n(user ? user : "root", strlen(user ? user : "root"));
+            d->user = strdup(user ? user : "root");
             v = lookup(l, "DB_PASSWORD");
-            if (v && *v && (d->password = dup_n(v, strlen(v))) == NULL)
+            if (v && *v && (d->password = strdup(v)) == NULL)
                 return FL_ENOMEM;
             return d->user ? FL_OK : FL_ENOMEM;
         }

@@ -88,13 +88,17 @@ static bool from_redis(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *
     return true;
 }
 
-/* Keeps token (valid until exp, wall ms) here and publishes it in Redis for the others. */
+/*
+ * Keeps token (valid until exp, wall ms) here and publishes it in Redis for the others,
+ * with its expiry in the value and no TTL on the key: Redis runs volatile-lru (the shipped
+ * recipes), which evicts only keys with a TTL, so cache pages can never crowd out the token
+ * (from_redis ignores it once expired; the next fetch replaces it).
+ */
 static void publish(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
                     struct fl_str token, int64_t exp)
 {
     struct fl_redis_reply rep;
     struct fl_buf value;
-    char px[24];
 
     keep(o, token, exp);
     if (exp <= fl_time_wall_ms() + 1)
@@ -102,9 +106,7 @@ static void publish(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *are
     fl_buf_init(&value, TOKEN_MAX_BYTES + 32);
     fl_buf_appendf(&value, "%lld ", (long long)exp);
     fl_buf_put(&value, token);
-    snprintf(px, sizeof(px), "%lld", (long long)(exp - fl_time_wall_ms()));
-    struct fl_redis_cmd set = FL_REDIS_CMD(FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value),
-                                           FL_STR("PX"), fl_str_c(px));
+    struct fl_redis_cmd set = FL_REDIS_CMD(FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value));
     fl_redis_pipeline(r, arena, &set, 1, &rep);
     fl_buf_free(&value);
 }

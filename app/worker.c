@@ -179,7 +179,8 @@ static void dispatch(struct fl_app *app, struct fl_http *http, struct fl_req *re
     if (refused_at_the_door(app, req, resp) ||
         (route = route_or_refuse(req, resp, scratch)) == NULL)
         return;
-    if (!(route->flags & FL_ROUTE_UNLIMITED) &&
+    /* The client's address is resolved only when a limit applies to this request. */
+    if (!(route->flags & FL_ROUTE_UNLIMITED) && app->cfg->rate_limit > 0 &&
         fl_ratelimit_prepare(
             app->cfg,
             fl_req_client_addr(req, app->cfg->trusted_proxies, app->cfg->n_trusted_proxies), &rl)) {

@@ -235,6 +235,13 @@ class SmokeChecks:
     """Mixin for unittest.TestCase: what every shipped recipe must do, through the real
     web server on `port`, with the API mounted at `prefix` (and products in the catalogue)."""
 
+    @classmethod
+    def prepare_recipe_stack(cls):
+        """For setUpClass, once the stack runs: a few products and the settings file the
+        recipes' programs read (cls.settings)."""
+        cls.stack.seed(5)
+        cls.settings = write_settings(cls.stack, cls.stack.path("farmlokal.env"))
+
     def assertRecipeProblem(self, resp, status, instance=None):
         self.assertEqual(resp.status, status, resp)
         self.assertEqual(resp.content_type, "application/problem+json", resp)

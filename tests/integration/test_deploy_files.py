@@ -213,8 +213,7 @@ class DockerNginxTest(recipes.SmokeChecks, harness.StackTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.stack.seed(5)
-        cls.settings = recipes.write_settings(cls.stack, cls.stack.path("farmlokal.env"))
+        cls.prepare_recipe_stack()
         cls.dns = FakeDockerDns()
         cls.addClassCleanup(cls.dns.close)
         cls.app_port = harness.free_port()

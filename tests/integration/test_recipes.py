@@ -21,8 +21,7 @@ class RecipesTest(recipes.SmokeChecks, harness.StackTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.stack.seed(5)
-        cls.settings = recipes.write_settings(cls.stack, cls.stack.path("farmlokal.env"))
+        cls.prepare_recipe_stack()
         cls.binary = cls.stack.app_binary()
 
     def tearDown(self):

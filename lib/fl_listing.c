@@ -115,6 +115,12 @@ static enum fl_err rebuild(const struct fl_listing_svc *svc, struct fl_arena *ar
         fl_metrics_add(FL_M_READS_REPLICA_BEHIND, 1);
         current = false;
         err = build(ud, fl_replica_any(svc->replica), arena, &body, &next);
+    } else if (err == FL_EDB && db != svc->primary) {
+        /* The replica failed mid-read (killed, say): the primary has every write. */
+        fl_buf_reset(&body);
+        fl_buf_reset(&next);
+        current = true;
+        err = build(ud, svc->primary, arena, &body, &next);
     }
     store = state == FL_CACHE_MISS && current;
     if (err == FL_OK)

@@ -9,7 +9,8 @@ length and followed by a recovery window. A last phase drives 64 connections wit
 hangs (the issue's p99 bound). The table gives, per fault, the listing
 latency healthy and during, the statuses seen during, and the recovery time (seconds from
 the end of the fault to the end of the last failed request, as tests/fault/load.py counts
-it). The webhook ledger is checked at the end: every delivered event applied once.
+it). The webhook ledger is checked at the end: every event applied once, those not answered
+"success" sent again first, as API B does.
 """
 import os
 import signal

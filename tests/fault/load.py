@@ -40,10 +40,13 @@ webhooks).
 returns a Report (requests sent, failures by status, latency p50/p99/max by kind, recovery
 time) and prints it. A failure is a status of 0 or >= 500 unless `failed=` says otherwise.
 
-check_ledger(stack, run) (FaultTestCase.assertLedgerExact) compares the webhook_events
-table with what the load was answered: every event answered "success" is recorded once as
-applied, every event answered with an error of the app is not recorded, and each product
-holds the stock of the newest of its events recorded as applied.
+check_ledger(stack, run) (FaultTestCase.assertLedgerExact) first sends every event that was
+not answered "success" again, as API B does once the fault is over (an error answer can
+hide a commit whose reply was lost), then compares the webhook_events table with what the
+load and the resends were answered: every event is recorded exactly once, every event
+answered "success" as applied, no resend is answered anything but success, "Already
+processed" or "Stale event", and each product holds the stock of the newest of its events
+recorded as applied.
 """
 
 import collections
@@ -311,29 +314,58 @@ class Probe:
         self._thread.join()
 
 
+def _deliver(stack, event, deadline_s=10.0):
+    """Send `event` again as API B's retry does after an unanswered or 5xx delivery: freshly
+    signed, again on a 5xx or a failed connection until `deadline_s` passes. Returns the
+    last (status, parsed answer)."""
+    body = json.dumps(event, separators=(",", ":")).encode()
+    deadline = time.monotonic() + deadline_s
+    while True:
+        headers = upstreams.sign_headers(WEBHOOK_SECRET, event["event_id"], int(time.time()),
+                                         body)
+        try:
+            r = harness.http_request(stack.nginx_port, "POST", WEBHOOK_PATH, body, headers, 5.0)
+            status, answer = r.status, _json(r.body)
+        except OSError:
+            status, answer = 0, None
+        if (status != 0 and status < 500) or time.monotonic() > deadline:
+            return status, answer
+        time.sleep(0.2)
+
+
 def check_ledger(stack, run):
     """Problems (a list of strings, empty when none) between the events `run` posted and
-    the webhook_events table and products (see the module docstring)."""
+    the webhook_events table and products (see the module docstring). Every event not
+    answered "success" is first sent again, as API B does after the fault: an error answer
+    may hide a commit whose reply was lost, so only the retry settles it."""
     sent = [r for r in run.results if r.kind == "webhook"]
     if not sent:
         return []
+    problems, resent = [], {}
+    for r in sent:
+        eid = r.event["event_id"]
+        answer = _json(r.body)
+        if r.status == 200 and answer != {"status": "success"}:
+            problems.append("%s answered %r: every event of the load is new" % (eid, answer))
+        elif r.status != 200:
+            resent[eid] = _deliver(stack, r.event)
     rows = stack.sql("SELECT event_id, outcome FROM webhook_events WHERE event_id LIKE "
                      "'evt\\_fault\\_%s\\_%%'" % run.tag, database="farmlokal")
     recorded = collections.Counter(r[0] for r in rows)
     outcome = {r[0]: r[1] for r in rows}
-    problems = ["%s recorded %d times" % (e, n) for e, n in recorded.items() if n > 1]
+    problems += ["%s recorded %d times" % (e, n) for e, n in recorded.items() if n > 1]
+    settled = ({"status": "success"},
+               {"status": "ignored", "message": "Already processed"},
+               {"status": "ignored", "message": "Stale event"})
     for r in sent:
         eid = r.event["event_id"]
-        answer = _json(r.body)
-        if r.status == 200 and answer == {"status": "success"}:
-            if outcome.get(eid) != "applied":
-                problems.append("%s answered success, recorded as %s" % (eid, outcome.get(eid)))
-        elif r.status == 200:
-            problems.append("%s answered %r: every event of the load is new" % (eid, answer))
-        elif r.status not in (502, 504) and answer is not None and eid in outcome:
-            # A 502/504 is nginx's own answer (the worker died or timed out mid-request):
-            # the event may or may not have been applied; the sender's retry settles it.
-            problems.append("%s answered %d by the app, yet recorded" % (eid, r.status))
+        status, answer = resent.get(eid, (r.status, _json(r.body)))
+        if status != 200 or answer not in settled:
+            problems.append("%s answered %d %r when sent again" % (eid, status, answer))
+        elif eid not in outcome:
+            problems.append("%s answered %r, yet not recorded" % (eid, answer))
+        elif answer == {"status": "success"} and outcome[eid] != "applied":
+            problems.append("%s answered success, recorded as %s" % (eid, outcome[eid]))
     newest = {}
     for r in sent:
         if outcome.get(r.event["event_id"]) == "applied":
@@ -403,5 +435,7 @@ class FaultTestCase(UpstreamTestCase):
     def assertLedgerExact(self, run):
         problems = check_ledger(self.stack, run)
         self.assertEqual(problems, [], "the webhook ledger disagrees with what was answered")
-        delivered = sum(1 for r in run.results if r.kind == "webhook" and r.status == 200)
-        sys.stderr.write("ledger: %d delivered events, each applied exactly once\n" % delivered)
+        sent = [r for r in run.results if r.kind == "webhook"]
+        resent = sum(1 for r in sent if r.status != 200)
+        sys.stderr.write("ledger: %d events, %d of them sent again after the fault, each "
+                         "applied exactly once\n" % (len(sent), resent))

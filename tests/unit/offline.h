@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Connections to servers that are not there, for the unit tests of the modules that talk
- * to MySQL or Redis: each points at a unix socket path that does not exist, so connecting
- * fails at once (no port to race for, nothing on the network) and the module's failure
- * contract is what the test sees.
+ * to MySQL, Redis or HTTP upstreams: a unix socket path that does not exist (no port to
+ * race for), or a closed loopback port, so connecting fails at once and the module's
+ * failure contract is what the test sees.
  */
 #ifndef FL_TEST_OFFLINE_H
 #define FL_TEST_OFFLINE_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "fl_db.h"
 #include "fl_redis.h"
@@ -37,6 +41,25 @@ static inline struct fl_redis *offline_redis(void)
     struct fl_redis_dsn dsn = {.socket = offline_socket};
 
     return fl_redis_new(&dsn, 100);
+}
+
+/*
+ * A loopback TCP port nothing listens on: one the kernel just handed out and that was
+ * closed again (0 when none could be had).
+ */
+static inline unsigned offline_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    unsigned port = 0;
+
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
 }
 
 #endif

@@ -4,7 +4,7 @@
  * is done; with Redis down the limit fails open; with MySQL down and nothing kept the
  * page is FL_EDB, on the primary and on every replica; and the X-Cache names.
  */
-#include "fake_redis.h"
+#include "fake_server.h"
 #include "fl_listing.h"
 #include "fl_metrics.h"
 #include "offline.h"

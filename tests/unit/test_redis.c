@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fake_redis.h"
+#include "fake_server.h"
 #include "fl_redis.h"
 #include "offline.h"
 #include "test.h"

@@ -32,6 +32,24 @@ struct canned {
 
 #define CANNED(lit) ((struct canned){(lit), sizeof(lit) - 1})
 
+/* HTTP responses the tests write, each in its own slot (reused after FL_COUNTOF of them). */
+static char fake_http_slots[32][512];
+static size_t fake_http_used;
+
+/*
+ * An HTTP/1.1 response: status ("200 OK"), more header lines (each ending in "\r\n"), and
+ * body, with its Content-Length; the connection closes after it.
+ */
+static inline struct canned fake_http(const char *status, const char *headers, const char *body)
+{
+    char *p = fake_http_slots[fake_http_used++ % FL_COUNTOF(fake_http_slots)];
+    int n = snprintf(p, sizeof(fake_http_slots[0]),
+                     "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s", status,
+                     headers, strlen(body), body);
+
+    return (struct canned){p, (size_t)n};
+}
+
 /* The fake's side: accepts connections and answers each read with the next reply. */
 static inline void serve(int fd, const struct canned *replies, size_t n)
 {

@@ -32,6 +32,26 @@ struct canned {
 
 #define CANNED(lit) ((struct canned){(lit), sizeof(lit) - 1})
 
+/* Has the fakes started from now on keep what they read, in a file named for name. */
+static inline void fake_capture_start(const char *name)
+{
+    snprintf(fake_capture, sizeof(fake_capture), "/tmp/fl-unit-%s-%ld.txt", name, (long)getpid());
+}
+
+/* What the fakes read since fake_capture_start, into out (cap bytes with the NUL); ends it. */
+static inline void fake_capture_end(char *out, size_t cap)
+{
+    FILE *f = fopen(fake_capture, "r");
+
+    out[0] = '\0';
+    if (f) {
+        out[fread(out, 1, cap - 1, f)] = '\0';
+        fclose(f);
+    }
+    unlink(fake_capture);
+    fake_capture[0] = '\0';
+}
+
 /* HTTP responses the tests write, each in its own slot (reused after FL_COUNTOF of them). */
 static char fake_http_slots[32][512];
 static size_t fake_http_used;

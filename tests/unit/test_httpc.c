@@ -87,11 +87,10 @@ static void test_post(void)
         CANNED("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")};
     const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
     char seen[4096] = "";
-    FILE *f;
     pid_t pid;
     unsigned port;
 
-    snprintf(fake_capture, sizeof(fake_capture), "/tmp/fl-unit-httpc-%ld.txt", (long)getpid());
+    fake_capture_start("httpc");
     port = fake_tcp(replies, 1, &pid);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/oauth/token", port);
     ASSERT_EQ(fl_httpc_do(client,
@@ -102,19 +101,12 @@ static void test_post(void)
               FL_OK);
     ASSERT_EQ(resp.status, 200);
     fake_stop(pid);
-    f = fopen(fake_capture, "r");
-    ASSERT_NOT_NULL(f);
-    if (f) {
-        seen[fread(seen, 1, sizeof(seen) - 1, f)] = '\0';
-        fclose(f);
-    }
+    fake_capture_end(seen, sizeof(seen));
     ASSERT_CONTAINS(seen, "POST /oauth/token HTTP/1.1\r\n");
     ASSERT_CONTAINS(seen, "\r\nAuthorization: Basic Y2xpZW50LTE6czNjcmV0\r\n");
     ASSERT_CONTAINS(seen, "\r\nContent-Type: application/x-www-form-urlencoded\r\n");
     ASSERT_CONTAINS(seen, "\r\nUser-Agent: farmlokal/");
     ASSERT_CONTAINS(seen, "\r\n\r\ngrant_type=client_credentials");
-    unlink(fake_capture);
-    fake_capture[0] = '\0';
     ASSERT_GT(fl_httpc_busy_us(client), 0);
 }
 

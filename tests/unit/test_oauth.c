@@ -41,10 +41,9 @@ static void test_token_kept_and_renewed(void)
     struct fl_oauth *o = fl_oauth_new(&cfg);
     struct fl_str token = FL_STR_NULL;
     char seen[4096] = "";
-    FILE *f;
     pid_t pid;
 
-    snprintf(fake_capture, sizeof(fake_capture), "/tmp/fl-unit-oauth-%ld.txt", (long)getpid());
+    fake_capture_start("oauth");
     snprintf(token_url, sizeof(token_url), "http://127.0.0.1:%u/oauth/token",
              fake_tcp(replies, FL_COUNTOF(replies), &pid));
     ASSERT_EQ(fl_oauth_token(o, redis, http, arena, in_ms(2000), &token), FL_OK);
@@ -70,14 +69,7 @@ static void test_token_kept_and_renewed(void)
     ASSERT_TRUE(fl_str_eq(token, FL_STR("tok-3")));
     fake_stop(pid);
 
-    f = fopen(fake_capture, "r");
-    ASSERT_NOT_NULL(f);
-    if (f) {
-        seen[fread(seen, 1, sizeof(seen) - 1, f)] = '\0';
-        fclose(f);
-    }
-    unlink(fake_capture);
-    fake_capture[0] = '\0';
+    fake_capture_end(seen, sizeof(seen));
     ASSERT_CONTAINS(seen, "POST /oauth/token HTTP/1.1\r\n");
     ASSERT_CONTAINS(seen, "\r\nAuthorization: Basic Y2xpZW50LTE6czNjcmV0\r\n");
     ASSERT_CONTAINS(seen, "\r\n\r\ngrant_type=client_credentials&scope=catalog%3Aread");

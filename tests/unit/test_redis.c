@@ -101,26 +101,38 @@ static void test_refused_replies(void)
     fake_redis_end(r, pid);
 }
 
+/* A bulk string of n bytes, then the replies after; p is owned: free it (NULL: no memory). */
+static struct canned big_bulk(size_t n, const char *after)
+{
+    size_t tail = strlen(after);
+    char *p = malloc(n + tail + 32);
+    int head;
+
+    if (p == NULL)
+        return (struct canned){NULL, 0};
+    head = snprintf(p, 32, "$%zu\r\n", n);
+    memset(p + head, 'x', n);
+    memcpy(p + (size_t)head + n, "\r\n", 2);
+    memcpy(p + (size_t)head + n + 2, after, tail);
+    return (struct canned){p, (size_t)head + n + 2 + tail};
+}
+
 /* A value over FL_REDIS_VALUE_MAX_BYTES is refused as too big, never copied. */
 static void test_value_cap(void)
 {
-    size_t n = FL_REDIS_VALUE_MAX_BYTES + 1, head;
-    char *big = malloc(n + 32);
+    struct canned big = big_bulk(FL_REDIS_VALUE_MAX_BYTES + 1, "");
     struct fl_redis_cmd cmd = FL_REDIS_CMD(FL_STR("GET"), FL_STR("fl:list:x"));
     struct fl_redis_reply rep;
     struct fl_redis *r;
     pid_t pid;
 
-    ASSERT_NOT_NULL(big);
-    if (big == NULL)
+    ASSERT_NOT_NULL(big.p);
+    if (big.p == NULL)
         return;
-    head = (size_t)snprintf(big, 32, "$%zu\r\n", n);
-    memset(big + head, 'x', n);
-    memcpy(big + head + n, "\r\n", 2);
-    r = fake_redis(&(struct canned){big, head + n + 2}, 1, &pid);
+    r = fake_redis(&big, 1, &pid);
     ASSERT_EQ(fl_redis_pipeline(r, arena, &cmd, 1, &rep), FL_ETOOBIG);
     fake_redis_end(r, pid);
-    free(big);
+    free((char *)big.p);
 }
 
 /*
@@ -129,9 +141,7 @@ static void test_value_cap(void)
  */
 static void test_no_stale_replies_after_a_cut(void)
 {
-    size_t n = 100000, head;
-    char *first = malloc(n + 64);
-    struct canned replies[2];
+    struct canned replies[2] = {big_bulk(100000, "$1\r\nb\r\n"), CANNED("$1\r\nc\r\n")};
     struct fl_redis_cmd get[2] = {FL_REDIS_CMD(FL_STR("GET"), FL_STR("a")),
                                   FL_REDIS_CMD(FL_STR("GET"), FL_STR("b"))};
     struct fl_redis_reply rep[2];
@@ -139,14 +149,9 @@ static void test_no_stale_replies_after_a_cut(void)
     struct fl_redis *r;
     pid_t pid;
 
-    ASSERT_NOT_NULL(first);
-    if (first == NULL)
+    ASSERT_NOT_NULL(replies[0].p);
+    if (replies[0].p == NULL)
         return;
-    head = (size_t)snprintf(first, 32, "$%zu\r\n", n);
-    memset(first + head, 'a', n);
-    memcpy(first + head + n, "\r\n$1\r\nb\r\n", 9);
-    replies[0] = (struct canned){first, head + n + 9};
-    replies[1] = CANNED("$1\r\nc\r\n");
     r = fake_redis(replies, 2, &pid);
     ASSERT_EQ(fl_redis_pipeline(r, small, get, 2, rep), FL_ENOMEM);
     ASSERT_EQ(fl_redis_pipeline(r, arena, &get[0], 1, rep), FL_OK);
@@ -154,7 +159,7 @@ static void test_no_stale_replies_after_a_cut(void)
     ASSERT_TRUE(fl_str_eq(rep[0].str, FL_STR("c")));
     fake_redis_end(r, pid);
     fl_arena_free(small);
-    free(first);
+    free((char *)replies[0].p);
 }
 
 int main(void)

@@ -90,20 +90,12 @@ static void test_token_refresh(void)
     const struct canned refused[] = {fake_http("401 Unauthorized", "", ""), TOKEN("tok-3"),
                                      fake_http("401 Unauthorized", "", ""), TOKEN("tok-4")};
     char seen[8192] = "";
-    FILE *f;
 
-    snprintf(fake_capture, sizeof(fake_capture), "/tmp/fl-unit-upstream-%ld.txt", (long)getpid());
+    fake_capture_start("upstream");
     ASSERT_EQ(call(refreshed, 3), FL_OK);
     ASSERT_EQ(out.tries, 2);
     ASSERT_EQ(fl_oauth_fetches(oauth), 2);
-    f = fopen(fake_capture, "r");
-    ASSERT_NOT_NULL(f);
-    if (f) {
-        seen[fread(seen, 1, sizeof(seen) - 1, f)] = '\0';
-        fclose(f);
-    }
-    unlink(fake_capture);
-    fake_capture[0] = '\0';
+    fake_capture_end(seen, sizeof(seen));
     ASSERT_CONTAINS(seen, "GET /products/7 HTTP/1.1\r\n");
     ASSERT_CONTAINS(seen, "\r\nAuthorization: Bearer tok-1\r\n");
     ASSERT_CONTAINS(seen, "\r\nAuthorization: Bearer tok-2\r\n");

@@ -37,7 +37,7 @@ enum fl_err fl_config_file_read(const char *path, struct fl_buf *entries, struct
         end = strchr(line, '\n');
         if (end)
             *end = '\0';
-        while (*line == ' ' || *line == '\t')
+        while (*line == ' ' || *line == '\t' || *line == '\r') /* a CRLF file's blank line */
             line++;
         if (*line == '\0' || *line == '#')
             continue;

@@ -293,6 +293,20 @@ static enum fl_err convert(struct fl_arena *arena, const redisReply *in, struct 
     return out->str.p ? FL_OK : FL_ENOMEM;
 }
 
+/*
+ * A reply we cannot keep (over the cap, or no room in the arena): Redis is fine, so the
+ * next call may reconnect at once, but the pipeline's later replies are unread and must
+ * never be taken for the next call's answers, so the connection goes.
+ */
+static void cut_short(struct fl_redis *r, enum fl_err err)
+{
+    if (err == FL_ETOOBIG) {
+        fl_log(FL_LOG_WARN, "event=redis_value_too_big max_bytes=%zu", FL_REDIS_VALUE_MAX_BYTES);
+        r->errors++;
+    }
+    disconnect(r);
+}
+
 enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
                               const struct fl_redis_cmd *cmds, size_t n, struct fl_redis_reply *out)
 {
@@ -314,10 +328,11 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
         }
         err = convert(arena, raw, &out[i]);
         freeReplyObject(raw);
-        if (err != FL_OK && err != FL_ENOMEM)
-            err = failed(r, "reply", "unexpected or oversized reply");
-        else if (err == FL_OK && out[i].type == FL_REDIS_ERROR &&
-                 fl_str_has_prefix(out[i].str, FL_STR("READONLY")))
+        if (err == FL_ETOOBIG || err == FL_ENOMEM)
+            cut_short(r, err);
+        else if (err != FL_OK)
+            err = failed(r, "reply", "unexpected reply");
+        else if (out[i].type == FL_REDIS_ERROR && fl_str_has_prefix(out[i].str, FL_STR("READONLY")))
             err = failed(r, "reply", "READONLY: the server is a replica now");
     }
     if (err == FL_OK)

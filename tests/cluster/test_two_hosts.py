@@ -167,7 +167,8 @@ class TwoHostsSentinelTest(TwoHostsCase):
             workers = cluster.wait_until(
                 lambda: s.app_redis_clients(primary) >= WORKERS * len(s.hosts), timeout=20)
             hits = cluster.wait_until(lambda: all(
-                h.get(CACHED).headers.get("X-Cache") == "HIT" for h in s.hosts), timeout=10)
+                h.get(CACHED, headers={"X-Forwarded-For": "192.0.2.1"}).headers.get("X-Cache") == "HIT"
+                for h in s.hosts), timeout=10, interval=0.2)
         finally:
             for run in loads:
                 run.stop()

@@ -608,7 +608,7 @@ def bench_scale(args):
                              if line.startswith("farmlokal_replica_served_total")]
         print("\n# listing misses, wrk -t2 -c64 -d%ds with misses.lua, %d workers, %d rounds (min-max)"
               % (args.seconds, args.workers, args.rounds))
-        row("reads on", "req/s", "p99 ms", "non-2xx", "reads per replica (last round)")
+        row("reads on", "req/s", "p99 ms", "non-2xx", "reads per replica (last round, warm-up in)")
         for n, rs in runs.items():
             rps, p99 = [r["rps"] for r in rs], [r["p99_ms"] for r in rs]
             row("primary alone" if n == 0 else "%d replica%s" % (n, "s" * (n > 1)),

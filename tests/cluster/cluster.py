@@ -35,8 +35,9 @@ DOWN_AFTER_MS = 1000
 
 
 class ClusterStack(harness.Stack):
-    """A Stack with `replicas` MariaDB replicas (0: none) and, with `sentinels`, a Redis
-    replica of the stack's Redis and three sentinels watching it as MASTER_NAME."""
+    """A Stack with `replicas` MariaDB replicas (0: none), with `sentinels` a Redis replica
+    of the stack's Redis and three sentinels watching it as MASTER_NAME, and `hosts` - 1
+    Hosts on its servers (self.hosts: this stack first), started and closed with it."""
 
     def __init__(self, replicas=0, sentinels=False, hosts=1, **kwargs):
         super().__init__(replica=replicas > 0, **kwargs)

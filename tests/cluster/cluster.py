@@ -34,6 +34,25 @@ MASTER_NAME = "flmain"
 DOWN_AFTER_MS = 1000
 
 
+class Host(harness.Stack):
+    """Another host: its own nginx and pools (FastCGI sockets, metrics dir, edge cache and
+    logs in a temp dir of its own), whose app uses `data`'s MariaDB and Redis, as a second
+    machine sharing the data tier would. The app's settings (FL_MYSQL_READ_URL, a
+    redis-sentinel:// FL_REDIS_URL) come from the test, as on the first host."""
+
+    NGINX_OPTIONS = ("edge_ttl_s", "edge_rate", "external_pool", "two_pools")
+
+    def __init__(self, data, **kwargs):
+        super().__init__(mysql=False, redis=False,
+                         **{k: v for k, v in kwargs.items() if k in self.NGINX_OPTIONS})
+        self.data = data
+
+    def app_env(self, overrides=None):
+        env = {"FL_MYSQL_URL": self.data.mysql_url, "FL_REDIS_URL": self.data.redis_url}
+        env.update(overrides or {})
+        return super().app_env(env)
+
+
 class ClusterStack(harness.Stack):
     """A Stack with `replicas` MariaDB replicas (0: none), with `sentinels` a Redis replica
     of the stack's Redis and three sentinels watching it as MASTER_NAME, and `hosts` - 1
@@ -231,25 +250,6 @@ class ClusterStack(harness.Stack):
         """(host, port) the sentinel at port names as the primary, or None."""
         out = self.redis_cmd(port, "SENTINEL", "get-master-addr-by-name", MASTER_NAME).split()
         return (out[0], int(out[1])) if len(out) == 2 and out[1].isdigit() else None
-
-
-class Host(harness.Stack):
-    """Another host: its own nginx and pools (FastCGI sockets, metrics dir, edge cache and
-    logs in a temp dir of its own), whose app uses `data`'s MariaDB and Redis, as a second
-    machine sharing the data tier would. The app's settings (FL_MYSQL_READ_URL, a
-    redis-sentinel:// FL_REDIS_URL) come from the test, as on the first host."""
-
-    NGINX_OPTIONS = ("edge_ttl_s", "edge_rate", "external_pool", "two_pools")
-
-    def __init__(self, data, **kwargs):
-        super().__init__(mysql=False, redis=False,
-                         **{k: v for k, v in kwargs.items() if k in self.NGINX_OPTIONS})
-        self.data = data
-
-    def app_env(self, overrides=None):
-        env = {"FL_MYSQL_URL": self.data.mysql_url, "FL_REDIS_URL": self.data.redis_url}
-        env.update(overrides or {})
-        return super().app_env(env)
 
 
 class ClusterTestCase(harness.StackTestCase):

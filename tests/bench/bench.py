@@ -22,6 +22,13 @@ a static file, so the machine's speed cancels out. Not part of tests/run.
     tests/bench/bench.py faults [--seconds N]
                                            # listing p50/p99 during each dependency fault
                                            # against the same load healthy (faults.py)
+    tests/bench/bench.py scale [--rows N] [--rounds N]
+                                           # listing-miss throughput on the primary alone and
+                                           # on 1, 2 and 3 replicas; what each failover in
+                                           # FAILOVERS costs under a load of cached listings
+    tests/bench/bench.py sizing [--rows N] [--requests N]
+                                           # Redis commands, MySQL statements and CPU per
+                                           # tier for each request type (README "Sizing")
 
 It builds a release tree in build-bench/ (no sanitizers) and starts a private stack with the
 integration harness. wrk drives the load from this machine, on loopback only.
@@ -43,6 +50,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "build-bench")
 MINIMAL = os.path.join(BUILD, "fcgi_minimal")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
 import harness  # noqa: E402
 from test_catalog import SlowLog, listing_path  # noqa: E402
 import faults  # noqa: E402
@@ -570,6 +578,243 @@ def bench_edge(args):
               % (len(body), len(packed.body), entry_bytes))
 
 
+def bench_scale(args):
+    """Issue #13: listing misses (misses.lua, every request a miss in Redis and a statement
+    in MariaDB) with FL_MYSQL_READ_URL listing 0 to 3 replicas of one primary, in rounds so
+    the shared machine's noise falls on every variant alike; then each failover in FAILOVERS
+    under a load of cached listings."""
+    import cluster
+    with cluster.ClusterStack(replicas=3) as s:
+        env = {"FL_RATE_LIMIT": "0", "FL_REDIS_URL": s.redis_unix_url}
+        s.start_app(workers=args.workers, env=env)
+        t = time.monotonic()
+        s.ctl("seed", "--rows", str(args.rows), timeout=1800)
+        for i in range(1, 4):
+            s.replica_sync_n(i, timeout=1800)
+        print("\n# seeded %d rows and replicated them to 3 replicas in %.1f s" % (args.rows, time.monotonic() - t))
+        settle(s)
+        runs, served = {n: [] for n in range(4)}, {}
+        for _ in range(args.rounds):
+            for n in range(4):
+                read = ",".join(s.replica_url_n(i) for i in range(1, n + 1))
+                s.stop_app()
+                s.start_app(workers=args.workers, env=dict(env, FL_MYSQL_READ_URL=read or None), migrate=False)
+                miss = [s.base_url + "/", 2, 64, (), os.path.join(ROOT, "tests", "bench", "misses.lua")]
+                wrk(*miss)  # warm: connections, prepared statements
+                s.redis("FLUSHALL")  # misses.lua's pages repeat from run to run
+                miss[1] = args.seconds
+                runs[n].append(wrk(*miss))
+                served[n] = [line.split()[-1] for line in s.get("/api/metrics").text.splitlines()
+                             if line.startswith("farmlokal_replica_served_total")]
+        print("\n# listing misses, wrk -t2 -c64 -d%ds with misses.lua, %d workers, %d rounds (min-max)"
+              % (args.seconds, args.workers, args.rounds))
+        row("reads on", "req/s", "p99 ms", "non-2xx", "reads per replica (last round, warm-up in)")
+        for n, rs in runs.items():
+            rps, p99 = [r["rps"] for r in rs], [r["p99_ms"] for r in rs]
+            row("primary alone" if n == 0 else "%d replica%s" % (n, "s" * (n > 1)),
+                "%.0f-%.0f" % (min(rps), max(rps)), "%.0f-%.0f" % (min(p99), max(p99)),
+                sum(r["non2xx"] + r["socket_errors"] for r in rs), " ".join(served[n]))
+    print("\n# failovers under a load of cached listings (%d client threads, closed loop)" % args.threads)
+    row("fault", "requests", "failed", "promoted s", "hits back s")
+    for name, failover in FAILOVERS:
+        cost = failover(args)
+        row(name, cost["requests"], cost["failed"], "%.2f" % cost["promoted_s"], "%.2f" % cost["hits_back_s"])
+
+
+def redis_failover(args):
+    """The Redis primary SIGKILLed under Sentinel (down-after-milliseconds 1000) while
+    threads read cached listings: requests sent from the kill on, how many failed, and
+    seconds from the kill until a sentinel named the replica and until the last listing
+    that was not a cache hit ended."""
+    import cluster
+    with cluster.ClusterStack(sentinels=True) as s:
+        s.start_app(workers=args.workers, env={"FL_RATE_LIMIT": "0", "FL_REDIS_URL": s.sentinel_url})
+        s.seed(1000)
+        with cluster.load.Load(s, [], mix={"cached": 1}, threads=args.threads) as run:
+            time.sleep(3)
+            killed = time.monotonic()
+            _, promoted = s.redis_failover()
+            if promoted is None:
+                raise RuntimeError("the sentinels did not promote the replica")
+            time.sleep(args.recovery)
+        after = [r for r in run.results if r.start >= killed]
+        missed = [r.end - killed for r in after if r.cache != "HIT"]
+        return {"requests": len(after), "failed": sum(1 for r in after if cluster.load.default_failed(r)),
+                "promoted_s": promoted, "hits_back_s": max(missed, default=0.0)}
+
+
+# What `bench.py scale` breaks under load: (name, function(args) -> {"requests", "failed",
+# "promoted_s", "hits_back_s"}), each on a stack of its own. A Galera node's failover
+# (tests/cluster, helper "galera") joins this list as a function of the same shape.
+FAILOVERS = [("Redis primary SIGKILLed (Sentinel)", redis_failover)]
+
+
+SIZING_CLIENTS = 50  # X-Forwarded-For addresses the requests take in turn, each under the rate limit
+MONITORED = 20  # requests of each type sent with Redis MONITOR on (apart from the counted ones)
+
+
+def redis_calls(s):
+    """{command: calls so far} from Redis INFO commandstats."""
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"cmdstat_(\S+?):calls=(\d+)", s.redis("INFO", "commandstats"))}
+
+
+def mysql_counts(s):
+    """MariaDB's Questions and Com_* counters so far."""
+    return {k: int(v) for k, v in s.sql("SHOW GLOBAL STATUS WHERE Variable_name = 'Questions' "
+                                        "OR Variable_name LIKE 'Com\\\\_%'")}
+
+
+def send_checked(s, request, client, expect):
+    """Sends request (method, path, headers, body) as client; raises unless the answer is a
+    200 with the (header, value) `expect` (when given)."""
+    import harness
+    method, path, headers, body = request
+    headers["X-Forwarded-For"] = "198.51.100.%d" % (client % SIZING_CLIENTS + 1)
+    r = harness.http_request(s.nginx_port, method, path, body, headers)
+    if r.status != 200 or (expect and r.headers.get(expect[0]) != expect[1]):
+        raise RuntimeError("%s %s -> %d %s: %s" % (method, path, r.status, expect and r.headers.get(expect[0]),
+                                                  r.body[:200]))
+
+
+def monitored(s, requests, expect):
+    """Sends `requests` with Redis MONITOR on: {"sent": {command: n}, "in scripts": {command:
+    n}} per request (what the app sent, what ran inside its Lua scripts)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", s.redis_port), timeout=5) as mon:
+        mon.sendall(b"MONITOR\r\n")
+        text = mon.recv(16)
+        if not text.startswith(b"+OK\r\n"):
+            raise RuntimeError("MONITOR answered %r" % text)
+        text = text[5:]
+        for i, request in enumerate(requests):
+            send_checked(s, request, i, expect)
+        mon.settimeout(0.5)
+        try:
+            while True:  # until Redis has been quiet for half a second
+                chunk = mon.recv(1 << 16)
+                if not chunk:
+                    break
+                text += chunk
+        except socket.timeout:
+            pass
+    seen = {"sent": {}, "in scripts": {}}
+    for m in re.finditer(r'^\+[\d.]+ \[\d+ (\S+)\] "(\w+)"', text.decode("utf-8", "replace"), re.M):
+        where, cmd = seen["in scripts" if m.group(1) == "lua" else "sent"], m.group(2).lower()
+        where[cmd] = where.get(cmd, 0) + 1.0 / len(requests)
+    return seen
+
+
+def counted(s, make, n, expect):
+    """Sends make(0..n-1) one at a time, checking each answer's (header, value) `expect`;
+    what they cost per request: {"redis": {command: calls}, "mysql": {counter: n},
+    "cpu_us": {tier: us}}, less what two snapshots with nothing between them add."""
+    import harness
+    groups = {"nginx": harness.child_pids(s.procs["nginx"].pid), "worker": s.worker_pids(),
+              "redis": [s.procs["redis"].pid], "mariadb": [s.mysql_pid]}
+
+    def snapshot():
+        cpu = {p: threads_cpu_ns(p) for pids in groups.values() for p in pids}
+        return redis_calls(s), mysql_counts(s), cpu
+
+    def delta(a, b):
+        return {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b)}
+
+    idle = [delta(x, y) for x, y in zip(snapshot(), snapshot())]
+    before = snapshot()
+    for i in range(n):
+        send_checked(s, make(i), i, expect)
+    after = snapshot()
+    redis, mysql, cpu = (delta(x, y) for x, y in zip(before, after))
+    per = {"redis": {k: (v - idle[0].get(k, 0)) / n for k, v in redis.items()},
+           "mysql": {k: (v - idle[1].get(k, 0)) / n for k, v in mysql.items()},
+           "cpu_us": {t: sum(cpu.get(p, 0) for p in pids) / 1000.0 / n for t, pids in groups.items()}}
+    for k in ("redis", "mysql"):
+        per[k] = {c: v for c, v in per[k].items() if round(v, 2)}
+    return per
+
+
+def bench_sizing(args):
+    """Issue #13: what one request of each type costs the data tier and each process, for
+    README "Sizing": Redis commands (INFO commandstats) and MariaDB statements (Questions,
+    Com_*) counted over --requests requests of the type sent one at a time, with rate
+    limiting on as shipped (100/s, burst 200, per client) and nginx's edge tier on for
+    anonymous reads (then off, for the requests it does not answer), and the CPU time each
+    tier spent on them (one client at a time: more per request than wrk's figures in the
+    README's cost-per-tier table, which come from `bench.py edge`)."""
+    import harness
+    import load
+    from test_integrations import Upstreams, upstream_env, WEBHOOK_PATH, WEBHOOK_SECRET
+    n = args.requests
+    with harness.Stack(edge_ttl_s=60, edge_rate=10 ** 6) as s:
+        up = Upstreams(s).start()
+        try:
+            s.start_app(workers=args.workers, env=upstream_env(up, {
+                "FL_RATE_LIMIT": "100", "FL_RATE_BURST": "200", "FL_TRUSTED_PROXIES": "127.0.0.1",
+                "FL_REDIS_URL": s.redis_unix_url}))
+            s.seed(args.rows)
+            settle(s)
+            rows = s.sql("SELECT id, sku FROM products ORDER BY id LIMIT %d" % (n + 2 * MONITORED + 1),
+                         database="farmlokal")
+            ids, skus = [int(r[0]) for r in rows], [r[1] for r in rows]
+            now = int(time.time())
+
+            def webhook(i):
+                event = {"event_id": "evt_size_%d_%d" % (now, i), "type": "product.updated",
+                         "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+                         "data": {"sku": skus[i], "stock": 5000 + i}}
+                body = json.dumps(event, separators=(",", ":")).encode()
+                return ("POST", WEBHOOK_PATH,
+                        load.upstreams.sign_headers(WEBHOOK_SECRET, event["event_id"], int(time.time()), body), body)
+
+            def get(path):
+                return lambda i: ("GET", path(i), {}, None)
+
+            listing = get(lambda i: "/api/products?limit=20")
+            page = get(lambda i: "/api/products/%d" % ids[0])
+            kinds = [  # (name, edge on, warm-up requests, request, (header, value) every answer has)
+                ("edge hit (listing)", True, 2, listing, ("X-Edge-Cache", "HIT")),
+                ("listing miss, through the edge", True, 0,
+                 get(lambda i: "/api/products?limit=20&maxPrice=%d.00" % (2000000 + i)), ("X-Cache", "MISS")),
+                ("Redis hit (listing)", False, 2, listing, ("X-Cache", "HIT")),
+                ("listing miss", False, 0,
+                 get(lambda i: "/api/products?limit=20&maxPrice=%d.00" % (3000000 + i)), ("X-Cache", "MISS")),
+                ("product page, Redis hit", False, 2, page, ("X-Cache", "HIT")),
+                ("product page, miss", False, 0, get(lambda i: "/api/products/%d" % ids[i + 1]), ("X-Cache", "MISS")),
+                ("webhook (a new event)", False, 0, webhook, None),
+                ("external call (token held)", False, 2, get(lambda i: "/api/products/external/size-%d" % i), None),
+            ]
+            results = []
+            for name, edge, warm, make, expect in kinds:
+                if s.edge_ttl_s != (60 if edge else 0):
+                    s.set_edge(60 if edge else 0)
+                for i in range(warm):
+                    method, path, headers, body = make(n + MONITORED + i)
+                    harness.http_request(s.nginx_port, method, path, body, headers)
+                per = counted(s, make, n, expect)
+                per.update(monitored(s, [make(n + i) for i in range(MONITORED)], expect))
+                results.append((name, per))
+        finally:
+            up.stop()
+    print("\n# per request, over %d requests of each type sent one at a time; %d workers, %d rows"
+          % (n, args.workers, args.rows))
+    print("Redis: commands executed (INFO commandstats, script bodies included), then those the"
+          " app sent and those its scripts ran (MONITOR, %d requests); MariaDB: Questions, then"
+          " Com_* counters; CPU: us per request of every thread of each tier" % MONITORED)
+
+    def counts(c):
+        return "%.2f (%s)" % (sum(c.values()), ", ".join("%s %.2f" % kv for kv in sorted(c.items()))) if c else "0"
+    for name, per in results:
+        mysql = {k[4:]: v for k, v in per["mysql"].items() if k != "Questions"}
+        c = per["cpu_us"]
+        print("\n%s\n  Redis %s; sent %s; in scripts %s\n  MariaDB %.2f statements (Com_*: %s)\n  CPU us: nginx %.0f,"
+              " worker %.0f, Redis %.0f, MariaDB %.0f" % (
+                  name, counts(per["redis"]), counts(per["sent"]), counts(per["in scripts"]),
+                  per["mysql"].get("Questions", 0), ", ".join("%s %.2f" % kv for kv in sorted(mysql.items())) or "none",
+                  c["nginx"], c["worker"], c["redis"],
+                  c["mariadb"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -606,11 +851,23 @@ def main():
     f.add_argument("--threads", type=int, default=8)
     f.add_argument("--seconds", type=int, default=8)
     f.add_argument("--recovery", type=int, default=4)
+    sc = sub.add_parser("scale")
+    sc.add_argument("--rows", type=int, default=100000)
+    sc.add_argument("--workers", type=int, default=2)
+    sc.add_argument("--seconds", type=int, default=8)
+    sc.add_argument("--rounds", type=int, default=3)
+    sc.add_argument("--threads", type=int, default=8)
+    sc.add_argument("--recovery", type=int, default=8)
+    sz = sub.add_parser("sizing")
+    sz.add_argument("--rows", type=int, default=100000)
+    sz.add_argument("--workers", type=int, default=2)
+    sz.add_argument("--requests", type=int, default=500)
     args = ap.parse_args()
     build()
     {"health": bench_health, "catalog": bench_catalog, "integrations": bench_integrations,
      "replica": bench_replica, "misses": bench_misses, "faults": faults.run,
-     "edge": bench_edge}[args.what](args)
+     "edge": bench_edge, "scale": bench_scale,
+     "sizing": bench_sizing}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ and, on demand, a Redis replica and three sentinels, all on loopback under the s
 dir and stopped by pid (also when a test fails), plus the load and checks the scenarios share.
 
     class T(cluster.ClusterTestCase):
-        cluster_options = {"replicas": 3}          # or {"sentinels": True}
+        cluster_options = {"replicas": 3}          # or {"sentinels": True}, {"hosts": 2}
         app_env = {...}                            # the app is started by the test
 
 Replicas are numbered from 1 in FL_MYSQL_READ_URL's order (replica 1 is the harness's own).
+With hosts=N, stack.hosts lists N "hosts": the stack itself and N - 1 Host stacks, each with
+its own nginx and pools on the stack's MariaDB and Redis (stack.start_apps starts a pool on
+every one).
 """
 
 import os
@@ -31,16 +34,37 @@ MASTER_NAME = "flmain"
 DOWN_AFTER_MS = 1000
 
 
-class ClusterStack(harness.Stack):
-    """A Stack with `replicas` MariaDB replicas (0: none) and, with `sentinels`, a Redis
-    replica of the stack's Redis and three sentinels watching it as MASTER_NAME."""
+class Host(harness.Stack):
+    """Another host: its own nginx and pools (FastCGI sockets, metrics dir, edge cache and
+    logs in a temp dir of its own), whose app uses `data`'s MariaDB and Redis, as a second
+    machine sharing the data tier would. The app's settings (FL_MYSQL_READ_URL, a
+    redis-sentinel:// FL_REDIS_URL) come from the test, as on the first host."""
 
-    def __init__(self, replicas=0, sentinels=False, **kwargs):
+    NGINX_OPTIONS = ("edge_ttl_s", "edge_rate", "external_pool", "two_pools")
+
+    def __init__(self, data, **kwargs):
+        super().__init__(mysql=False, redis=False,
+                         **{k: v for k, v in kwargs.items() if k in self.NGINX_OPTIONS})
+        self.data = data
+
+    def app_env(self, overrides=None):
+        env = {"FL_MYSQL_URL": self.data.mysql_url, "FL_REDIS_URL": self.data.redis_url}
+        env.update(overrides or {})
+        return super().app_env(env)
+
+
+class ClusterStack(harness.Stack):
+    """A Stack with `replicas` MariaDB replicas (0: none), with `sentinels` a Redis replica
+    of the stack's Redis and three sentinels watching it as MASTER_NAME, and `hosts` - 1
+    Hosts on its servers (self.hosts: this stack first), started and closed with it."""
+
+    def __init__(self, replicas=0, sentinels=False, hosts=1, **kwargs):
         super().__init__(replica=replicas > 0, **kwargs)
         self.n_replicas = replicas
         self.want_sentinels = sentinels
         self.redis_replica_port = None
         self.sentinel_ports = []
+        self.hosts = [self] + [Host(self, **kwargs) for _ in range(hosts - 1)]
 
     def start(self):
         # The extra replicas boot while the base stack boots.
@@ -55,10 +79,25 @@ class ClusterStack(harness.Stack):
             self._follow_primary_n(i)
         if self.want_sentinels:
             self._start_sentinels()
+        for host in self.hosts[1:]:
+            host.start()
         return self
+
+    def close(self):
+        # The other hosts first: their pools use this stack's servers.
+        for host in self.hosts[1:]:
+            host.close()
+        super().close()
+
+    def start_apps(self, workers=2, env=None):
+        """Starts a pool of `workers` on every host, all with the same settings `env`."""
+        for host in self.hosts:
+            host.start_app(workers=workers, env=env)
 
     def logs(self):
         logs = super().logs()
+        for i, host in enumerate(self.hosts[1:], 2):
+            logs.update(("host%d %s" % (i, name), path) for name, path in host.logs().items())
         for i in range(2, self.n_replicas + 1):
             logs["replica%d.err" % i] = self.path("replica%d.err" % i)
         for name in ["redis-replica.log"] + ["sentinel%d.log" % i for i in range(1, 4)]:
@@ -183,6 +222,22 @@ class ClusterStack(harness.Stack):
             self.redis_cmd(port, "SENTINEL", "MONITOR", MASTER_NAME, "127.0.0.1", str(primary_port), "2")
             self.redis_cmd(port, "SENTINEL", "SET", MASTER_NAME, "down-after-milliseconds",
                            str(DOWN_AFTER_MS), "failover-timeout", "10000")
+
+    def redis_failover(self, timeout=30.0):
+        """SIGKILLs the Redis primary and waits until the second sentinel names the replica
+        instead: (the new primary's port, seconds that took; None when it did not)."""
+        primary, replica = self.redis_ports()
+        self.redis_kill_port(primary)
+        took = wait_until(lambda: self.sentinel_master(self.sentinel_ports[1]) == ("127.0.0.1", replica),
+                          timeout=timeout, interval=0.1)
+        return replica, took
+
+    def app_redis_clients(self, port):
+        """How many connections the Redis at port has from others than the sentinels, a
+        replica and this question (from the workers, when no test is connected)."""
+        return sum(1 for line in self.redis_cmd(port, "CLIENT", "LIST").splitlines()
+                   if "name=sentinel-" not in line and "flags=S" not in line
+                   and "cmd=client" not in line)
 
     def redis_cmd(self, port, *args):
         """One command with redis-cli to 127.0.0.1:port; its output ('' when unreachable)."""

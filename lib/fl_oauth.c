@@ -199,12 +199,12 @@ static enum fl_err obtain(struct fl_oauth *o, struct fl_redis *r, struct fl_http
         state = FL_FLIGHT_ALONE;
     if (state == FL_FLIGHT_BUSY) {
         err = fl_flight_wait(&f, r, arena, deadline_us, POLL_US, &shared, &state);
-        if (err == FL_ETIMEOUT)
-            return err;
-        if (err == FL_OK && state == FL_FLIGHT_GONE)
+        if (err == FL_ECACHE)
+            state = FL_FLIGHT_ALONE; /* Redis failed meanwhile: on our own */
+        else if (err != FL_OK)
+            return err; /* the deadline passed */
+        else if (state == FL_FLIGHT_GONE)
             return FL_EUPSTREAM; /* the fetcher failed: so do we, at once */
-        if (err != FL_OK)
-            state = FL_FLIGHT_ALONE;
     }
     if (state == FL_FLIGHT_THERE)
         return FL_OK;

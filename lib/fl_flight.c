@@ -62,6 +62,7 @@ enum fl_err fl_flight_take(struct fl_flight *f, struct fl_redis *r, struct fl_ar
 {
     struct fl_redis_reply rep;
     struct fl_redis_cmd lock;
+    enum fl_err err;
     char ms[16];
     bool there;
 
@@ -72,12 +73,12 @@ enum fl_err fl_flight_take(struct fl_flight *f, struct fl_redis *r, struct fl_ar
         return FL_OK;
     snprintf(ms, sizeof(ms), "%u", lock_ms);
     lock = fl_redis_lock_cmd(lock_key, fl_str_c(f->token), fl_str_c(ms));
-    if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
-        return FL_ECACHE;
+    if ((err = fl_redis_pipeline(r, arena, &lock, 1, &rep)) != FL_OK)
+        return err;
     if (rep.type == FL_REDIS_NIL)
-        *out = FL_FLIGHT_BUSY;
+        *out = FL_FLIGHT_BUSY; /* another holds it */
     if (rep.type != FL_REDIS_STATUS)
-        return FL_OK; /* refused, not taken by another: ALONE */
+        return FL_OK; /* BUSY, or ALONE when refused (an error reply: maxmemory, say) */
     f->held = true;
     *out = FL_FLIGHT_OURS;
     if (look(r, arena, NULL, NULL, check, &there) == FL_OK && there) {

@@ -54,8 +54,8 @@ struct fl_flight {
 #define FL_FLIGHT_NONE ((struct fl_flight){{NULL, 0}, {0}, false})
 
 /*
- * Reads the value once, with check (one round trip). Returns FL_OK with *there set, or
- * FL_ECACHE when Redis failed (*there false).
+ * Reads the value once, with check (one round trip). Returns FL_OK with *there set;
+ * FL_ECACHE when Redis failed; FL_ENOMEM when arena is full (*there false then).
  */
 enum fl_err fl_flight_look(struct fl_redis *r, struct fl_arena *arena,
                            const struct fl_flight_check *check, bool *there);
@@ -66,7 +66,8 @@ enum fl_err fl_flight_look(struct fl_redis *r, struct fl_arena *arena,
  * last maker may have stored it and let go since the caller looked) and, when it is there,
  * lets go again. Without a random token (fl_crypto failed) the lock is not taken: a guessable
  * one could release another process's lock. Returns FL_OK with *out THERE, OURS, ALONE or
- * BUSY; FL_ECACHE when Redis failed (make the value alone; the flight holds nothing).
+ * BUSY; FL_ECACHE when Redis failed, FL_ENOMEM when arena is full (make the value alone;
+ * the flight holds nothing).
  */
 enum fl_err fl_flight_take(struct fl_flight *f, struct fl_redis *r, struct fl_arena *arena,
                            struct fl_str lock_key, unsigned lock_ms,
@@ -77,7 +78,7 @@ enum fl_err fl_flight_take(struct fl_flight *f, struct fl_redis *r, struct fl_ar
  * never sleeping past deadline_us (monotonic). Each read is one round trip that asks for
  * the lock before the value, so a maker that stores the value and then lets go is never
  * taken for one that failed. Returns FL_OK with *out THERE or GONE; FL_ETIMEOUT when the
- * deadline came first; FL_ECACHE when Redis failed.
+ * deadline came first; FL_ECACHE when Redis failed; FL_ENOMEM when arena is full.
  */
 enum fl_err fl_flight_wait(struct fl_flight *f, struct fl_redis *r, struct fl_arena *arena,
                            int64_t deadline_us, unsigned poll_us,
@@ -87,8 +88,8 @@ enum fl_err fl_flight_wait(struct fl_flight *f, struct fl_redis *r, struct fl_ar
  * Ends f: sends publish (the command that stores the value; NULL when there is nothing to
  * store) and, when f holds the lock, its release with our token, in one round trip, so the
  * value is stored before the lock goes. f holds nothing afterwards, whatever Redis answered
- * (a lock not released expires after its lock_ms). Returns FL_OK, or FL_ECACHE when Redis
- * failed (nothing was sent when there was nothing to send).
+ * (a lock not released expires after its lock_ms). Returns FL_OK (also when there was
+ * nothing to send); FL_ECACHE when Redis failed; FL_ENOMEM when arena is full.
  */
 enum fl_err fl_flight_land(struct fl_flight *f, struct fl_redis *r, struct fl_arena *arena,
                            const struct fl_redis_cmd *publish);

@@ -15,17 +15,6 @@
 #include "fl_crypto.h"
 #include "fl_time.h"
 
-/* A lock that expired and was taken by another process is not ours to delete. */
-static struct fl_redis_cmd unlock_cmd(const struct fl_flight *f)
-{
-    static const char script[] =
-        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-        "return 0";
-
-    return FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(script), FL_STR("1"), f->lock_key,
-                        fl_str_c(f->token));
-}
-
 /* One round trip: first, when not NULL (its reply to *first_reply), then check's commands. */
 static enum fl_err look(struct fl_redis *r, struct fl_arena *arena,
                         const struct fl_redis_cmd *first, struct fl_redis_reply *first_reply,
@@ -125,7 +114,7 @@ enum fl_err fl_flight_land(struct fl_flight *f, struct fl_redis *r, struct fl_ar
     if (publish)
         cmds[n++] = *publish;
     if (f->held)
-        cmds[n++] = unlock_cmd(f);
+        cmds[n++] = fl_redis_unlock_cmd(f->lock_key, fl_str_c(f->token));
     f->held = false;
     return n ? fl_redis_pipeline(r, arena, cmds, n, rep) : FL_OK;
 }

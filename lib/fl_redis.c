@@ -331,6 +331,16 @@ struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, st
     return FL_REDIS_CMD(FL_STR("SET"), key, token, FL_STR("NX"), FL_STR("PX"), ttl_ms);
 }
 
+struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)
+{
+    /* A lock that expired and was taken by another process is not ours to delete. */
+    static const char script[] =
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+        "return 0";
+
+    return FL_REDIS_CMD(FL_STR("EVAL"), FL_STR(script), FL_STR("1"), key, token);
+}
+
 void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd)
 {
     r->on_new_primary = cmd;

@@ -76,6 +76,9 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
  */
 struct fl_redis_cmd fl_redis_lock_cmd(struct fl_str key, struct fl_str token, struct fl_str ttl_ms);
 
+/* Releases that lock only if it still holds token (compare-and-delete, one script call). */
+struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token);
+
 /*
  * Under Sentinel, cmd is sent first whenever the sentinels name a primary other than the one
  * r used before (after a failover). The cache sets its generation bump here: the new primary

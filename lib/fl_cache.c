@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Response cache. An entry's value is "<generation> <fresh_until_ms> <etag> <meta>\n<body>",
- * kept in Redis for its fresh life plus its stale life. The build lock is fl_redis's shared
- * lock, with a random token.
+ * kept in Redis for its fresh life plus its stale life. One worker builds a missing entry
+ * while the others wait for it: a single flight (fl_flight) on the key's build lock.
  */
 #include "fl_cache.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "fl_crypto.h"
 #include "fl_log.h"
 #include "fl_time.h"
 
 #define GEN_KEY "fl:products:gen"
-#define LOCK_MS "2000"
+#define LOCK_MS 2000
 #define POLL_US 3000
 
 void fl_cache_etag(struct fl_str body, char out[35])
@@ -53,40 +52,42 @@ static bool parse_entry(struct fl_str v, struct fl_cache_entry *out)
     return true;
 }
 
-/*
- * GET generation and entry (and the extra command, if any) in one round trip. *found is
- * the entry, if any; *hit tells whether it is fresh and of the current generation.
- */
-static enum fl_err read_entry(struct fl_redis *r, struct fl_arena *arena,
-                              struct fl_cache_lookup *lk, const struct fl_redis_cmd *extra,
-                              struct fl_redis_reply *extra_reply, struct fl_cache_entry *found,
-                              bool *hit)
-{
-    struct fl_redis_cmd cmds[3] = {
-        FL_REDIS_CMD(FL_STR("GET"), FL_STR(GEN_KEY)),
-        FL_REDIS_CMD(FL_STR("GET"), fl_str_c(lk->key)),
-    };
-    struct fl_redis_reply rep[3];
-    int64_t g = 0;
-    enum fl_err err;
+/* Reads lk's entry: the generation and the entry, judged by entry_there. */
+struct entry_read {
+    struct fl_cache_lookup *lk;
+    struct fl_cache_entry *found; /* the entry, if any (body.p NULL when none) */
+    struct fl_redis_cmd cmds[2];
+    struct fl_flight_check check;
+};
 
-    if (extra)
-        cmds[2] = *extra;
-    err = fl_redis_pipeline(r, arena, cmds, extra ? 3 : 2, rep);
-    *hit = false;
-    found->body.p = NULL;
-    if (err != FL_OK)
-        return err;
-    if (extra)
-        *extra_reply = rep[2];
+/*
+ * Reads the replies to entry_read's commands: sets lk->gen and *found. True when the entry
+ * is fresh and of the current generation.
+ */
+static bool entry_there(void *ud, const struct fl_redis_reply *rep)
+{
+    struct entry_read *e = ud;
+    int64_t g = 0;
+
     if (rep[0].type == FL_REDIS_STR && fl_str_to_i64(rep[0].str, 0, INT64_MAX, &g) != FL_OK)
         g = -1;
-    lk->gen = g;
-    if (rep[1].type != FL_REDIS_STR || !parse_entry(rep[1].str, found))
-        found->body.p = NULL;
-    else
-        *hit = g >= 0 && found->gen == g && fl_time_wall_ms() < found->fresh_until_ms;
-    return FL_OK;
+    e->lk->gen = g;
+    if (rep[1].type != FL_REDIS_STR || !parse_entry(rep[1].str, e->found)) {
+        e->found->body.p = NULL;
+        return false;
+    }
+    return g >= 0 && e->found->gen == g && fl_time_wall_ms() < e->found->fresh_until_ms;
+}
+
+static void entry_read_init(struct entry_read *e, struct fl_cache_lookup *lk,
+                            struct fl_cache_entry *found)
+{
+    e->lk = lk;
+    e->found = found;
+    e->cmds[0] = FL_REDIS_CMD(FL_STR("GET"), FL_STR(GEN_KEY));
+    e->cmds[1] = FL_REDIS_CMD(FL_STR("GET"), fl_str_c(lk->key));
+    e->check = (struct fl_flight_check){e->cmds, FL_COUNTOF(e->cmds), entry_there, e};
+    found->body.p = NULL;
 }
 
 enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
@@ -94,9 +95,11 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
                                     struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
                                     struct fl_cache_entry *fresh, struct fl_cache_entry *stale)
 {
+    struct fl_redis_cmd cmds[3];
+    struct fl_redis_reply rep[3];
+    struct entry_read e;
     unsigned char d[32];
     char h[33];
-    bool hit;
 
     fl_crypto_sha256(canonical, d);
     fl_crypto_hex(d, 16, h);
@@ -104,12 +107,19 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
      * stored and read plain ones under fl:list:, never reads one of these. */
     snprintf(lk->key, sizeof(lk->key), "fl:gz:%s", h);
     snprintf(lk->lock_key, sizeof(lk->lock_key), "fl:lock:%s", h);
-    lk->locked = false;
+    lk->flight = FL_FLIGHT_NONE;
     lk->gen = -1;
     stale->body.p = NULL;
-    if (read_entry(r, arena, lk, extra, extra_reply, fresh, &hit) != FL_OK)
+    /* The entry and the rate limit's command in one round trip. */
+    entry_read_init(&e, lk, fresh);
+    memcpy(cmds, e.cmds, sizeof(e.cmds));
+    if (extra)
+        cmds[2] = *extra;
+    if (fl_redis_pipeline(r, arena, cmds, extra ? 3 : 2, rep) != FL_OK)
         return FL_CACHE_BYPASS;
-    if (hit)
+    if (extra)
+        *extra_reply = rep[2];
+    if (entry_there(&e, rep))
         return FL_CACHE_HIT;
     *stale = *fresh;
     return FL_CACHE_MISS;
@@ -118,70 +128,48 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
 enum fl_cache_state fl_cache_claim(struct fl_redis *r, struct fl_arena *arena,
                                    struct fl_cache_lookup *lk, struct fl_cache_entry *fresh)
 {
-    struct fl_redis_reply rep;
-    struct fl_redis_cmd lock;
-    bool hit;
+    struct entry_read e;
+    enum fl_flight_state state;
 
-    if (fl_crypto_random_hex(16, lk->token) != FL_OK)
-        return FL_CACHE_MISS;
-    lock = fl_redis_lock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token), FL_STR(LOCK_MS));
-    if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
+    entry_read_init(&e, lk, fresh);
+    if (fl_flight_take(&lk->flight, r, arena, fl_str_c(lk->lock_key), LOCK_MS, &e.check, &state) !=
+        FL_OK)
         return FL_CACHE_BYPASS;
-    if (rep.type == FL_REDIS_NIL)
-        return FL_CACHE_BUSY;
-    if (rep.type != FL_REDIS_STATUS)
-        return FL_CACHE_MISS; /* refused (maxmemory, a replica): build it, nobody else will */
-    lk->locked = true;
-    /* The previous builder may have stored the entry and released the lock between our
-     * lookup and our lock: look once more before building it again. */
-    if (read_entry(r, arena, lk, NULL, NULL, fresh, &hit) != FL_OK || !hit)
-        return FL_CACHE_MISS;
-    fl_cache_release(r, arena, lk);
-    return FL_CACHE_HIT;
+    if (state == FL_FLIGHT_THERE)
+        return FL_CACHE_HIT;
+    /* Taken, or refused (maxmemory, say): build it, nobody else will. */
+    return state == FL_FLIGHT_BUSY ? FL_CACHE_BUSY : FL_CACHE_MISS;
 }
 
 enum fl_cache_state fl_cache_wait(struct fl_redis *r, struct fl_arena *arena,
                                   struct fl_cache_lookup *lk, unsigned wait_ms,
                                   struct fl_cache_entry *fresh)
 {
-    struct fl_redis_cmd held = FL_REDIS_CMD(FL_STR("EXISTS"), fl_str_c(lk->lock_key));
-    int64_t deadline = fl_time_mono_us() + (int64_t)wait_ms * 1000;
-    struct fl_redis_reply rep;
-    bool hit;
+    struct entry_read e;
+    enum fl_flight_state state;
+    enum fl_err err;
 
-    while (fl_time_mono_us() < deadline) {
-        struct timespec ts = {0, POLL_US * 1000};
-        nanosleep(&ts, NULL);
-        if (read_entry(r, arena, lk, &held, &rep, fresh, &hit) != FL_OK)
-            return FL_CACHE_BYPASS;
-        if (hit)
-            return FL_CACHE_HIT;
-        /* The builder let go without storing anything: its build failed. */
-        if (rep.type == FL_REDIS_INT && rep.integer == 0)
-            return FL_CACHE_MISS;
-    }
-    return FL_CACHE_MISS;
+    entry_read_init(&e, lk, fresh);
+    err = fl_flight_wait(&lk->flight, r, arena, fl_time_mono_us() + (int64_t)wait_ms * 1000,
+                         POLL_US, &e.check, &state);
+    if (err == FL_OK && state == FL_FLIGHT_THERE)
+        return FL_CACHE_HIT;
+    /* Time ran out, or the builder let go without storing anything: its build failed. */
+    return err == FL_ECACHE ? FL_CACHE_BYPASS : FL_CACHE_MISS;
 }
 
 void fl_cache_release(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk)
 {
-    struct fl_redis_cmd cmd = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
-    struct fl_redis_reply rep;
-
-    if (lk->locked)
-        fl_redis_pipeline(r, arena, &cmd, 1, &rep);
-    lk->locked = false;
+    fl_flight_land(&lk->flight, r, arena, NULL);
 }
 
 void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_lookup *lk,
                     struct fl_str body, struct fl_str etag, struct fl_str meta, unsigned ttl_s,
                     unsigned stale_s)
 {
-    struct fl_redis_reply rep[2];
-    struct fl_redis_cmd cmds[2];
+    struct fl_redis_cmd set;
     struct fl_buf v;
     char keep_ms[24];
-    size_t n = 1;
 
     if (lk->gen < 0) {
         fl_cache_release(r, arena, lk);
@@ -196,17 +184,9 @@ void fl_cache_store(struct fl_redis *r, struct fl_arena *arena, struct fl_cache_
     fl_buf_putc(&v, '\n');
     fl_buf_put(&v, body);
     snprintf(keep_ms, sizeof(keep_ms), "%llu", ((unsigned long long)ttl_s + stale_s) * 1000);
-    if (fl_buf_err(&v) == FL_OK) {
-        cmds[0] = FL_REDIS_CMD(FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v), FL_STR("PX"),
-                               fl_str_c(keep_ms));
-        if (lk->locked) {
-            cmds[1] = fl_redis_unlock_cmd(fl_str_c(lk->lock_key), fl_str_c(lk->token));
-            n = 2;
-        }
-        fl_redis_pipeline(r, arena, cmds, n, rep);
-        lk->locked = false;
-    }
-    fl_cache_release(r, arena, lk);
+    set = FL_REDIS_CMD(FL_STR("SET"), fl_str_c(lk->key), fl_buf_str(&v), FL_STR("PX"),
+                       fl_str_c(keep_ms));
+    fl_flight_land(&lk->flight, r, arena, fl_buf_err(&v) == FL_OK ? &set : NULL);
     fl_buf_free(&v);
 }
 

@@ -16,6 +16,7 @@
 
 #include "fl_arena.h"
 #include "fl_err.h"
+#include "fl_flight.h"
 #include "fl_redis.h"
 #include "fl_str.h"
 
@@ -28,11 +29,10 @@ enum fl_cache_state {
 
 /* One key's state across lookup, claim, wait and store. */
 struct fl_cache_lookup {
-    char key[80];      /* fl:list:<hash> */
-    char lock_key[80]; /* fl:lock:<hash> */
-    char token[33];    /* our lock's random value, when we hold it */
-    long long gen;     /* generation seen at lookup; -1 when unknown */
-    bool locked;
+    char key[80];            /* fl:gz:<hash> */
+    char lock_key[80];       /* fl:lock:<hash> */
+    long long gen;           /* generation seen at lookup; -1 when unknown */
+    struct fl_flight flight; /* on lock_key: whether we build it */
 };
 
 struct fl_cache_entry {

@@ -1,24 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Token cache. The shared entry is "<expires_at_ms> <token>" under fl:oauth:token with a
- * matching TTL; the lock is fl:oauth:lock. A process whose Redis is down fetches on its own
- * (coordination needs Redis; the API must not stop for it).
+ * Token cache. The shared entry is "<expires_at_ms> <token>" under fl:oauth:token (no TTL:
+ * see publish); the fetcher is elected by a single flight (fl_flight) on fl:oauth:lock. A
+ * process whose Redis is down fetches on its own (coordination needs Redis; the API must
+ * not stop for it).
  */
 #include "fl_oauth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "fl_crypto.h"
+#include "fl_flight.h"
 #include "fl_json.h"
 #include "fl_log.h"
 #include "fl_time.h"
 
 #define TOKEN_KEY       "fl:oauth:token"
 #define LOCK_KEY        "fl:oauth:lock"
-#define LOCK_MS         "10000"
+#define LOCK_MS         10000
 #define POLL_US         10000
 #define TOKEN_MAX_BYTES 4096
 
@@ -66,48 +66,40 @@ static void keep(struct fl_oauth *o, struct fl_str token, int64_t expires_ms)
     o->expires_ms = expires_ms;
 }
 
-/* Reads the shared token; true when a valid one was there (and is now ours). */
-static bool from_redis(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
-                       enum fl_err *err)
+/* The shared token, as a flight reads it: true when a valid one was there (and is now ours). */
+static bool token_there(void *ud, const struct fl_redis_reply *rep)
 {
-    struct fl_redis_cmd get = FL_REDIS_CMD(FL_STR("GET"), FL_STR(TOKEN_KEY));
-    struct fl_redis_reply rep;
+    struct fl_oauth *o = ud;
     const char *sp;
     int64_t exp;
 
-    *err = fl_redis_pipeline(r, arena, &get, 1, &rep);
-    if (*err != FL_OK || rep.type != FL_REDIS_STR)
-        return false;
-    sp = memchr(rep.str.p, ' ', rep.str.len);
-    if (sp == NULL ||
-        fl_str_to_i64((struct fl_str){rep.str.p, (size_t)(sp - rep.str.p)}, 0, INT64_MAX, &exp) !=
+    if (rep->type != FL_REDIS_STR || (sp = memchr(rep->str.p, ' ', rep->str.len)) == NULL ||
+        fl_str_to_i64((struct fl_str){rep->str.p, (size_t)(sp - rep->str.p)}, 0, INT64_MAX, &exp) !=
             FL_OK ||
         exp <= fl_time_wall_ms())
         return false;
-    keep(o, (struct fl_str){sp + 1, rep.str.len - (size_t)(sp + 1 - rep.str.p)}, exp);
+    keep(o, (struct fl_str){sp + 1, rep->str.len - (size_t)(sp + 1 - rep->str.p)}, exp);
     return true;
 }
 
 /*
- * Keeps token (valid until exp, wall ms) here and publishes it in Redis for the others,
- * with its expiry in the value and no TTL on the key: Redis runs volatile-lru (the shipped
- * recipes), which evicts only keys with a TTL, so cache pages can never crowd out the token
- * (from_redis ignores it once expired; the next fetch replaces it).
+ * Keeps token (valid until exp, wall ms) here and publishes it in Redis for the others as
+ * f lands, with its expiry in the value and no TTL on the key: Redis runs volatile-lru (the
+ * shipped recipes), which evicts only keys with a TTL, so cache pages can never crowd out
+ * the token (token_there ignores it once expired; the next fetch replaces it).
  */
 static void publish(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
-                    struct fl_str token, int64_t exp)
+                    struct fl_flight *f, struct fl_str token, int64_t exp)
 {
-    struct fl_redis_reply rep;
     struct fl_buf value;
 
     keep(o, token, exp);
-    if (exp <= fl_time_wall_ms() + 1)
-        return;
     fl_buf_init(&value, TOKEN_MAX_BYTES + 32);
     fl_buf_appendf(&value, "%lld ", (long long)exp);
     fl_buf_put(&value, token);
     struct fl_redis_cmd set = FL_REDIS_CMD(FL_STR("SET"), FL_STR(TOKEN_KEY), fl_buf_str(&value));
-    fl_redis_pipeline(r, arena, &set, 1, &rep);
+    fl_flight_land(f, r, arena,
+                   exp > fl_time_wall_ms() + 1 && fl_buf_err(&value) == FL_OK ? &set : NULL);
     fl_buf_free(&value);
 }
 
@@ -146,9 +138,12 @@ static enum fl_err read_grant(const struct fl_httpc_response *resp, struct fl_ar
     return FL_OK;
 }
 
-/* Asks the provider for a token (one request); keeps it here and, when possible, in Redis. */
+/*
+ * Asks the provider for a token (one request); keeps it here and, when possible, in Redis.
+ * Lands f either way: with the token, or without (releasing the lock, if held, at once).
+ */
 static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
-                         struct fl_httpc *http, int64_t deadline_us)
+                         struct fl_httpc *http, int64_t deadline_us, struct fl_flight *f)
 {
     const struct fl_config *cfg = o->cfg;
     const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
@@ -157,10 +152,8 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
     struct fl_buf form;
     int64_t left_ms = (deadline_us - fl_time_mono_us()) / 1000, exp = 0;
     struct fl_str token;
-    enum fl_err err;
+    enum fl_err err = FL_ETIMEOUT;
 
-    if (left_ms <= 0)
-        return FL_ETIMEOUT;
     fl_buf_init(&form, 4096);
     fl_buf_init(&resp.body, 64 << 10);
     fl_buf_puts(&form, "grant_type=client_credentials");
@@ -168,77 +161,61 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
         fl_buf_puts(&form, "&scope=");
         fl_buf_url_escape(&form, fl_str_c(cfg->oauth_scope), "");
     }
-    o->fetches++;
-    err = fl_httpc_do(http,
-                      &(struct fl_httpc_request){"POST", cfg->oauth_token_url, headers,
-                                                 fl_buf_str(&form), cfg->oauth_client_id,
-                                                 cfg->oauth_client_secret, (unsigned)left_ms},
-                      &resp);
+    if (left_ms > 0) {
+        o->fetches++;
+        err = fl_httpc_do(http,
+                          &(struct fl_httpc_request){"POST", cfg->oauth_token_url, headers,
+                                                     fl_buf_str(&form), cfg->oauth_client_id,
+                                                     cfg->oauth_client_secret, (unsigned)left_ms},
+                          &resp);
+    }
     if (err == FL_OK && (err = read_grant(&resp, arena, &token, &exp)) == FL_OK)
-        publish(o, r, arena, token, exp);
+        publish(o, r, arena, f, token, exp);
+    else
+        fl_flight_land(f, r, arena, NULL);
     fl_buf_free(&form);
     fl_buf_free(&resp.body);
     return err;
 }
 
-/* Elected fetcher: fetch (unless a token was published just before we locked), unlock. */
-static enum fl_err fetch_elected(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
-                                 struct fl_httpc *http, int64_t deadline_us, struct fl_str token)
-{
-    struct fl_redis_cmd unlock = fl_redis_unlock_cmd(FL_STR(LOCK_KEY), token);
-    struct fl_redis_reply rep;
-    enum fl_err err = FL_OK, rerr;
-
-    if (!from_redis(o, r, arena, &rerr))
-        err = fetch(o, r, arena, http, deadline_us);
-    fl_redis_pipeline(r, arena, &unlock, 1, &rep);
-    return err;
-}
-
 /*
- * Someone else is fetching: waits for the token they publish, or for their lock to go
- * without one (their fetch failed: so does ours, at once).
+ * No valid token here: takes the shared one, or, as the one process elected by the
+ * flight on LOCK_KEY, fetches it while the others wait for it. A process whose Redis fails
+ * fetches on its own.
  */
-static enum fl_err wait_for_peer(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,
-                                 int64_t deadline_us)
+static enum fl_err obtain(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
+                          struct fl_arena *arena, int64_t deadline_us)
 {
-    struct fl_redis_cmd held = FL_REDIS_CMD(FL_STR("EXISTS"), FL_STR(LOCK_KEY));
-    struct fl_redis_reply rep;
-    enum fl_err rerr;
+    struct fl_redis_cmd get = FL_REDIS_CMD(FL_STR("GET"), FL_STR(TOKEN_KEY));
+    struct fl_flight_check shared = {&get, 1, token_there, o};
+    struct fl_flight f = FL_FLIGHT_NONE;
+    enum fl_flight_state state = FL_FLIGHT_ALONE;
+    enum fl_err err;
+    bool there;
 
-    while (fl_time_mono_us() + POLL_US < deadline_us) {
-        struct timespec ts = {0, POLL_US * 1000};
-        nanosleep(&ts, NULL);
-        if (from_redis(o, r, arena, &rerr))
-            return FL_OK;
-        if (fl_redis_pipeline(r, arena, &held, 1, &rep) != FL_OK ||
-            (rep.type == FL_REDIS_INT && rep.integer == 0))
-            return from_redis(o, r, arena, &rerr) ? FL_OK : FL_EUPSTREAM;
+    if (fl_flight_look(r, arena, &shared, &there) == FL_OK && there)
+        return FL_OK;
+    if (fl_flight_take(&f, r, arena, FL_STR(LOCK_KEY), LOCK_MS, &shared, &state) != FL_OK)
+        state = FL_FLIGHT_ALONE;
+    if (state == FL_FLIGHT_BUSY) {
+        err = fl_flight_wait(&f, r, arena, deadline_us, POLL_US, &shared, &state);
+        if (err == FL_ECACHE)
+            state = FL_FLIGHT_ALONE; /* Redis failed meanwhile: on our own */
+        else if (err != FL_OK)
+            return err; /* the deadline passed */
+        else if (state == FL_FLIGHT_GONE)
+            return FL_EUPSTREAM; /* the fetcher failed: so do we, at once */
     }
-    return FL_ETIMEOUT;
+    if (state == FL_FLIGHT_THERE)
+        return FL_OK;
+    return fetch(o, r, arena, http, deadline_us, &f);
 }
 
 enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
                            struct fl_arena *arena, int64_t deadline_us, struct fl_str *out)
 {
-    char token[33];
-    struct fl_redis_reply rep;
-    struct fl_redis_cmd lock;
-    enum fl_err err = FL_OK, rerr;
+    enum fl_err err = have_token(o) ? FL_OK : obtain(o, r, http, arena, deadline_us);
 
-    if (have_token(o) || from_redis(o, r, arena, &rerr)) {
-        /* ours, or shared by another process */
-    } else if (rerr != FL_OK) {
-        err = fetch(o, r, arena, http, deadline_us); /* Redis down: on our own */
-    } else if ((err = fl_crypto_random_hex(16, token)) == FL_OK) {
-        lock = fl_redis_lock_cmd(FL_STR(LOCK_KEY), fl_str_c(token), FL_STR(LOCK_MS));
-        if (fl_redis_pipeline(r, arena, &lock, 1, &rep) != FL_OK)
-            err = fetch(o, r, arena, http, deadline_us);
-        else if (rep.type == FL_REDIS_STATUS)
-            err = fetch_elected(o, r, arena, http, deadline_us, fl_str_c(token));
-        else
-            err = wait_for_peer(o, r, arena, deadline_us);
-    }
     if (err == FL_OK && !have_token(o))
         err = FL_EUPSTREAM;
     if (err == FL_OK)
@@ -249,7 +226,9 @@ enum fl_err fl_oauth_token(struct fl_oauth *o, struct fl_redis *r, struct fl_htt
 enum fl_err fl_oauth_probe(struct fl_oauth *o, struct fl_redis *r, struct fl_httpc *http,
                            struct fl_arena *arena, int64_t deadline_us)
 {
-    return fetch(o, r, arena, http, deadline_us);
+    struct fl_flight none = FL_FLIGHT_NONE;
+
+    return fetch(o, r, arena, http, deadline_us, &none);
 }
 
 void fl_oauth_drop(struct fl_oauth *o, struct fl_redis *r, struct fl_arena *arena,

@@ -178,25 +178,30 @@ class SlowLog:
     def skip(self):
         self.offset = os.path.getsize(self.path)
 
-    def read(self):
-        """[(rows examined, statement text)] of the farmlokal user's statements."""
+    Statement = collections.namedtuple("Statement", "examined sent sql")
+
+    def statements(self):
+        """[Statement(rows examined, rows sent, text)] of the farmlokal user's statements."""
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             text = f.read().decode("utf-8", "replace")
             self.offset = f.tell()
-        out, user, examined, sql = [], None, None, []
+        out, user, fields, sql = [], None, {}, []
         for line in text.splitlines() + ["# User@Host: end"]:
             if line.startswith("# User@Host: "):
-                if user == "farmlokal" and examined is not None:
-                    out.append((examined, "\n".join(sql)))
-                user, examined, sql = line[13:].split("[", 1)[0], None, []
+                if user == "farmlokal" and "Rows_examined" in fields:
+                    out.append(self.Statement(fields["Rows_examined"], fields.get("Rows_sent"),
+                                              "\n".join(sql)))
+                user, fields, sql = line[13:].split("[", 1)[0], {}, []
             elif line.startswith("#"):
-                m = re.search(r"Rows_examined: (\d+)", line)
-                if m:
-                    examined = int(m.group(1))
+                fields.update((k, int(v)) for k, v in re.findall(r"(Rows_\w+): (\d+)", line))
             elif not line.startswith("SET timestamp=") and not line.startswith("use "):
                 sql.append(line)
         return out
+
+    def read(self):
+        """[(rows examined, statement text)] of the farmlokal user's statements."""
+        return [(st.examined, st.sql) for st in self.statements()]
 
 
 def listing_path(params):

@@ -44,7 +44,7 @@ static void test_without_redis(void)
     ASSERT_STREQ(lk.key, "fl:gz:e67fcdd52e40c15934f2102ee904295d");
     ASSERT_STREQ(lk.lock_key, "fl:lock:e67fcdd52e40c15934f2102ee904295d");
     ASSERT_EQ(lk.gen, -1);
-    ASSERT_TRUE(!lk.locked);
+    ASSERT_TRUE(!lk.flight.held);
     ASSERT_NULL(stale.body.p);
     /* The extra command's reply is left as it was: the rate limit fails open. */
     ASSERT_EQ(extra_reply.type, FL_REDIS_INT);
@@ -55,11 +55,11 @@ static void test_without_redis(void)
     ASSERT_STREQ(other.key, "fl:gz:8d4f462382b6f4c3721020fecba5ef01");
 
     ASSERT_EQ(fl_cache_claim(r, arena, &lk, &fresh), FL_CACHE_BYPASS);
-    ASSERT_TRUE(!lk.locked);
+    ASSERT_TRUE(!lk.flight.held);
     ASSERT_EQ(fl_cache_wait(r, arena, &lk, 10, &fresh), FL_CACHE_BYPASS);
     fl_cache_store(r, arena, &lk, FL_STR("[]"), FL_STR("\"e\""), FL_STR(""), 60, 300);
     fl_cache_release(r, arena, &lk);
-    ASSERT_TRUE(!lk.locked);
+    ASSERT_TRUE(!lk.flight.held);
     ASSERT_EQ(fl_cache_invalidate(r, arena), FL_ECACHE);
     fl_arena_free(arena);
     fl_redis_free(r);

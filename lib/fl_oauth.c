@@ -168,6 +168,8 @@ static enum fl_err fetch(struct fl_oauth *o, struct fl_redis *r, struct fl_arena
                                                      fl_buf_str(&form), cfg->oauth_client_id,
                                                      cfg->oauth_client_secret, (unsigned)left_ms},
                           &resp);
+        if (err == FL_ETOOBIG)
+            err = FL_EUPSTREAM; /* a grant that large is the provider failing */
     }
     if (err == FL_OK && (err = read_grant(&resp, arena, &token, &exp)) == FL_OK)
         publish(o, r, arena, f, token, exp);

@@ -111,6 +111,24 @@ static void test_refusals_and_failures(void)
     fake_stop(pid);
 }
 
+/* A grant over the HTTP client's cap is the provider failing, not a promise broken. */
+static void test_grant_over_the_cap(void)
+{
+    const struct canned replies[] = {fake_http("200 OK", "Content-Type: application/json\r\n",
+                                               "{\"access_token\":\"tok\",\"expires_in\":60}")};
+    struct fl_httpc *small = fl_httpc_new(16);
+    struct fl_oauth *o = fl_oauth_new(&cfg);
+    struct fl_str token;
+    pid_t pid;
+
+    snprintf(token_url, sizeof(token_url), "http://127.0.0.1:%u/oauth/token",
+             fake_tcp(replies, FL_COUNTOF(replies), &pid));
+    ASSERT_EQ(fl_oauth_token(o, redis, small, arena, in_ms(2000), &token), FL_EUPSTREAM);
+    fake_stop(pid);
+    fl_oauth_free(o);
+    fl_httpc_free(small);
+}
+
 static void test_unreachable_and_late(void)
 {
     struct fl_oauth *o = fl_oauth_new(&cfg);
@@ -133,6 +151,7 @@ int main(void)
     arena = fl_arena_new(1 << 20);
     test_token_kept_and_renewed();
     test_refusals_and_failures();
+    test_grant_over_the_cap();
     test_unreachable_and_late();
     fl_arena_free(arena);
     fl_httpc_free(http);

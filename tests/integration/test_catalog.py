@@ -1036,9 +1036,11 @@ class CacheAndAdminTest(CatalogMixin, harness.StackTestCase):
             self.assertEqual(len({x.body for x in results}), 1, "different bodies for " + path)
             caches = collections.Counter(x.headers.get("X-Cache") for x in results)
             deltas.append((path, delta, dict(caches)))
-        self.assertEqual([d for _, d, _ in deltas], [1] * len(deltas),
-                         "statement executions per 50 concurrent identical requests "
-                         "(path, executions, X-Cache counts): %s" % deltas)
+        # A request whose Redis command outlived the worker's 50 ms bound (a loaded machine)
+        # is a BYPASS and builds the page itself, by design; every other one shares one build.
+        self.assertEqual([d - c.get("BYPASS", 0) for _, d, c in deltas], [1] * len(deltas),
+                         "statement executions per 50 concurrent identical requests, less "
+                         "their BYPASSes (path, executions, X-Cache counts): %s" % deltas)
 
     def test_redis_refusing_writes_is_a_plain_miss(self):
         # Redis up but refusing writes (maxmemory reached under noeviction, or a read-only

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a MySQL server says of its place in a MariaDB Galera cluster, for /health and
+ * /metrics: whether it is a Galera node at all and, if so, whether it takes queries
+ * (wsrep_ready). It only asks; choosing another node is fl_db's (a node that refuses a
+ * statement with error 1047 is left for the next host of FL_MYSQL_URL).
+ */
+#ifndef FL_GALERA_H
+#define FL_GALERA_H
+
+#include "fl_db.h"
+#include "fl_err.h"
+
+enum fl_galera_node {
+    FL_GALERA_NONE,      /* no Galera provider loaded: a plain server */
+    FL_GALERA_READY,     /* wsrep_ready ON: in the cluster's primary component */
+    FL_GALERA_NOT_READY, /* wsrep_ready OFF: refuses queries until it rejoins */
+};
+
+/*
+ * Asks db's server (one SHOW statement, which a node that is not ready still answers).
+ * Returns FL_OK with *out, or FL_EDB.
+ */
+enum fl_err fl_galera_node(struct fl_db *db, enum fl_galera_node *out);
+
+#endif

@@ -251,8 +251,25 @@ static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
 }
 
 /*
+ * The server ran out of time. With one host the breaker trips at once. With several (a
+ * Galera cluster's nodes, which all stall their commits for a moment while a lost node is
+ * evicted) the next call goes to the next host, and the breaker trips only once every host
+ * in a row has run out of time.
+ */
+static void slow(struct fl_db *db, const char *why)
+{
+    if (++db->slow_in_row < fl_dsn_mysql_hosts(&db->dsn)) {
+        disconnect(db);
+        move_on(db);
+        return;
+    }
+    db->slow_in_row = 0;
+    trip(db, why);
+}
+
+/*
  * Logs a failed call, drops the connection if it is gone, and trips the breaker when the
- * server ran out of time (its own statement or lock-wait bound). Returns FL_EDB.
+ * server ran out of time (its own statement or lock-wait bound; see slow). Returns FL_EDB.
  */
 enum fl_err fl_db_failed(struct fl_db *db, unsigned e, const char *what, const char *error)
 {
@@ -268,7 +285,7 @@ enum fl_err fl_db_failed(struct fl_db *db, unsigned e, const char *what, const c
         fl_log(FL_LOG_ERROR, "event=db_error op=%s errno=%u error=\"%s\"", what, e, error);
     }
     if (e == ER_STATEMENT_TIMEOUT || e == ER_LOCK_WAIT_TIMEOUT)
-        trip(db, "statement_timeout");
+        slow(db, "statement_timeout");
     return FL_EDB;
 }
 
@@ -279,8 +296,7 @@ enum fl_err fl_db_timed_out(struct fl_db *db, const char *what)
     db->last_errno = 0;
     fl_log(FL_LOG_WARN, "event=db_timeout op=%s", what);
     disconnect(db);
-    move_on(db);
-    trip(db, "client_timeout");
+    slow(db, "client_timeout");
     return FL_EDB;
 }
 
@@ -321,6 +337,7 @@ enum fl_err fl_db_admit(struct fl_db *db)
 /* A call went through: a probe closes the breaker and restores the full bound. */
 void fl_db_answered(struct fl_db *db)
 {
+    db->slow_in_row = 0;
     if (!db->open || db->conn == NULL)
         return;
     if (db->short_bound && set_bound(db, db->statement_ms) != FL_OK)

@@ -6,8 +6,9 @@
  * timeouts, reopened transparently after the server went away (a statement found a stale
  * connection is tried once more on a fresh one: a read always, a write only when it cannot
  * have reached the server; nothing is retried after a timeout), a per-connection breaker
- * that stops sending anything for a probe interval after a timeout or when no host accepts
- * a connection,
+ * that stops sending anything for a probe interval after a timeout (with several hosts:
+ * after each of them in a row timed out, the next host being tried meanwhile) or when no
+ * host accepts a connection,
  * and prepared statements prepared once per connection and reused. The only module that includes
  * <mysql.h>: callers pass arguments as struct fl_db_arg and read rows as fl_str columns. It knows
  * no SQL of its own beyond transactions; the catalog and webhook services own theirs.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * GET /health and GET /health/live. /health pings MySQL (and asks a Galera node whether it
- * is ready), each replica of FL_MYSQL_READ_URL,
+ * GET /health and GET /health/live. /health pings MySQL (and asks a cluster's node whether
+ * it is ready), each replica of FL_MYSQL_READ_URL,
  * and Redis (each bounded by its connection timeouts): MySQL down is a failure (503); a
  * replica or Redis down only degrades (200), as the API still serves from the primary.
  * /health/live checks nothing: it shows the worker answers.
@@ -65,7 +65,8 @@ static bool check_replicas(struct fl_app *app, int64_t t0, struct fl_buf *b)
 
 /*
  * Pings MySQL within DB_PING_BUDGET_MS and, when it answers, asks whether it is a Galera
- * node (*node); one that is not ready fails the check. Returns FL_OK or FL_EDB.
+ * node (*node; asked only of a cluster's nodes, fl_galera_node); one that is not ready fails
+ * the check. Returns FL_OK or FL_EDB.
  */
 static enum fl_err check_mysql(struct fl_app *app, enum fl_galera_node *node)
 {

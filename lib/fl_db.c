@@ -159,9 +159,9 @@ static void address(const struct fl_db *db, char *out, size_t cap)
 }
 
 /*
- * Connects to the dsn's host db->host by deadline_us, using the client library's non-blocking API
- * (the options' whole seconds are too coarse for /health's one-second budget). Returns the
- * connection, or NULL (logged unless the server was already known to be down).
+ * Connects to the dsn's host db->host by deadline_us, using the client library's
+ * non-blocking API (the options' whole seconds are too coarse for /health's one-second
+ * budget). Returns the connection, or NULL (logged unless the server was known to be down).
  */
 static MYSQL *connect_host(struct fl_db *db, int64_t deadline_us)
 {
@@ -599,6 +599,11 @@ enum fl_err fl_db_transact(struct fl_db *db, fl_db_tx_fn fn, void *ud)
             break;
     }
     return err;
+}
+
+bool fl_db_breaker_open(const struct fl_db *db)
+{
+    return db->open;
 }
 
 size_t fl_db_hosts(const struct fl_db *db)

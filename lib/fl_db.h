@@ -139,6 +139,9 @@ typedef enum fl_err (*fl_db_tx_fn)(struct fl_db *db, void *ud);
  */
 enum fl_err fl_db_transact(struct fl_db *db, fl_db_tx_fn fn, void *ud);
 
+/* True while db's breaker is open: tripped, and not yet closed by an answered probe. */
+bool fl_db_breaker_open(const struct fl_db *db);
+
 /* How many hosts db's URL names (several: a Galera cluster's nodes). */
 size_t fl_db_hosts(const struct fl_db *db);
 

@@ -29,9 +29,12 @@ enum fl_err fl_galera_node(struct fl_db *db, enum fl_galera_node *out)
     static const char sql[] =
         "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_provider_name', 'wsrep_ready')";
     struct wsrep w = {false, false};
-    enum fl_err err = fl_db_query(db, sql, NULL, 0, read_status, &w);
+    enum fl_err err;
 
-    if (err != FL_OK)
+    *out = FL_GALERA_NONE;
+    if (fl_db_hosts(db) < 2 || fl_db_breaker_open(db))
+        return FL_OK;
+    if ((err = fl_db_query(db, sql, NULL, 0, read_status, &w)) != FL_OK)
         return err;
     *out = !w.provider ? FL_GALERA_NONE : w.ready ? FL_GALERA_READY : FL_GALERA_NOT_READY;
     return FL_OK;

@@ -12,14 +12,18 @@
 #include "fl_err.h"
 
 enum fl_galera_node {
-    FL_GALERA_NONE,      /* no Galera provider loaded: a plain server */
+    FL_GALERA_NONE,      /* a plain server (no Galera provider loaded), or not asked */
     FL_GALERA_READY,     /* wsrep_ready ON: in the cluster's primary component */
     FL_GALERA_NOT_READY, /* wsrep_ready OFF: refuses queries until it rejoins */
 };
 
 /*
- * Asks db's server (one SHOW statement, which a node that is not ready still answers).
- * Returns FL_OK with *out, or FL_EDB.
+ * Asks db's server (one SHOW statement, which a node that is not ready still answers) when
+ * db's URL names several hosts (a cluster's nodes) and its breaker is closed; otherwise
+ * sends nothing and says FL_GALERA_NONE, so that a plain server is asked nothing more than
+ * before and the question is never the breaker's probe (a locked server answers it at
+ * once, which would close the breaker on a server its reads still wait for). Returns FL_OK
+ * with *out, or FL_EDB.
  */
 enum fl_err fl_galera_node(struct fl_db *db, enum fl_galera_node *out);
 

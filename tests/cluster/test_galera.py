@@ -58,9 +58,9 @@ class Sender(threading.Thread):
     until it is answered 200; now and then a second thread delivers the same event at the
     same moment (a redelivery racing the first). .answers maps event_id to the 200 bodies."""
 
-    def __init__(self, test, index, events, redeliver):
+    def __init__(self, failover, events, redeliver):
         super().__init__(daemon=True)
-        self.test, self.index, self.events, self.redeliver = test, index, events, redeliver
+        self.failover, self.events, self.redeliver = failover, events, redeliver
         self.answers = collections.defaultdict(list)
         self.problems, self.sent = [], 0
         self.refused = []  # when each try not answered 200 ended (time.monotonic())
@@ -75,7 +75,7 @@ class Sender(threading.Thread):
             self.deliver(ev)
             if twin:
                 twin.join()
-            self.test.progress()
+            self.failover.progress()
 
     def deliver(self, ev):
         body = json.dumps(ev, separators=(",", ":")).encode()
@@ -83,8 +83,8 @@ class Sender(threading.Thread):
             headers = load.upstreams.sign_headers(WEBHOOK_SECRET, ev["event_id"],
                                                   int(time.time()), body)
             try:
-                r = harness.http_request(self.test.stack.nginx_port, "POST", WEBHOOK_PATH, body,
-                                         headers, 10.0)
+                r = harness.http_request(self.failover.stack.nginx_port, "POST", WEBHOOK_PATH,
+                                         body, headers, 10.0)
                 status = r.status
             except OSError:
                 status = 0
@@ -100,6 +100,75 @@ class Sender(threading.Thread):
                 return
             time.sleep(0.1)
         self.problems.append("%s never answered 200" % ev["event_id"])
+
+
+class Failover:
+    """`events` signed events delivered `deliveries` times in all (the rest are redeliveries
+    racing their first delivery) by SENDERS Senders through nginx, under a load of listing
+    misses, while node `node` of a started GaleraStack is SIGKILLed once KILL_AFTER of the
+    events were sent; skus are the products the events change. For this test and for
+    benchmarks: run() returns self, then .shares (each sender's events), .senders,
+    .report (the listings' load.Report), .killed_at, .elapsed, answers(), sent(), cost()."""
+
+    def __init__(self, stack, skus, node=2, events=EVENTS, deliveries=DELIVERIES):
+        self.stack, self.node, self.n_events = stack, node, events
+        self.shares = self._deal(skus)
+        rate = (deliveries - events) / events
+        self.senders = [Sender(self, share, lambda n, rng=random.Random(i): rng.random() < rate)
+                        for i, share in enumerate(self.shares)]
+        self.lock, self.first_sent, self.killed_at = threading.Lock(), 0, None
+        self.report, self.elapsed = None, None
+
+    def _deal(self, skus):
+        """The events, dealt to SENDERS senders; each sender's products are its own and its
+        events' occurred_at and stock strictly increase."""
+        t0 = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        rng = random.Random(13)
+        shares = [[] for _ in range(SENDERS)]
+        for k in range(self.n_events):
+            i = k % SENDERS
+            at = t0 + datetime.timedelta(microseconds=k)
+            shares[i].append({"event_id": "evt_galera_%d" % k, "type": "product.updated",
+                              "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                              "data": {"sku": rng.choice(skus[i::SENDERS]), "stock": 1000 + k}})
+        return shares
+
+    def progress(self):
+        """A sender finished an event's first delivery; the node dies at the KILL_AFTER'th."""
+        with self.lock:
+            self.first_sent += 1
+            if self.first_sent == int(self.n_events * KILL_AFTER):
+                self.killed_at = time.monotonic()
+                self.stack.node_kill(self.node)
+
+    def run(self):
+        t0 = time.monotonic()
+        with load.Load(self.stack, [], mix={"miss": 1}, threads=2) as listings:
+            for sender in self.senders:
+                sender.start()
+            for sender in self.senders:
+                sender.join()
+        self.elapsed = time.monotonic() - t0
+        self.report = listings.report("galera node %d killed during webhook deliveries"
+                                      % self.node)
+        self.listings_failed = [r.end for r in listings.results if r.status != 200]
+        return self
+
+    def answers(self):
+        """event_id -> every 200 answer's body (JSON) it got."""
+        answers = collections.defaultdict(list)
+        for sender in self.senders:
+            for eid, bodies in sender.answers.items():
+                answers[eid] += bodies
+        return answers
+
+    def sent(self):
+        """Requests sent, resends included."""
+        return sum(sender.sent for sender in self.senders)
+
+    def cost(self):
+        return failover_cost(self.killed_at, [t for s in self.senders for t in s.refused],
+                             self.listings_failed)
 
 
 class MultiHostTest(cluster.ClusterTestCase):
@@ -148,55 +217,14 @@ class GaleraTest(cluster.ClusterTestCase):
         cls.skus = [r[0] for r in s.sql("SELECT sku FROM products ORDER BY id",
                                         database="farmlokal")]
 
-    def events(self):
-        """EVENTS events, dealt to SENDERS senders; each sender's products are its own and
-        its events' occurred_at and stock strictly increase."""
-        t0 = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        rng = random.Random(13)
-        shares = [[] for _ in range(SENDERS)]
-        for k in range(EVENTS):
-            i = k % SENDERS
-            sku = rng.choice(self.skus[i::SENDERS])
-            at = t0 + datetime.timedelta(microseconds=k)
-            shares[i].append({"event_id": "evt_galera_%d" % k, "type": "product.updated",
-                              "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                              "data": {"sku": sku, "stock": 1000 + k}})
-        return shares
-
-    def progress(self):
-        with self.progress_lock:
-            self.first_sent += 1
-            if self.first_sent == int(EVENTS * KILL_AFTER):
-                self.killed_at = time.monotonic()
-                self.stack.node_kill(2)
-
     def test_node_killed_during_webhooks(self):
-        s = self.stack
-        self.progress_lock, self.first_sent, self.killed_at = threading.Lock(), 0, None
-        shares = self.events()
-        rate = (DELIVERIES - EVENTS) / EVENTS
-        senders = [Sender(self, i, share, lambda n, rng=random.Random(i): rng.random() < rate)
-                   for i, share in enumerate(shares)]
-        t0 = time.monotonic()
-        with self.listing_load(threads=2) as run:
-            for sender in senders:
-                sender.start()
-            for sender in senders:
-                sender.join()
-        elapsed = time.monotonic() - t0
-        report = run.report("galera node 2 killed during %d webhook deliveries" % DELIVERIES)
-        answers = collections.defaultdict(list)
-        for sender in senders:
-            for eid, bodies in sender.answers.items():
-                answers[eid] += bodies
+        f = Failover(self.stack, self.skus).run()
+        answers = f.answers()
         delivered = sum(len(b) for b in answers.values())
-        sent = sum(sender.sent for sender in senders)
-        cost = failover_cost(self.killed_at, [t for sender in senders for t in sender.refused],
-                             [r.end for r in run.results if r.status != 200])
         sys.stderr.write("%d deliveries answered 200 (%d requests with the resends) in %.1f s; "
-                         "node failover: %s\n" % (delivered, sent, elapsed, cost))
-        self.assertEqual([p for sender in senders for p in sender.problems], [])
-        self.assertIsNotNone(self.killed_at)
+                         "node failover: %s\n" % (delivered, f.sent(), f.elapsed, f.cost()))
+        self.assertEqual([p for sender in f.senders for p in sender.problems], [])
+        self.assertIsNotNone(f.killed_at)
         self.assertGreaterEqual(delivered, DELIVERIES * 0.95)  # about 3,000 redeliveries
         twice = [e for e, b in answers.items() if b.count({"status": "success"}) > 1]
         self.assertEqual(twice, [], "events answered success twice")
@@ -204,8 +232,8 @@ class GaleraTest(cluster.ClusterTestCase):
                   if b not in ({"status": "success"},
                                {"status": "ignored", "message": "Already processed"})]
         self.assertEqual(others, [])
-        self.check_ledger(shares)
-        self.assertEqual(report.failures("miss"), {}, str(report))
+        self.check_ledger(f.shares)
+        self.assertEqual(f.report.failures("miss"), {}, str(f.report))
         self.check_health()
 
     def check_ledger(self, shares):

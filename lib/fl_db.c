@@ -601,6 +601,12 @@ enum fl_err fl_db_transact(struct fl_db *db, fl_db_tx_fn fn, void *ud)
     return err;
 }
 
+void fl_db_move_on(struct fl_db *db)
+{
+    disconnect(db);
+    move_on(db);
+}
+
 bool fl_db_breaker_open(const struct fl_db *db)
 {
     return db->open;

@@ -139,6 +139,12 @@ typedef enum fl_err (*fl_db_tx_fn)(struct fl_db *db, void *ud);
  */
 enum fl_err fl_db_transact(struct fl_db *db, fl_db_tx_fn fn, void *ud);
 
+/*
+ * Drops db's connection, so that the next call connects to the URL's next host (a node
+ * found out of its cluster's primary component). With one host: it reconnects to it.
+ */
+void fl_db_move_on(struct fl_db *db);
+
 /* True while db's breaker is open: tripped, and not yet closed by an answered probe. */
 bool fl_db_breaker_open(const struct fl_db *db);
 

@@ -37,5 +37,7 @@ enum fl_err fl_galera_node(struct fl_db *db, enum fl_galera_node *out)
     if ((err = fl_db_query(db, sql, NULL, 0, read_status, &w)) != FL_OK)
         return err;
     *out = !w.provider ? FL_GALERA_NONE : w.ready ? FL_GALERA_READY : FL_GALERA_NOT_READY;
+    if (*out == FL_GALERA_NOT_READY)
+        fl_db_move_on(db); /* as a statement refused with 1047 would */
     return FL_OK;
 }

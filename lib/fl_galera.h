@@ -2,8 +2,8 @@
 /*
  * What a MySQL server says of its place in a MariaDB Galera cluster, for /health and
  * /metrics: whether it is a Galera node at all and, if so, whether it takes queries
- * (wsrep_ready). It only asks; choosing another node is fl_db's (a node that refuses a
- * statement with error 1047 is left for the next host of FL_MYSQL_URL).
+ * (wsrep_ready). A node that does not is left for the next host of FL_MYSQL_URL, as fl_db
+ * leaves one that refuses a statement with error 1047.
  */
 #ifndef FL_GALERA_H
 #define FL_GALERA_H
@@ -22,8 +22,9 @@ enum fl_galera_node {
  * db's URL names several hosts (a cluster's nodes) and its breaker is closed; otherwise
  * sends nothing and says FL_GALERA_NONE, so that a plain server is asked nothing more than
  * before and the question is never the breaker's probe (a locked server answers it at
- * once, which would close the breaker on a server its reads still wait for). Returns FL_OK
- * with *out, or FL_EDB.
+ * once, which would close the breaker on a server its reads still wait for). A node that
+ * is not ready is left: db's next call connects to the next host. Returns FL_OK with *out,
+ * or FL_EDB.
  */
 enum fl_err fl_galera_node(struct fl_db *db, enum fl_galera_node *out);
 

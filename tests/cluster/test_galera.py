@@ -13,7 +13,9 @@ until the survivors evict it. The sender, as API B does, resends a delivery answ
 - each product holds the values of its newest event, on both surviving nodes;
 - the listings were served throughout: none failed (a worker whose commit stalled while the
   survivors evicted the node moves to the next node rather than trip its breaker);
-- /health names the node a worker uses and says it is ready; /metrics has the gauge.
+- /health names the node a worker uses and says it is ready; /metrics has the gauge;
+- then node 3 is cut off from node 1 (gmcast.isolate): it refuses queries (error 1047) and
+  the workers on it move to node 1 without failing a listing or a webhook.
 
 A small test before it checks the multi-host failover without Galera: a URL whose first
 host refuses connections.
@@ -235,6 +237,7 @@ class GaleraTest(cluster.ClusterTestCase):
         self.check_ledger(f.shares)
         self.assertEqual(f.report.failures("miss"), {}, str(f.report))
         self.check_health()
+        self.check_node_leaving_primary(f)
 
     def check_ledger(self, shares):
         """Every event recorded once, as applied; each product holds its newest event's
@@ -255,6 +258,32 @@ class GaleraTest(cluster.ClusterTestCase):
             wrong = {sku: (stock.get(sku), want) for sku, want in newest.items()
                      if stock.get(sku) != want}
             self.assertEqual(wrong, {}, "node %d: products not at their newest event" % node)
+
+    def check_node_leaving_primary(self, f):
+        """Node 3 cut off from node 1, which keeps the quorum by its weight: node 3 refuses
+        queries (error 1047, wsrep_ready OFF) and the workers on it (pool B's, since node 2
+        died) move to node 1: listings and webhooks are still served, and /health then says
+        every worker uses node 1."""
+        s = self.stack
+        s.node_sql(1, "SET GLOBAL wsrep_provider_options='pc.weight=2'")
+        s.node_sql(3, "SET GLOBAL wsrep_provider_options='gmcast.isolate=1'")
+        self.assertIsNotNone(cluster.wait_until(
+            lambda: s.node_status(3, "wsrep_ready") == "OFF", 10), "node 3 still ready")
+        listings = [self.get("/api/products?limit=5&minPrice=%d" % i).status for i in range(30)]
+        self.assertEqual(set(listings), {200})
+        sender = Sender(f, [], None)
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for k, sku in enumerate(self.skus[:12]):
+            sender.deliver({"event_id": "evt_galera_isolated_%d" % k, "type": "product.updated",
+                            "occurred_at": now, "data": {"sku": sku, "stock": 10 ** 6 + k}})
+        self.assertEqual(sender.problems, [])
+        self.assertEqual(len(sender.refused), 0, "webhooks refused while node 3 was cut off")
+        node1 = {"status": "ok", "address": "127.0.0.1:%d" % s.node_port(1), "wsrep_ready": True}
+
+        def all_on_node1():
+            checks = [self.get("/api/health").json()["checks"]["mysql"] for _ in range(6)]
+            return all({k: c.get(k) for k in node1} == node1 for c in checks)
+        self.assertIsNotNone(cluster.wait_until(all_on_node1, 10), "workers left on node 3")
 
     def check_health(self):
         """Each pool's workers use a live node, which is ready; /metrics says so too."""

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * GET /health and GET /health/live. /health pings MySQL, each replica of FL_MYSQL_READ_URL,
+ * GET /health and GET /health/live. /health pings MySQL (and asks a cluster's node whether
+ * it is ready), each replica of FL_MYSQL_READ_URL,
  * and Redis (each bounded by its connection timeouts): MySQL down is a failure (503); a
  * replica or Redis down only degrades (200), as the API still serves from the primary.
  * /health/live checks nothing: it shows the worker answers.
@@ -10,6 +11,7 @@
 #include <stdio.h>
 
 #include "fl_buf.h"
+#include "fl_galera.h"
 #include "fl_json.h"
 #include "fl_time.h"
 
@@ -61,10 +63,42 @@ static bool check_replicas(struct fl_app *app, int64_t t0, struct fl_buf *b)
     return failed;
 }
 
+/*
+ * Pings MySQL within DB_PING_BUDGET_MS and, when it answers, asks whether it is a Galera
+ * node (*node; asked only of a cluster's nodes, fl_galera_node); one that is not ready fails
+ * the check. Returns FL_OK or FL_EDB.
+ */
+static enum fl_err check_mysql(struct fl_app *app, enum fl_galera_node *node)
+{
+    enum fl_err err = fl_db_ping(app->db, DB_PING_BUDGET_MS);
+
+    *node = FL_GALERA_NONE;
+    if (err == FL_OK)
+        err = fl_galera_node(app->db, node);
+    return err == FL_OK && *node == FL_GALERA_NOT_READY ? FL_EDB : err;
+}
+
+/* Ends the mysql check: the node in use when the URL lists several, and its wsrep_ready. */
+static void mysql_details(struct fl_app *app, enum fl_galera_node node, struct fl_buf *b)
+{
+    if (fl_db_hosts(app->db) > 1) {
+        struct fl_buf addr;
+        fl_buf_init(&addr, 1024);
+        fl_db_address(app->db, &addr);
+        fl_buf_puts(b, ",\"address\":");
+        fl_json_str(b, fl_buf_str(&addr));
+        fl_buf_free(&addr);
+    }
+    if (node != FL_GALERA_NONE)
+        fl_buf_appendf(b, ",\"wsrep_ready\":%s", node == FL_GALERA_READY ? "true" : "false");
+    fl_buf_putc(b, '}');
+}
+
 void fl_h_health(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
 {
     int64_t t0 = fl_time_mono_us(), t1, t2;
-    enum fl_err db_err = fl_db_ping(app->db, DB_PING_BUDGET_MS), redis_err;
+    enum fl_galera_node node;
+    enum fl_err db_err = check_mysql(app, &node), redis_err;
     struct fl_buf replicas;
     bool replica_failed;
 
@@ -82,7 +116,7 @@ void fl_h_health(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
                    : (replica_failed || redis_err) ? "degraded"
                                                    : "ok");
     check(&resp->body, "mysql", db_err, t1 - t0);
-    fl_buf_putc(&resp->body, '}');
+    mysql_details(app, node, &resp->body);
     fl_buf_append(&resp->body, replicas.p, replicas.len);
     fl_buf_putc(&resp->body, ',');
     check(&resp->body, "redis", redis_err, fl_time_mono_us() - t2);

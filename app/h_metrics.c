@@ -2,6 +2,7 @@
 /* GET /metrics: every worker's counters on this host, in Prometheus text format 0.0.4. */
 #include "app.h"
 
+#include "fl_galera.h"
 #include "fl_metrics.h"
 #include "fl_upstream.h"
 
@@ -14,6 +15,7 @@ void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
                                        replicas, fl_replica_count(app->replica)};
     struct fl_upstream_policy policy;
     enum fl_breaker_state circuit;
+    enum fl_galera_node node;
 
     for (int m = 0; m < FL_METHOD__MAX; m++)
         methods[m] = fl_method_name((enum fl_method)m);
@@ -27,4 +29,10 @@ void fl_h_metrics(struct fl_app *app, struct fl_req *req, struct fl_resp *resp)
     /* Without FL_METRICS_DIR only the pool's table knows its workers (NULL: a pool of one). */
     fl_metrics_render(app->cfg->metrics_dir, &labels, (int)circuit,
                       app->bulkhead ? fl_bulkhead_members(app->bulkhead) : 1, &resp->body);
+    if (fl_galera_node(app->db, &node) == FL_OK && node != FL_GALERA_NONE)
+        fl_buf_appendf(&resp->body,
+                       "# HELP farmlokal_mysql_wsrep_ready 1 when the Galera node this worker "
+                       "uses takes queries.\n# TYPE farmlokal_mysql_wsrep_ready gauge\n"
+                       "farmlokal_mysql_wsrep_ready %d\n",
+                       node == FL_GALERA_READY);
 }

@@ -239,6 +239,7 @@ static void count_db(const struct fl_app *app)
     fl_metrics_set(FL_M_DB_QUERIES, queries);
     fl_metrics_set(FL_M_DB_ERRORS, errors);
     fl_metrics_set(FL_M_DB_SKIPPED, skipped);
+    fl_metrics_set(FL_M_DB_TX_RETRIES, fl_db_tx_retries(app->db));
 }
 
 /* Adds the headers every response carries and logs server errors. */

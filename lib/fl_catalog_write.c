@@ -93,13 +93,21 @@ static enum fl_err sync_words(struct fl_db *db, uint64_t id)
     return fl_db_exec(db, sql, &a, 1, NULL, NULL);
 }
 
-enum fl_err fl_catalog_write_create(struct fl_db *db, const struct fl_product_input *in,
-                                    uint64_t *id)
+/* A create's input and, once inserted, its id. */
+struct create {
+    const struct fl_product_input *in;
+    uint64_t id;
+};
+
+/* The create's transaction body (fl_db_transact may run it again). */
+static enum fl_err create_in_tx(struct fl_db *db, void *ud)
 {
     static const char sql[] =
         "INSERT INTO products (sku, name, description, category, price, unit, stock, producer,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6),"
         " UTC_TIMESTAMP(6))";
+    struct create *c = ud;
+    const struct fl_product_input *in = c->in;
     struct fl_db_arg a[8] = {
         FL_DB_ARG_STR(in->sku),
         FL_DB_ARG_STR(in->name),
@@ -110,17 +118,18 @@ enum fl_err fl_catalog_write_create(struct fl_db *db, const struct fl_product_in
         FL_DB_ARG_U64(in->has_stock ? in->stock : 0),
         FL_DB_ARG_STR(in->producer),
     };
-    enum fl_err err = fl_db_begin(db);
+    enum fl_err err = fl_db_exec(db, sql, a, 8, NULL, &c->id);
 
-    if (err != FL_OK)
-        return err;
-    err = fl_db_exec(db, sql, a, 8, NULL, id);
-    if (err == FL_OK)
-        err = fl_catalog_write_words(db, *id, in->name, in->description);
-    if (err == FL_OK)
-        err = fl_db_commit(db);
-    else
-        fl_db_rollback(db);
+    return err == FL_OK ? fl_catalog_write_words(db, c->id, in->name, in->description) : err;
+}
+
+enum fl_err fl_catalog_write_create(struct fl_db *db, const struct fl_product_input *in,
+                                    uint64_t *id)
+{
+    struct create c = {in, 0};
+    enum fl_err err = fl_db_transact(db, create_in_tx, &c);
+
+    *id = c.id;
     return err;
 }
 
@@ -183,47 +192,56 @@ enum fl_err fl_catalog_write_change(struct fl_db *db, uint64_t id,
     return FL_OK;
 }
 
-/* A product's texts as locked, for fl_catalog_write_update. */
-struct texts {
+/* An update's input and the product's texts as locked. */
+struct update {
+    uint64_t id;
+    const struct fl_product_input *in;
     struct fl_buf name, description;
     bool found;
 };
 
 static enum fl_err read_texts(void *ud, const struct fl_str *c, size_t ncols)
 {
-    struct texts *t = ud;
+    struct update *u = ud;
 
     if (ncols != 2)
         return FL_EDB;
-    fl_buf_put(&t->name, c[0].p ? c[0] : FL_STR(""));
-    fl_buf_put(&t->description, c[1].p ? c[1] : FL_STR(""));
-    t->found = true;
-    return fl_buf_err(&t->name) ? fl_buf_err(&t->name) : fl_buf_err(&t->description);
+    fl_buf_put(&u->name, c[0].p ? c[0] : FL_STR(""));
+    fl_buf_put(&u->description, c[1].p ? c[1] : FL_STR(""));
+    u->found = true;
+    return fl_buf_err(&u->name) ? fl_buf_err(&u->name) : fl_buf_err(&u->description);
+}
+
+/* The update's transaction body (fl_db_transact may run it again). */
+static enum fl_err update_in_tx(struct fl_db *db, void *ud)
+{
+    static const char lock[] = "SELECT name, description FROM products WHERE id = ? FOR UPDATE";
+    struct update *u = ud;
+    struct fl_db_arg key = FL_DB_ARG_U64(u->id);
+    enum fl_err err;
+
+    fl_buf_reset(&u->name);
+    fl_buf_reset(&u->description);
+    u->found = false;
+    err = fl_db_query(db, lock, &key, 1, read_texts, u);
+    if (err == FL_OK && !u->found)
+        err = FL_ENOTFOUND;
+    if (err == FL_OK)
+        err = fl_catalog_write_change(db, u->id, u->in, (struct fl_str){NULL, 0},
+                                      fl_buf_str(&u->name), fl_buf_str(&u->description));
+    return err;
 }
 
 enum fl_err fl_catalog_write_update(struct fl_db *db, uint64_t id,
                                     const struct fl_product_input *in)
 {
-    static const char lock[] = "SELECT name, description FROM products WHERE id = ? FOR UPDATE";
-    struct fl_db_arg key = FL_DB_ARG_U64(id);
-    struct texts t = {.found = false};
+    struct update u = {.id = id, .in = in};
     enum fl_err err;
 
-    if ((err = fl_db_begin(db)) != FL_OK)
-        return err;
-    fl_buf_init(&t.name, 4096);
-    fl_buf_init(&t.description, 16384);
-    err = fl_db_query(db, lock, &key, 1, read_texts, &t);
-    if (err == FL_OK && !t.found)
-        err = FL_ENOTFOUND;
-    if (err == FL_OK)
-        err = fl_catalog_write_change(db, id, in, (struct fl_str){NULL, 0}, fl_buf_str(&t.name),
-                                      fl_buf_str(&t.description));
-    if (err == FL_OK)
-        err = fl_db_commit(db);
-    else
-        fl_db_rollback(db);
-    fl_buf_free(&t.name);
-    fl_buf_free(&t.description);
+    fl_buf_init(&u.name, 4096);
+    fl_buf_init(&u.description, 16384);
+    err = fl_db_transact(db, update_in_tx, &u);
+    fl_buf_free(&u.name);
+    fl_buf_free(&u.description);
     return err;
 }

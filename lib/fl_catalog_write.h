@@ -25,15 +25,18 @@ struct fl_product_input {
 
 /*
  * Creates a product from in (every field but stock required, validated by the caller) and
- * indexes its words, in one transaction. Returns FL_OK with the new id, FL_ECONFLICT when
- * the sku exists, or FL_EDB.
+ * indexes its words, in one transaction, run again after a certification conflict or a
+ * lost node (fl_db_transact). Returns FL_OK with the new id, FL_ECONFLICT when the sku
+ * exists (also when a first try's commit landed but its answer was lost), or FL_EDB.
  */
 enum fl_err fl_catalog_write_create(struct fl_db *db, const struct fl_product_input *in,
                                     uint64_t *id);
 
 /*
  * Changes the given fields of product id (fl_catalog_write_change), in a transaction of
- * its own that locks the row first. Returns FL_OK, FL_ENOTFOUND, FL_ENOMEM or FL_EDB.
+ * its own that locks the row first, run again after a certification conflict or a lost
+ * node (fl_db_transact; the same change twice is the change once). Returns FL_OK,
+ * FL_ENOTFOUND, FL_ENOMEM or FL_EDB.
  */
 enum fl_err fl_catalog_write_update(struct fl_db *db, uint64_t id,
                                     const struct fl_product_input *in);

@@ -125,8 +125,8 @@ static enum fl_err get_mysql(struct loader *l, const char *name, struct fl_mysql
     err = fl_dsn_parse_mysql(v, d);
     if (err != FL_OK)
         return bad(l, name,
-                   "must be mysql://user:pass@host:port/db or mysql://user:pass@localhost/db"
-                   "?socket=/path");
+                   "must be mysql://user:pass@host:port[,host:port...]/db (1 to 8 hosts) or "
+                   "mysql://user:pass@localhost/db?socket=/path");
     return FL_OK;
 }
 
@@ -430,6 +430,10 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
                    m->host ? m->host : "localhost");
     if (m->port)
         fl_buf_appendf(out, ":%u", m->port);
+    for (size_t i = 1; i < fl_dsn_mysql_hosts(m); i++) {
+        fl_buf_putc(out, ',');
+        fl_dsn_mysql_host_address(m, i, out);
+    }
     fl_buf_appendf(out, "/%s%s%s\n", m->database, m->socket ? "?socket=" : "", or_unset(m->socket));
     fl_buf_puts(out, "FL_MYSQL_READ_URL=");
     for (size_t i = 0; i < cfg->n_mysql_read; i++) {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fl_buf.h"
 #include "fl_db_int.h"
 #include "fl_log.h"
 #include "fl_time.h"
@@ -36,8 +37,9 @@
 #define PROBE_PING_MS      50
 #define PROBE_STATEMENT_MS 50
 /* How much longer than the server's bound the client waits for the server's own error. */
-#define CLIENT_GRACE_MS 200
-#define INIT_MAX_BYTES  512
+#define CLIENT_GRACE_MS   200
+#define INIT_MAX_BYTES    512
+#define ADDRESS_MAX_BYTES 256
 
 struct fl_db *fl_db_new(const struct fl_mysql_dsn *dsn, unsigned timeout_s)
 {
@@ -145,22 +147,34 @@ static void init_command(const struct fl_db *db, char *out, size_t cap)
                  db->statement_ms / 1000, db->statement_ms % 1000, lock_s, lock_s);
 }
 
+/* Where db connects now, for the log: "host:port" or the socket path (truncated to cap). */
+static void address(const struct fl_db *db, char *out, size_t cap)
+{
+    struct fl_buf b;
+
+    fl_buf_init(&b, 0);
+    fl_db_address(db, &b);
+    snprintf(out, cap, "%s", fl_buf_err(&b) || b.p == NULL ? "?" : b.p);
+    fl_buf_free(&b);
+}
+
 /*
- * Connects with a deadline in microseconds (the options' whole seconds are too coarse for
- * /health's one-second budget), using the client library's non-blocking API.
+ * Connects to the dsn's host db->host by deadline_us, using the client library's
+ * non-blocking API (the options' whole seconds are too coarse for /health's one-second
+ * budget). Returns the connection, or NULL (logged unless the server was known to be down).
  */
-static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
+static MYSQL *connect_host(struct fl_db *db, int64_t deadline_us)
 {
     char init[INIT_MAX_BYTES];
     unsigned io_s =
         db->statement_ms ? (db->statement_ms + CLIENT_GRACE_MS + 999) / 1000 : db->timeout_s;
+    struct fl_dsn_host h = fl_dsn_mysql_host(&db->dsn, db->host);
     my_bool off = 0;
-    MYSQL *m, *ret = NULL;
+    MYSQL *m = mysql_init(NULL), *ret = NULL;
     int status;
 
-    m = mysql_init(NULL);
     if (m == NULL)
-        return FL_ENOMEM;
+        return NULL;
     init_command(db, init, sizeof(init));
     mysql_options(m, MYSQL_OPT_NONBLOCK, 0);
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &db->timeout_s);
@@ -173,48 +187,105 @@ static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
     }
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, init);
-    status = mysql_real_connect_start(&ret, m, db->dsn.host ? db->dsn.host : "localhost",
-                                      db->dsn.user, db->dsn.password, db->dsn.database,
-                                      db->dsn.port, db->dsn.socket, 0);
+    status =
+        mysql_real_connect_start(&ret, m, h.host ? h.host : "localhost", db->dsn.user,
+                                 db->dsn.password, db->dsn.database, h.port, db->dsn.socket, 0);
     while (status) {
         status = fl_db_wait_io(m, status, deadline_us);
         if (status == 0)
             break;
         status = mysql_real_connect_cont(&ret, m, status);
     }
-    if (ret == NULL) {
-        if (!db->down)
-            fl_log(FL_LOG_ERROR, "event=db_connect_failed errno=%u error=\"%s\"",
-                   status ? 0 : mysql_errno(m), status ? "timed out" : mysql_error(m));
-        db->down = true;
-        db->errors++;
-        trip(db, "connect_failed");
-        mysql_close(m);
-        return FL_EDB;
+    if (ret != NULL)
+        return m;
+    if (!db->down) {
+        char addr[ADDRESS_MAX_BYTES];
+        address(db, addr, sizeof(addr));
+        fl_log(FL_LOG_ERROR, "event=db_connect_failed address=%s errno=%u error=\"%s\"", addr,
+               status ? 0 : mysql_errno(m), status ? "timed out" : mysql_error(m));
     }
-    if (db->down)
-        fl_log(FL_LOG_INFO, "event=db_reconnected");
-    db->down = false;
-    db->short_bound = false;
-    db->conn = m;
-    return FL_OK;
+    mysql_close(m);
+    return NULL;
+}
+
+/* The next connect starts with the dsn's next host (a no-op with one host). */
+static void move_on(struct fl_db *db)
+{
+    size_t n = fl_dsn_mysql_hosts(&db->dsn);
+
+    db->host = (db->host + 1) % n;
+    db->moved |= n > 1;
+}
+
+/*
+ * Connects by deadline_us to the host tried last or, when it fails, to the next ones in the
+ * URL's order (each given an even share of the time left); a host that answers is kept
+ * until it fails. Trips the breaker when none answers.
+ */
+static enum fl_err connect_now(struct fl_db *db, int64_t deadline_us)
+{
+    size_t n = fl_dsn_mysql_hosts(&db->dsn);
+
+    for (size_t tried = 0; tried < n; tried++) {
+        int64_t now = fl_time_mono_us();
+        MYSQL *m = connect_host(db, now + (deadline_us - now) / (int64_t)(n - tried));
+
+        if (m == NULL) {
+            move_on(db);
+            continue;
+        }
+        if (db->down || db->moved) {
+            char addr[ADDRESS_MAX_BYTES];
+            address(db, addr, sizeof(addr));
+            fl_log(FL_LOG_INFO, "event=db_connected address=%s", addr);
+        }
+        db->down = db->moved = false;
+        db->short_bound = false;
+        db->conn = m;
+        return FL_OK;
+    }
+    db->down = true;
+    db->errors++;
+    trip(db, "connect_failed");
+    return FL_EDB;
+}
+
+/*
+ * The server ran out of time. With one host the breaker trips at once. With several (a
+ * Galera cluster's nodes, which all stall their commits for a moment while a lost node is
+ * evicted) the next call goes to the next host, and the breaker trips only once every host
+ * in a row has run out of time.
+ */
+static void slow(struct fl_db *db, const char *why)
+{
+    if (++db->slow_in_row < fl_dsn_mysql_hosts(&db->dsn)) {
+        disconnect(db);
+        move_on(db);
+        return;
+    }
+    db->slow_in_row = 0;
+    trip(db, why);
 }
 
 /*
  * Logs a failed call, drops the connection if it is gone, and trips the breaker when the
- * server ran out of time (its own statement or lock-wait bound). Returns FL_EDB.
+ * server ran out of time (its own statement or lock-wait bound; see slow). Returns FL_EDB.
  */
 enum fl_err fl_db_failed(struct fl_db *db, unsigned e, const char *what, const char *error)
 {
     db->errors++;
-    if (conn_lost(e)) {
+    db->last_errno = e;
+    if (conn_lost(e) || e == ER_UNKNOWN_COM_ERROR) {
+        /* Gone, or a Galera node that left its cluster's primary component ("WSREP has not
+         * yet prepared node for application use"): the next connect tries the next host. */
         fl_log(FL_LOG_WARN, "event=db_connection_lost op=%s errno=%u error=\"%s\"", what, e, error);
         disconnect(db);
+        move_on(db);
     } else {
         fl_log(FL_LOG_ERROR, "event=db_error op=%s errno=%u error=\"%s\"", what, e, error);
     }
     if (e == ER_STATEMENT_TIMEOUT || e == ER_LOCK_WAIT_TIMEOUT)
-        trip(db, "statement_timeout");
+        slow(db, "statement_timeout");
     return FL_EDB;
 }
 
@@ -222,9 +293,10 @@ enum fl_err fl_db_failed(struct fl_db *db, unsigned e, const char *what, const c
 enum fl_err fl_db_timed_out(struct fl_db *db, const char *what)
 {
     db->errors++;
+    db->last_errno = 0;
     fl_log(FL_LOG_WARN, "event=db_timeout op=%s", what);
     disconnect(db);
-    trip(db, "client_timeout");
+    slow(db, "client_timeout");
     return FL_EDB;
 }
 
@@ -265,6 +337,7 @@ enum fl_err fl_db_admit(struct fl_db *db)
 /* A call went through: a probe closes the breaker and restores the full bound. */
 void fl_db_answered(struct fl_db *db)
 {
+    db->slow_in_row = 0;
     if (!db->open || db->conn == NULL)
         return;
     if (db->short_bound && set_bound(db, db->statement_ms) != FL_OK)
@@ -483,6 +556,72 @@ void fl_db_rollback(struct fl_db *db)
     end_tx(db, "ROLLBACK");
 }
 
+/*
+ * True for a transaction that failed in a way worth running it again: a deadlock or, on
+ * Galera, a certification conflict (the server rolled it back: error 1213), a node that
+ * left its cluster's primary component (1047), or a lost connection (2006, 2013, ...: the
+ * next try connects to the next host).
+ */
+static bool tx_retryable(unsigned e)
+{
+    return e == ER_LOCK_DEADLOCK || e == ER_UNKNOWN_COM_ERROR || conn_lost(e);
+}
+
+/* One try of fl_db_transact. *e is the server's error when it failed, else 0. */
+static enum fl_err transact_once(struct fl_db *db, fl_db_tx_fn fn, void *ud, unsigned *e)
+{
+    enum fl_err err;
+
+    db->last_errno = 0;
+    if ((err = fl_db_begin(db)) == FL_OK && (err = fn(db, ud)) != FL_OK) {
+        *e = db->last_errno; /* before the rollback can change it */
+        fl_db_rollback(db);
+        return err;
+    }
+    if (err == FL_OK)
+        err = fl_db_commit(db);
+    *e = err == FL_OK ? 0 : db->last_errno;
+    return err;
+}
+
+enum fl_err fl_db_transact(struct fl_db *db, fl_db_tx_fn fn, void *ud)
+{
+    enum fl_err err = FL_EDB;
+    unsigned e = 0;
+
+    for (int attempt = 0; attempt < FL_DB_TX_TRIES; attempt++) {
+        if (attempt) {
+            db->tx_retries++;
+            fl_log(FL_LOG_WARN, "event=db_tx_retry errno=%u try=%d", e, attempt + 1);
+        }
+        err = transact_once(db, fn, ud, &e);
+        if (err != FL_EDB || !tx_retryable(e))
+            break;
+    }
+    return err;
+}
+
+void fl_db_move_on(struct fl_db *db)
+{
+    disconnect(db);
+    move_on(db);
+}
+
+bool fl_db_breaker_open(const struct fl_db *db)
+{
+    return db->open;
+}
+
+size_t fl_db_hosts(const struct fl_db *db)
+{
+    return fl_dsn_mysql_hosts(&db->dsn);
+}
+
+void fl_db_address(const struct fl_db *db, struct fl_buf *out)
+{
+    fl_dsn_mysql_host_address(&db->dsn, db->host, out);
+}
+
 int64_t fl_db_busy_us(const struct fl_db *db)
 {
     return db ? db->busy_us : 0;
@@ -501,6 +640,11 @@ uint64_t fl_db_errors(const struct fl_db *db)
 uint64_t fl_db_skipped(const struct fl_db *db)
 {
     return db ? db->skipped : 0;
+}
+
+uint64_t fl_db_tx_retries(const struct fl_db *db)
+{
+    return db ? db->tx_retries : 0;
 }
 
 bool fl_db_stopped(const struct fl_db *db)

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One persistent MySQL/MariaDB connection: opened lazily, with connect, read and write
+ * One persistent MySQL/MariaDB connection: opened lazily to the first host of its URL that
+ * answers (several hosts: a Galera cluster's nodes, kept while the one reached works, the
+ * next one in turn after it failed), with connect, read and write
  * timeouts, reopened transparently after the server went away (a statement found a stale
  * connection is tried once more on a fresh one: a read always, a write only when it cannot
  * have reached the server; nothing is retried after a timeout), a per-connection breaker
- * that stops sending anything for a probe interval after a timeout or a failed connect,
+ * that stops sending anything for a probe interval after a timeout (with several hosts:
+ * after each of them in a row timed out, the next host being tried meanwhile) or when no
+ * host accepts a connection,
  * and prepared statements prepared once per connection and reused. The only module that includes
  * <mysql.h>: callers pass arguments as struct fl_db_arg and read rows as fl_str columns. It knows
  * no SQL of its own beyond transactions; the catalog and webhook services own theirs.
@@ -16,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fl_buf.h"
 #include "fl_config.h"
 #include "fl_err.h"
 #include "fl_str.h"
@@ -116,6 +121,39 @@ enum fl_err fl_db_begin(struct fl_db *db);
 enum fl_err fl_db_commit(struct fl_db *db);
 void fl_db_rollback(struct fl_db *db);
 
+/* The body of a transaction: its statements on db, with ud its caller's state. */
+typedef enum fl_err (*fl_db_tx_fn)(struct fl_db *db, void *ud);
+
+/* How many times fl_db_transact runs a transaction at most. */
+#define FL_DB_TX_TRIES 4
+
+/*
+ * Runs fn inside a transaction and commits when it returns FL_OK, or rolls back. A try that
+ * failed on a deadlock or Galera certification conflict (MySQL error 1213), a node out of
+ * its cluster's primary component (1047) or a lost connection (2006, 2013: the next try
+ * connects to the URL's next host) is run again from the start, FL_DB_TX_TRIES times in
+ * all; nothing is run again after a timeout or while the breaker is open. So fn must set
+ * its results anew on each run, and a commit whose answer was lost may have landed: a run
+ * after it must find that out (a unique key: FL_ECONFLICT). Returns FL_OK, fn's error,
+ * or FL_EDB.
+ */
+enum fl_err fl_db_transact(struct fl_db *db, fl_db_tx_fn fn, void *ud);
+
+/*
+ * Drops db's connection, so that the next call connects to the URL's next host (a node
+ * found out of its cluster's primary component). With one host: it reconnects to it.
+ */
+void fl_db_move_on(struct fl_db *db);
+
+/* True while db's breaker is open: tripped, and not yet closed by an answered probe. */
+bool fl_db_breaker_open(const struct fl_db *db);
+
+/* How many hosts db's URL names (several: a Galera cluster's nodes). */
+size_t fl_db_hosts(const struct fl_db *db);
+
+/* Appends the address, without credentials, of the host db is connected to or tries next. */
+void fl_db_address(const struct fl_db *db, struct fl_buf *out);
+
 /* Microseconds spent in calls on db since it was created (for Server-Timing); NULL: 0. */
 int64_t fl_db_busy_us(const struct fl_db *db);
 
@@ -126,6 +164,9 @@ int64_t fl_db_busy_us(const struct fl_db *db);
 uint64_t fl_db_queries(const struct fl_db *db);
 uint64_t fl_db_errors(const struct fl_db *db);
 uint64_t fl_db_skipped(const struct fl_db *db);
+
+/* Transactions fl_db_transact ran again since db was created (for metrics); NULL: 0. */
+uint64_t fl_db_tx_retries(const struct fl_db *db);
 
 /*
  * True when the last statement on db was cut short by its own LIMIT ROWS EXAMINED: it

@@ -30,6 +30,10 @@ struct fl_db_stmt {
 struct fl_db {
     MYSQL *conn;             /* NULL while disconnected */
     struct fl_mysql_dsn dsn; /* owned copy */
+    size_t host;             /* the dsn's host connected to, or to try first */
+    bool moved;              /* host changed since the last connect (logged on the next) */
+    unsigned last_errno;     /* the server's error of the last failed call; 0: none given */
+    size_t slow_in_row;      /* calls that ran out of time since one was answered */
     unsigned timeout_s;
     unsigned statement_ms; /* the server's bound on one statement; 0: none */
     bool short_bound;      /* the session's bound is the probe's (see fl_db.c) */
@@ -47,7 +51,7 @@ struct fl_db {
     unsigned long *lens;
     size_t binds_cap;
     int64_t busy_us;
-    uint64_t queries, errors, skipped;
+    uint64_t queries, errors, skipped, tx_retries;
 };
 
 /*

@@ -273,8 +273,11 @@ static enum fl_err run_once(struct fl_db *db, const char *sql, bool is_read, fl_
         if (db->stopped)
             return FL_EDB;
         err = fl_db_failed(db, e, "execute", mysql_stmt_error(st));
-        *stale = db->conn == NULL && fl_time_mono_us() - t0 < FL_DB_STALE_FAILURE_US &&
-                 (is_read || e == CR_SERVER_GONE_ERROR);
+        /* Gone, not out of time: a read, or a write never sent, is tried once more; on a
+         * cluster the next host takes it, however long this one took to fail. */
+        *stale = db->conn == NULL && e != ER_STATEMENT_TIMEOUT && e != ER_LOCK_WAIT_TIMEOUT &&
+                 (is_read || e == CR_SERVER_GONE_ERROR) &&
+                 (fl_time_mono_us() - t0 < FL_DB_STALE_FAILURE_US || fl_db_hosts(db) > 1);
         return err;
     }
     fl_db_answered(db);

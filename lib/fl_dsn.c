@@ -101,7 +101,38 @@ void fl_dsn_mysql_free(struct fl_mysql_dsn *d)
     free(d->password);
     free(d->database);
     free(d->socket);
+    for (size_t i = 0; i < d->n_more; i++)
+        free(d->more[i].host);
+    free(d->more);
     memset(d, 0, sizeof(*d));
+}
+
+/*
+ * Parses "host[:port][,host[:port]...]" in [p, end): the first into d->host and d->port
+ * (its host may be empty: the socket form), the rest, which must name a host, into d->more.
+ */
+static enum fl_err parse_mysql_hosts(const char *p, const char *end, struct fl_mysql_dsn *d)
+{
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+
+    if (split_hostport(p, comma ? comma : end, &d->host, &d->port) != FL_OK)
+        return FL_EINVAL;
+    if (comma == NULL)
+        return FL_OK;
+    d->more = calloc(FL_DSN_LIST_MAX - 1, sizeof(*d->more));
+    if (d->more == NULL || d->host == NULL)
+        return FL_EINVAL;
+    for (const char *h = comma + 1; h <= end; h = comma + 1) {
+        struct fl_dsn_host *m = &d->more[d->n_more];
+        comma = memchr(h, ',', (size_t)(end - h));
+        comma = comma ? comma : end;
+        if (d->n_more == FL_DSN_LIST_MAX - 1)
+            return FL_EINVAL;
+        d->n_more++;
+        if (split_hostport(h, comma, &m->host, &m->port) != FL_OK || m->host == NULL)
+            return FL_EINVAL;
+    }
+    return FL_OK;
 }
 
 /* mysql://user[:pass]@host[:port]/db[?socket=/path] */
@@ -120,7 +151,7 @@ enum fl_err fl_dsn_parse_mysql(const char *url, struct fl_mysql_dsn *d)
         goto free_parts; /* the database name is required */
     if (split_userinfo(&p, slash, &d->user, &d->password) != FL_OK)
         goto free_parts;
-    if (split_hostport(p, slash, &d->host, &d->port) != FL_OK)
+    if (parse_mysql_hosts(p, slash, d) != FL_OK)
         goto free_parts;
     if ((d->database = url_unescape(slash + 1, (size_t)(end - slash - 1))) == NULL)
         goto free_parts;
@@ -132,7 +163,7 @@ enum fl_err fl_dsn_parse_mysql(const char *url, struct fl_mysql_dsn *d)
     }
     if (d->user == NULL && (d->user = dup_n("root", 4)) == NULL)
         goto free_parts;
-    if (d->host == NULL && d->socket == NULL)
+    if ((d->host == NULL && d->socket == NULL) || (d->socket && d->n_more))
         goto free_parts;
     return FL_OK;
 free_parts:
@@ -159,12 +190,29 @@ static bool copy_str(char **dst, const char *src)
     return src == NULL || *dst != NULL;
 }
 
+/* Copies n hosts into a new *dst (NULL for none); false when out of memory, with *copied
+ * of them in *dst to free. */
+static bool copy_hosts(struct fl_dsn_host **dst, size_t *copied, const struct fl_dsn_host *src,
+                       size_t n)
+{
+    *copied = 0;
+    if (n && (*dst = calloc(n, sizeof(**dst))) == NULL)
+        return false;
+    for (; *copied < n; (*copied)++) {
+        (*dst)[*copied].port = src[*copied].port;
+        if (!copy_str(&(*dst)[*copied].host, src[*copied].host))
+            return false;
+    }
+    return true;
+}
+
 enum fl_err fl_dsn_mysql_copy(struct fl_mysql_dsn *dst, const struct fl_mysql_dsn *src)
 {
     *dst = (struct fl_mysql_dsn){.port = src->port};
     if (copy_str(&dst->host, src->host) && copy_str(&dst->user, src->user) &&
         copy_str(&dst->password, src->password) && copy_str(&dst->database, src->database) &&
-        copy_str(&dst->socket, src->socket))
+        copy_str(&dst->socket, src->socket) &&
+        copy_hosts(&dst->more, &dst->n_more, src->more, src->n_more))
         return FL_OK;
     fl_dsn_mysql_free(dst);
     return FL_ENOMEM;
@@ -173,20 +221,10 @@ enum fl_err fl_dsn_mysql_copy(struct fl_mysql_dsn *dst, const struct fl_mysql_ds
 enum fl_err fl_dsn_redis_copy(struct fl_redis_dsn *dst, const struct fl_redis_dsn *src)
 {
     *dst = (struct fl_redis_dsn){.port = src->port, .db = src->db};
-    if (!copy_str(&dst->host, src->host) || !copy_str(&dst->socket, src->socket) ||
-        !copy_str(&dst->password, src->password) || !copy_str(&dst->master_name, src->master_name))
-        goto free_dst;
-    if (src->n_sentinels &&
-        (dst->sentinels = calloc(src->n_sentinels, sizeof(*dst->sentinels))) == NULL)
-        goto free_dst;
-    for (; dst->n_sentinels < src->n_sentinels; dst->n_sentinels++) {
-        struct fl_dsn_host *h = &dst->sentinels[dst->n_sentinels];
-        h->port = src->sentinels[dst->n_sentinels].port;
-        if (!copy_str(&h->host, src->sentinels[dst->n_sentinels].host))
-            goto free_dst;
-    }
-    return FL_OK;
-free_dst:
+    if (copy_str(&dst->host, src->host) && copy_str(&dst->socket, src->socket) &&
+        copy_str(&dst->password, src->password) && copy_str(&dst->master_name, src->master_name) &&
+        copy_hosts(&dst->sentinels, &dst->n_sentinels, src->sentinels, src->n_sentinels))
+        return FL_OK;
     fl_dsn_redis_free(dst);
     return FL_ENOMEM;
 }
@@ -350,10 +388,31 @@ enum fl_err fl_dsn_parse_mysql_list(const char *urls, struct fl_mysql_dsn **out,
     return FL_OK;
 }
 
-void fl_dsn_mysql_address(const struct fl_mysql_dsn *d, struct fl_buf *out)
+size_t fl_dsn_mysql_hosts(const struct fl_mysql_dsn *d)
 {
+    return 1 + d->n_more;
+}
+
+struct fl_dsn_host fl_dsn_mysql_host(const struct fl_mysql_dsn *d, size_t i)
+{
+    return i == 0 ? (struct fl_dsn_host){d->host, d->port} : d->more[i - 1];
+}
+
+void fl_dsn_mysql_host_address(const struct fl_mysql_dsn *d, size_t i, struct fl_buf *out)
+{
+    struct fl_dsn_host h = fl_dsn_mysql_host(d, i);
+
     if (d->socket)
         fl_buf_puts(out, d->socket);
     else
-        fl_buf_appendf(out, "%s:%u", d->host, d->port ? d->port : 3306);
+        fl_buf_appendf(out, "%s:%u", h.host, h.port ? h.port : 3306);
+}
+
+void fl_dsn_mysql_address(const struct fl_mysql_dsn *d, struct fl_buf *out)
+{
+    for (size_t i = 0; i < fl_dsn_mysql_hosts(d); i++) {
+        if (i)
+            fl_buf_putc(out, ',');
+        fl_dsn_mysql_host_address(d, i, out);
+    }
 }

@@ -18,19 +18,21 @@
 /* The port a sentinel listens on when its address gives none. */
 #define FL_DSN_SENTINEL_PORT 26379
 
-struct fl_mysql_dsn {
-    char *host;     /* owned; NULL when socket is set and host was not given */
-    unsigned port;  /* 0 = default 3306 */
-    char *user;     /* owned */
-    char *password; /* owned, may be NULL; never logged */
-    char *database; /* owned */
-    char *socket;   /* owned, NULL for TCP */
-};
-
-/* A sentinel's address. */
+/* A server's address: a sentinel, or a further host of a MySQL URL. */
 struct fl_dsn_host {
     char *host; /* owned */
     unsigned port;
+};
+
+struct fl_mysql_dsn {
+    char *host;               /* owned; NULL when socket is set and host was not given */
+    unsigned port;            /* 0 = default 3306 */
+    char *user;               /* owned */
+    char *password;           /* owned, may be NULL; never logged */
+    char *database;           /* owned */
+    char *socket;             /* owned, NULL for TCP */
+    struct fl_dsn_host *more; /* owned array of n_more: the hosts after the first, in order */
+    size_t n_more;            /* 0 for one host; at most FL_DSN_LIST_MAX - 1 */
 };
 
 struct fl_redis_dsn {
@@ -45,8 +47,10 @@ struct fl_redis_dsn {
 };
 
 /*
- * Parses mysql://user[:pass]@host[:port]/db[?socket=/path] (also mariadb://) into out.
- * Returns FL_OK, FL_EINVAL (out then holds nothing to free).
+ * Parses mysql://user[:pass]@host[:port][,host[:port]...]/db[?socket=/path] (also
+ * mariadb://) into out: 1 to FL_DSN_LIST_MAX hosts (a Galera cluster's nodes, tried in
+ * order), and a socket only with one host. Returns FL_OK, FL_EINVAL (out then holds nothing
+ * to free).
  */
 enum fl_err fl_dsn_parse_mysql(const char *url, struct fl_mysql_dsn *out);
 
@@ -79,7 +83,19 @@ void fl_dsn_redis_free(struct fl_redis_dsn *d);
 enum fl_err fl_dsn_mysql_copy(struct fl_mysql_dsn *dst, const struct fl_mysql_dsn *src);
 enum fl_err fl_dsn_redis_copy(struct fl_redis_dsn *dst, const struct fl_redis_dsn *src);
 
-/* Appends where d points, without credentials: "host:port" or the socket path. */
+/* How many hosts d names (1 + d->n_more). */
+size_t fl_dsn_mysql_hosts(const struct fl_mysql_dsn *d);
+
+/* Host i of d (i < fl_dsn_mysql_hosts(d); 0 is host and port), borrowed from d. */
+struct fl_dsn_host fl_dsn_mysql_host(const struct fl_mysql_dsn *d, size_t i);
+
+/*
+ * Appends where host i of d points, without credentials: "host:port" (port 3306 when the
+ * URL gave none) or, for a one-host d with a socket, the socket path.
+ */
+void fl_dsn_mysql_host_address(const struct fl_mysql_dsn *d, size_t i, struct fl_buf *out);
+
+/* Appends where d points, without credentials: every host's address, comma-separated. */
 void fl_dsn_mysql_address(const struct fl_mysql_dsn *d, struct fl_buf *out);
 
 #endif

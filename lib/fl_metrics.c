@@ -312,6 +312,10 @@ static void render_counters(const uint64_t *c, int circuit_open, struct fl_buf *
     counter(out, "farmlokal_db_errors_total", "MySQL failures.", "", c[FL_M_DB_ERRORS]);
     counter(out, "farmlokal_db_skipped_total",
             "Statements not sent: the worker's MySQL breaker was open.", "", c[FL_M_DB_SKIPPED]);
+    counter(out, "farmlokal_db_tx_retries_total",
+            "Transactions run again after a deadlock, a Galera certification conflict or a lost "
+            "node.",
+            "", c[FL_M_DB_TX_RETRIES]);
     counter(out, "farmlokal_redis_errors_total", "Redis failures.", "", c[FL_M_REDIS_ERRORS]);
     counter(out, "farmlokal_upstream_requests_total", "Upstream calls by outcome.",
             "{upstream=\"api_a\",outcome=\"ok\"}", c[FL_M_UPSTREAM_OK]);

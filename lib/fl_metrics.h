@@ -22,7 +22,8 @@ enum fl_metric {
     FL_M_CACHE_STALE, /* a kept body served because MySQL failed or another worker builds */
     FL_M_DB_QUERIES,  /* set from the connection's own count */
     FL_M_DB_ERRORS,
-    FL_M_DB_SKIPPED, /* set from the connections' own count: refused by an open breaker */
+    FL_M_DB_SKIPPED,    /* set from the connections' own count: refused by an open breaker */
+    FL_M_DB_TX_RETRIES, /* set from the connection's own count: transactions run again */
     FL_M_REDIS_ERRORS,
     FL_M_UPSTREAM_OK,
     FL_M_UPSTREAM_NOT_FOUND,

@@ -4,7 +4,8 @@
  * the transaction committed, so a lost Redis never loses an update, and a failed
  * transaction never marks an event done. Concurrent deliveries of one event serialise on
  * the product row (SELECT ... FOR UPDATE) and the event's primary key: the second one finds
- * the key taken and rolls back.
+ * the key taken and rolls back. On a Galera cluster two deliveries on two nodes conflict at
+ * commit instead: the loser is run again (fl_db_transact) and finds the key taken.
  */
 #include "fl_webhook.h"
 
@@ -92,13 +93,21 @@ static enum fl_webhook_outcome judge(const struct fl_webhook_event *ev, const st
     return FL_WEBHOOK_APPLIED;
 }
 
+/* One event's transaction: what it works on, and its outcome. */
+struct apply {
+    struct fl_arena *arena;
+    const struct fl_webhook_event *ev;
+    enum fl_webhook_outcome out;
+};
+
 /*
- * The transaction: locks the product, applies ev when it is the newest for it, and records
- * the event with its outcome in *out. Returns FL_OK, FL_ECONFLICT when the event was
- * recorded before (by an earlier or concurrent delivery), or FL_EDB.
+ * The transaction's body (fl_db_transact runs it again after a certification conflict or a
+ * lost node): locks the product, applies the event when it is the newest for it, and
+ * records the event with its outcome. Returns FL_OK, FL_ECONFLICT when the event was
+ * recorded before (by an earlier or concurrent delivery, or by an earlier try whose
+ * commit landed although its answer was lost), or FL_EDB.
  */
-static enum fl_err apply_in_tx(struct fl_db *db, struct fl_arena *arena,
-                               const struct fl_webhook_event *ev, enum fl_webhook_outcome *out)
+static enum fl_err apply_in_tx(struct fl_db *db, void *ud)
 {
     static const char lock[] =
         "SELECT id, DATE_FORMAT(last_event_at, '%Y-%m-%dT%H:%i:%s.%fZ'), name, description "
@@ -110,36 +119,33 @@ static enum fl_err apply_in_tx(struct fl_db *db, struct fl_arena *arena,
         [FL_WEBHOOK_STALE] = "stale",
         [FL_WEBHOOK_UNKNOWN_PRODUCT] = "unknown_product",
         [FL_WEBHOOK_DUPLICATE] = "duplicate"};
-    struct target t = {.arena = arena};
+    struct apply *a = ud;
+    const struct fl_webhook_event *ev = a->ev;
+    struct target t = {.arena = a->arena};
     struct fl_db_arg sku = FL_DB_ARG_STR(ev->data.sku);
     char occurred[64];
     enum fl_err err;
 
     fl_time_format_db(ev->occurred_us, occurred);
-    if ((err = fl_db_begin(db)) != FL_OK)
-        return err;
     err = fl_db_query(db, lock, &sku, 1, read_target, &t);
     if (err == FL_OK)
-        *out = judge(ev, &t);
-    if (err == FL_OK && *out == FL_WEBHOOK_APPLIED)
+        a->out = judge(ev, &t);
+    if (err == FL_OK && a->out == FL_WEBHOOK_APPLIED)
         err =
             fl_catalog_write_change(db, t.id, &ev->data, fl_str_c(occurred), t.name, t.description);
     if (err == FL_OK) {
-        struct fl_db_arg a[4] = {FL_DB_ARG_STR(ev->event_id), FL_DB_ARG_STR(ev->type),
-                                 FL_DB_ARG_STR(fl_str_c(occurred)),
-                                 FL_DB_ARG_STR(fl_str_c(outcome_names[*out]))};
-        err = fl_db_exec(db, record, a, 4, NULL, NULL);
+        struct fl_db_arg args[4] = {FL_DB_ARG_STR(ev->event_id), FL_DB_ARG_STR(ev->type),
+                                    FL_DB_ARG_STR(fl_str_c(occurred)),
+                                    FL_DB_ARG_STR(fl_str_c(outcome_names[a->out]))};
+        err = fl_db_exec(db, record, args, 4, NULL, NULL);
     }
-    if (err == FL_OK)
-        err = fl_db_commit(db);
-    else
-        fl_db_rollback(db);
     return err;
 }
 
 enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_arena *arena,
                              const struct fl_webhook_event *ev, enum fl_webhook_outcome *out)
 {
+    struct apply a = {arena, ev, FL_WEBHOOK_APPLIED};
     struct fl_buf key;
     enum fl_err err;
 
@@ -151,7 +157,8 @@ enum fl_err fl_webhook_apply(struct fl_db *db, struct fl_redis *r, struct fl_are
         fl_buf_free(&key);
         return FL_OK;
     }
-    err = apply_in_tx(db, arena, ev, out);
+    err = fl_db_transact(db, apply_in_tx, &a);
+    *out = a.out;
     if (err == FL_ECONFLICT) {
         *out = FL_WEBHOOK_DUPLICATE; /* recorded by an earlier or concurrent delivery */
         err = FL_OK;

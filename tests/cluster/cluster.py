@@ -14,6 +14,7 @@ every one).
 """
 
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -32,6 +33,11 @@ from test_metrics import parse  # noqa: E402
 
 MASTER_NAME = "flmain"
 DOWN_AFTER_MS = 1000
+GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+# A node that stops answering is suspected after 1 s and evicted after 2 s (defaults 5 s and
+# 15 s): the survivors stall their commits until then.
+GALERA_EVS = ("evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.keepalive_period=PT0.2S;"
+              "evs.inactive_check_period=PT0.2S;evs.install_timeout=PT2S")
 
 
 class Host(harness.Stack):
@@ -252,16 +258,118 @@ class ClusterStack(harness.Stack):
         return (out[0], int(out[1])) if len(out) == 2 and out[1].isdigit() else None
 
 
-class ClusterTestCase(harness.StackTestCase):
-    """A StackTestCase whose stack is a ClusterStack(**cluster_options); the app is not
-    started (the test knows its URLs only once the stack runs)."""
+class GaleraStack(harness.Stack):
+    """A Stack whose MariaDB is node 1 of a Galera cluster (galera-4) of `nodes` nodes on
+    loopback: node 1 bootstraps it (--wsrep-new-cluster) and gets the database, the others
+    join it by a full state transfer (rsync SST). Node i (from 1) answers on
+    127.0.0.1:node_port(i) and its own socket; stack.sql() asks node 1. Failure detection is
+    cut to about a second (GALERA_EVS), so the survivors evict a killed node quickly."""
 
+    def __init__(self, nodes=3, **kwargs):
+        super().__init__(**kwargs)
+        self.n_nodes = nodes
+        # Per node: the group channel, incremental and full state transfer ports.
+        self.galera_ports = [(harness.free_port(), harness.free_port(), harness.free_port())
+                             for _ in range(nodes)]
+        self.node_ports = [None] + [harness.free_port() for _ in range(1, nodes)]
+
+    def start(self):
+        super().start()
+        self.node_ports[0] = self.mysql_port
+        template = harness.mariadb_template()
+        for i in range(2, self.n_nodes + 1):
+            shutil.copytree(template, self.path("galera%d-data" % i), symlinks=True)
+            self._let_sst_write("galera%d-data" % i)
+            self._spawn_node(i)
+        for i in range(1, self.n_nodes + 1):
+            self.wait_synced(i)
+        return self
+
+    def logs(self):
+        logs = super().logs()
+        for i in range(2, self.n_nodes + 1):
+            logs["galera%d.err" % i] = self.path("galera%d.err" % i)
+        return logs
+
+    def node_socket(self, i):
+        return self.mysql_socket if i == 1 else self.path("galera%d.sock" % i)
+
+    def node_port(self, i):
+        return self.node_ports[i - 1]
+
+    def nodes_url(self, order=None):
+        """FL_MYSQL_URL listing the nodes over TCP, in `order` (node numbers; default all
+        in turn)."""
+        order = order or range(1, self.n_nodes + 1)
+        return "mysql://farmlokal:%s@%s/farmlokal" % (
+            self.db_password, ",".join("127.0.0.1:%d" % self.node_port(i) for i in order))
+
+    def node_sql(self, i, query, database=None):
+        return self.sql(query, database, sock=self.node_socket(i))
+
+    def node_status(self, i, name):
+        """A wsrep status variable of node i ('' when the node does not answer)."""
+        try:
+            rows = self.node_sql(i, "SHOW GLOBAL STATUS LIKE '%s'" % name)
+        except RuntimeError:
+            return ""
+        return rows[0][1] if rows else ""
+
+    def wait_synced(self, i, timeout=60.0):
+        name = "mysql" if i == 1 else "galera%d" % i
+        self._wait_for(name, lambda: self.node_status(i, "wsrep_local_state_comment")
+                       == "Synced", timeout)
+
+    def node_kill(self, i):
+        """SIGKILL node i and wait for it to be gone."""
+        self.procs["mysql" if i == 1 else "galera%d" % i].kill()
+
+    def _wsrep_args(self, i):
+        group, ist, sst = self.galera_ports[i - 1]
+        return ["--wsrep-on=ON", "--wsrep-provider=" + GALERA_PROVIDER,
+                "--wsrep-cluster-name=farmlokal-test", "--wsrep-node-name=node%d" % i,
+                "--wsrep-cluster-address=gcomm://" + ",".join(
+                    "127.0.0.1:%d" % p[0] for p in self.galera_ports),
+                "--wsrep-node-address=127.0.0.1:%d" % group,
+                "--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:%d;"
+                "ist.recv_addr=127.0.0.1:%d;gcache.size=64M;%s" % (group, ist, GALERA_EVS),
+                "--wsrep-sst-method=rsync", "--wsrep-sst-receive-address=127.0.0.1:%d" % sst,
+                "--binlog-format=ROW", "--innodb-autoinc-lock-mode=2"]
+
+    def _let_sst_write(self, datadir):
+        """The joiner's rsync daemon, started as root, runs as `nobody`: it must reach the
+        datadir through the stack's private dir and write into it."""
+        if os.geteuid() == 0:
+            os.chmod(self.tmp, 0o711)
+            nobody = pwd.getpwnam("nobody")
+            for top, dirs, files in os.walk(self.path(datadir)):
+                for name in [top] + [os.path.join(top, n) for n in dirs + files]:
+                    os.lchown(name, nobody.pw_uid, nobody.pw_gid)
+
+    def _spawn_mysql(self):
+        self._spawn_mariadbd("mysql", "mysql-data", self.mysql_socket, "mariadb",
+                             ["--port=%d" % self.mysql_port, "--bind-address=127.0.0.1",
+                              "--skip-log-bin", "--wsrep-new-cluster"] + self._wsrep_args(1)
+                             + self.mysql_args)
+
+    def _spawn_node(self, i):
+        name = "galera%d" % i
+        self._spawn_mariadbd(name, name + "-data", self.node_socket(i), name,
+                             ["--port=%d" % self.node_port(i), "--bind-address=127.0.0.1",
+                              "--skip-log-bin"] + self._wsrep_args(i) + self.mysql_args)
+
+
+class ClusterTestCase(harness.StackTestCase):
+    """A StackTestCase whose stack is a stack_class(**cluster_options) (a ClusterStack, or a
+    GaleraStack); the app is not started (the test knows its URLs only once the stack runs)."""
+
+    stack_class = ClusterStack
     cluster_options = {}
     app_workers = None
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = ClusterStack(**cls.cluster_options)
+        cls.stack = cls.stack_class(**cls.cluster_options)
         cls.addClassCleanup(cls.stack.close)  # runs even if setUpClass fails
         try:
             cls.stack.start()

@@ -47,6 +47,45 @@ static void test_mysql_list(void)
               FL_EINVAL); /* nine: over FL_DSN_LIST_MAX */
 }
 
+/* FL_MYSQL_URL naming a Galera cluster's nodes: tried in order, shown without secrets. */
+static void test_mysql_hosts(void)
+{
+    static const char *const bad[] = {
+        "mysql://u@h1,/db",
+        "mysql://u@,h2/db",
+        "mysql://u@h1,,h3/db",
+        "mysql://u@h1,h2:0/db",
+        "mysql://u@h1,h2/db?socket=/run/m.sock", /* a socket is one server */
+        "mysql://u@a,b,c,d,e,f,g,h,i/db",        /* nine hosts */
+        NULL,
+    };
+    struct fl_mysql_dsn d, copy;
+    struct fl_buf addr;
+
+    ASSERT_EQ(fl_dsn_parse_mysql("mysql://u:p,w@n1:3307,n2,[::1]:3309/db", &d), FL_OK);
+    ASSERT_EQ(fl_dsn_mysql_hosts(&d), 3);
+    ASSERT_STREQ(d.host, "n1");
+    ASSERT_EQ(d.port, 3307);
+    ASSERT_STREQ(d.password, "p,w"); /* a comma before the @ is the password's */
+    ASSERT_STREQ(fl_dsn_mysql_host(&d, 1).host, "n2");
+    ASSERT_EQ(fl_dsn_mysql_host(&d, 1).port, 0);
+    ASSERT_STREQ(fl_dsn_mysql_host(&d, 2).host, "::1");
+    ASSERT_EQ(fl_dsn_mysql_copy(&copy, &d), FL_OK);
+    fl_dsn_mysql_free(&d);
+    fl_buf_init(&addr, 256);
+    fl_dsn_mysql_address(&copy, &addr);
+    ASSERT_STREQ(addr.p, "n1:3307,n2:3306,::1:3309");
+    fl_buf_free(&addr);
+    fl_dsn_mysql_free(&copy);
+    ASSERT_EQ(fl_dsn_parse_mysql("mysql://u@a,b,c,d,e,f,g,h/db", &d), FL_OK);
+    ASSERT_EQ(fl_dsn_mysql_hosts(&d), FL_DSN_LIST_MAX);
+    fl_dsn_mysql_free(&d);
+    for (size_t i = 0; bad[i]; i++) {
+        ASSERT_EQ(fl_dsn_parse_mysql(bad[i], &d), FL_EINVAL);
+        ASSERT_TRUE(d.host == NULL && d.more == NULL); /* nothing left to free */
+    }
+}
+
 static void test_redis_forms(void)
 {
     struct fl_redis_dsn d;
@@ -115,11 +154,14 @@ static void test_config_forms(void)
     setenv("FL_MYSQL_READ_URL",
            "mysql://u:secret1@r1:3307/db,mysql://u:secret2@localhost/db?socket=/run/r2.sock", 1);
     setenv("FL_REDIS_URL", "redis-sentinel://:secret3@s1:5000,s2/main/1", 1);
+    setenv("FL_MYSQL_URL", "mysql://u:secret4@n1,n2:3307,n3/db", 1);
     ASSERT_EQ(fl_config_load(&c, NULL, &msg), FL_OK);
+    ASSERT_EQ(c.mysql.n_more, 2);
     ASSERT_EQ(c.n_mysql_read, 2);
     ASSERT_STREQ(c.mysql_read[1].socket, "/run/r2.sock");
     ASSERT_STREQ(c.redis.master_name, "main");
     fl_config_dump(&c, &dump);
+    ASSERT_CONTAINS(dump.p, "FL_MYSQL_URL=mysql://u:********@n1,n2:3307,n3:3306/db\n");
     ASSERT_CONTAINS(dump.p, "FL_MYSQL_READ_URL=r1:3307,/run/r2.sock\n");
     ASSERT_CONTAINS(dump.p, "FL_REDIS_URL=redis-sentinel://:********@s1:5000,s2:26379/main/1\n");
     ASSERT_TRUE(strstr(dump.p, "secret") == NULL);
@@ -134,6 +176,11 @@ static void test_config_forms(void)
     ASSERT_EQ(fl_config_load(&c, NULL, &msg), FL_EINVAL);
     ASSERT_CONTAINS(msg.p, "FL_REDIS_URL");
     unsetenv("FL_REDIS_URL");
+    setenv("FL_MYSQL_URL", "mysql://u@n1,n2/db?socket=/run/m.sock", 1);
+    fl_buf_reset(&msg);
+    ASSERT_EQ(fl_config_load(&c, NULL, &msg), FL_EINVAL);
+    ASSERT_CONTAINS(msg.p, "FL_MYSQL_URL");
+    unsetenv("FL_MYSQL_URL");
     fl_buf_free(&msg);
     fl_buf_free(&dump);
 }
@@ -141,6 +188,7 @@ static void test_config_forms(void)
 int main(void)
 {
     test_mysql_list();
+    test_mysql_hosts();
     test_redis_forms();
     test_config_forms();
     return fl_test_done("test_dsn");

@@ -300,69 +300,77 @@ static void render_replicas(const struct counters *sum, const struct fl_metrics_
 }
 
 /* The plain counters and the breaker's state. */
+/* One counter line: a family's first line carries its help, the others NULL. */
+struct counter_line {
+    enum fl_metric m;
+    const char *name, *help, *labels;
+};
+
+#define UPSTREAM "farmlokal_upstream_requests_total"
+#define WEBHOOK  "farmlokal_webhook_events_total"
+#define REPLICA  "farmlokal_replica_reads_total"
+
+/* The counters before the circuit gauge, and after it. */
+static const struct counter_line counters_upstream[] = {
+    {FL_M_CACHE_HIT, "farmlokal_cache_requests_total", "Listing cache lookups by result.",
+     "{result=\"hit\"}"},
+    {FL_M_CACHE_MISS, "farmlokal_cache_requests_total", NULL, "{result=\"miss\"}"},
+    {FL_M_CACHE_BYPASS, "farmlokal_cache_requests_total", NULL, "{result=\"bypass\"}"},
+    {FL_M_CACHE_STALE, "farmlokal_cache_requests_total", NULL, "{result=\"stale\"}"},
+    {FL_M_DB_QUERIES, "farmlokal_db_queries_total", "Statements sent to MySQL.", ""},
+    {FL_M_DB_ERRORS, "farmlokal_db_errors_total", "MySQL failures.", ""},
+    {FL_M_DB_SKIPPED, "farmlokal_db_skipped_total",
+     "Statements not sent: the worker's MySQL breaker was open.", ""},
+    {FL_M_DB_TX_RETRIES, "farmlokal_db_tx_retries_total",
+     "Transactions run again after a deadlock, a Galera certification conflict or a lost node.",
+     ""},
+    {FL_M_REDIS_ERRORS, "farmlokal_redis_errors_total", "Redis failures.", ""},
+    {FL_M_UPSTREAM_OK, UPSTREAM, "Upstream calls by outcome.",
+     "{upstream=\"api_a\",outcome=\"ok\"}"},
+    {FL_M_UPSTREAM_NOT_FOUND, UPSTREAM, NULL, "{upstream=\"api_a\",outcome=\"not_found\"}"},
+    {FL_M_UPSTREAM_FAILED, UPSTREAM, NULL, "{upstream=\"api_a\",outcome=\"failed\"}"},
+    {FL_M_UPSTREAM_TIMED_OUT, UPSTREAM, NULL, "{upstream=\"api_a\",outcome=\"timed_out\"}"},
+    {FL_M_UPSTREAM_REJECTED, UPSTREAM, NULL, "{upstream=\"api_a\",outcome=\"rejected\"}"},
+    {FL_M_UPSTREAM_BULKHEAD_FULL, UPSTREAM, NULL, "{upstream=\"api_a\",outcome=\"bulkhead_full\"}"},
+    {FL_M_UPSTREAM_RETRIES, "farmlokal_upstream_retries_total", "Tries after the first.",
+     "{upstream=\"api_a\"}"},
+};
+
+static const struct counter_line counters_rest[] = {
+    {FL_M_TOKEN_FETCHES, "farmlokal_oauth_token_fetches_total", "Token requests to the provider.",
+     ""},
+    {FL_M_WEBHOOK_APPLIED, WEBHOOK, "Webhook deliveries by outcome.", "{outcome=\"applied\"}"},
+    {FL_M_WEBHOOK_STALE, WEBHOOK, NULL, "{outcome=\"stale\"}"},
+    {FL_M_WEBHOOK_UNKNOWN, WEBHOOK, NULL, "{outcome=\"unknown_product\"}"},
+    {FL_M_WEBHOOK_DUPLICATE, WEBHOOK, NULL, "{outcome=\"duplicate\"}"},
+    {FL_M_WEBHOOK_REJECTED, WEBHOOK, NULL, "{outcome=\"rejected\"}"},
+    {FL_M_RATELIMITED, "farmlokal_rate_limited_total", "Requests refused with 429.", ""},
+    {FL_M_RATELIMIT_FAIL_OPEN, "farmlokal_rate_limit_fail_open_total",
+     "Requests served unchecked because Redis was unreachable.", ""},
+    {FL_M_READS_REPLICA, REPLICA, "Catalogue reads with a replica configured, by where they ran.",
+     "{outcome=\"replica\"}"},
+    {FL_M_READS_PASSED_OVER, REPLICA, NULL, "{outcome=\"passed_over\"}"},
+    {FL_M_READS_REPLICA_BEHIND, REPLICA, NULL, "{outcome=\"replica_behind\"}"},
+    {FL_M_SHED, "farmlokal_shed_total",
+     "Requests refused unserved after waiting longer than the queue budget.", ""},
+};
+
+static void render_lines(const struct counter_line *l, size_t n, const uint64_t *c,
+                         struct fl_buf *out)
+{
+    for (size_t i = 0; i < n; i++)
+        counter(out, l[i].name, l[i].help, l[i].labels, c[l[i].m]);
+}
+
 static void render_counters(const uint64_t *c, int circuit_open, struct fl_buf *out)
 {
-    counter(out, "farmlokal_cache_requests_total", "Listing cache lookups by result.",
-            "{result=\"hit\"}", c[FL_M_CACHE_HIT]);
-    counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"miss\"}", c[FL_M_CACHE_MISS]);
-    counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"bypass\"}",
-            c[FL_M_CACHE_BYPASS]);
-    counter(out, "farmlokal_cache_requests_total", NULL, "{result=\"stale\"}", c[FL_M_CACHE_STALE]);
-    counter(out, "farmlokal_db_queries_total", "Statements sent to MySQL.", "", c[FL_M_DB_QUERIES]);
-    counter(out, "farmlokal_db_errors_total", "MySQL failures.", "", c[FL_M_DB_ERRORS]);
-    counter(out, "farmlokal_db_skipped_total",
-            "Statements not sent: the worker's MySQL breaker was open.", "", c[FL_M_DB_SKIPPED]);
-    counter(out, "farmlokal_db_tx_retries_total",
-            "Transactions run again after a deadlock, a Galera certification conflict or a lost "
-            "node.",
-            "", c[FL_M_DB_TX_RETRIES]);
-    counter(out, "farmlokal_redis_errors_total", "Redis failures.", "", c[FL_M_REDIS_ERRORS]);
-    counter(out, "farmlokal_upstream_requests_total", "Upstream calls by outcome.",
-            "{upstream=\"api_a\",outcome=\"ok\"}", c[FL_M_UPSTREAM_OK]);
-    counter(out, "farmlokal_upstream_requests_total", NULL,
-            "{upstream=\"api_a\",outcome=\"not_found\"}", c[FL_M_UPSTREAM_NOT_FOUND]);
-    counter(out, "farmlokal_upstream_requests_total", NULL,
-            "{upstream=\"api_a\",outcome=\"failed\"}", c[FL_M_UPSTREAM_FAILED]);
-    counter(out, "farmlokal_upstream_requests_total", NULL,
-            "{upstream=\"api_a\",outcome=\"timed_out\"}", c[FL_M_UPSTREAM_TIMED_OUT]);
-    counter(out, "farmlokal_upstream_requests_total", NULL,
-            "{upstream=\"api_a\",outcome=\"rejected\"}", c[FL_M_UPSTREAM_REJECTED]);
-    counter(out, "farmlokal_upstream_requests_total", NULL,
-            "{upstream=\"api_a\",outcome=\"bulkhead_full\"}", c[FL_M_UPSTREAM_BULKHEAD_FULL]);
-    counter(out, "farmlokal_upstream_retries_total", "Tries after the first.",
-            "{upstream=\"api_a\"}", c[FL_M_UPSTREAM_RETRIES]);
+    render_lines(counters_upstream, FL_COUNTOF(counters_upstream), c, out);
     fl_buf_appendf(out,
                    "# HELP farmlokal_circuit_state 0 closed, 1 open, 2 half-open.\n"
                    "# TYPE farmlokal_circuit_state gauge\n"
                    "farmlokal_circuit_state{upstream=\"api_a\"} %d\n",
                    circuit_open);
-    counter(out, "farmlokal_oauth_token_fetches_total", "Token requests to the provider.", "",
-            c[FL_M_TOKEN_FETCHES]);
-    counter(out, "farmlokal_webhook_events_total", "Webhook deliveries by outcome.",
-            "{outcome=\"applied\"}", c[FL_M_WEBHOOK_APPLIED]);
-    counter(out, "farmlokal_webhook_events_total", NULL, "{outcome=\"stale\"}",
-            c[FL_M_WEBHOOK_STALE]);
-    counter(out, "farmlokal_webhook_events_total", NULL, "{outcome=\"unknown_product\"}",
-            c[FL_M_WEBHOOK_UNKNOWN]);
-    counter(out, "farmlokal_webhook_events_total", NULL, "{outcome=\"duplicate\"}",
-            c[FL_M_WEBHOOK_DUPLICATE]);
-    counter(out, "farmlokal_webhook_events_total", NULL, "{outcome=\"rejected\"}",
-            c[FL_M_WEBHOOK_REJECTED]);
-    counter(out, "farmlokal_rate_limited_total", "Requests refused with 429.", "",
-            c[FL_M_RATELIMITED]);
-    counter(out, "farmlokal_rate_limit_fail_open_total",
-            "Requests served unchecked because Redis was unreachable.", "",
-            c[FL_M_RATELIMIT_FAIL_OPEN]);
-    counter(out, "farmlokal_replica_reads_total",
-            "Catalogue reads with a replica configured, by where they ran.",
-            "{outcome=\"replica\"}", c[FL_M_READS_REPLICA]);
-    counter(out, "farmlokal_replica_reads_total", NULL, "{outcome=\"passed_over\"}",
-            c[FL_M_READS_PASSED_OVER]);
-    counter(out, "farmlokal_replica_reads_total", NULL, "{outcome=\"replica_behind\"}",
-            c[FL_M_READS_REPLICA_BEHIND]);
-    counter(out, "farmlokal_shed_total",
-            "Requests refused unserved after waiting longer than the queue budget.", "",
-            c[FL_M_SHED]);
+    render_lines(counters_rest, FL_COUNTOF(counters_rest), c, out);
 }
 
 void fl_metrics_render(const char *dir, const struct fl_metrics_labels *labels, int circuit_open,

@@ -520,12 +520,15 @@ enum fl_err fl_db_begin(struct fl_db *db)
     enum fl_err err = FL_OK;
 
     /* A stale connection is found out here, before anything of the transaction is sent:
-     * one fresh try when it failed at once, none after a timeout. */
+     * one fresh try when a connection we had failed at once; none after a timeout, nor
+     * when there was no connection (the breaker refused, or the connect failed). */
     for (int attempt = 0; attempt < 2; attempt++) {
         int64_t t0 = fl_time_mono_us();
+        bool had = db->conn != NULL;
 
         err = simple(db, "START TRANSACTION");
-        if (err == FL_OK || db->conn != NULL || fl_time_mono_us() - t0 > FL_DB_STALE_FAILURE_US)
+        if (err == FL_OK || !had || db->conn != NULL ||
+            fl_time_mono_us() - t0 > FL_DB_STALE_FAILURE_US)
             break;
     }
     db->in_tx = err == FL_OK;

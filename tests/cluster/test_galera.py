@@ -173,6 +173,17 @@ class Failover:
                              self.listings_failed)
 
 
+def start_pools(s, workers=3):
+    """Seeds PRODUCTS products and starts two pools on a GaleraStack(two_pools=True): pool A
+    on nodes 1, 2, 3 in that order, pool B on 2, 3, 1, so both nodes take writes and
+    certification conflicts happen. Returns the products' skus."""
+    s.seed(PRODUCTS)
+    env = {"FL_WEBHOOK_SECRET": WEBHOOK_SECRET, "FL_ADMIN_TOKEN": cluster.ADMIN_TOKEN}
+    s.start_app(workers=workers, env=dict(env, FL_MYSQL_URL=s.nodes_url([1, 2, 3])))
+    s.start_pool_b(workers=workers, env=dict(env, FL_MYSQL_URL=s.nodes_url([2, 3, 1])))
+    return [r[0] for r in s.sql("SELECT sku FROM products ORDER BY id", database="farmlokal")]
+
+
 class MultiHostTest(cluster.ClusterTestCase):
     """The failover between hosts without Galera: FL_MYSQL_URL's first host refuses
     connections; the worker connects to the second, writes there, and says so."""
@@ -211,13 +222,7 @@ class GaleraTest(cluster.ClusterTestCase):
 
     @classmethod
     def prepare(cls):
-        s = cls.stack
-        s.seed(PRODUCTS)
-        env = {"FL_WEBHOOK_SECRET": WEBHOOK_SECRET, "FL_ADMIN_TOKEN": cluster.ADMIN_TOKEN}
-        s.start_app(workers=3, env=dict(env, FL_MYSQL_URL=s.nodes_url([1, 2, 3])))
-        s.start_pool_b(workers=3, env=dict(env, FL_MYSQL_URL=s.nodes_url([2, 3, 1])))
-        cls.skus = [r[0] for r in s.sql("SELECT sku FROM products ORDER BY id",
-                                        database="farmlokal")]
+        cls.skus = start_pools(cls.stack)
 
     def test_node_killed_during_webhooks(self):
         f = Failover(self.stack, self.skus).run()

@@ -25,6 +25,10 @@
 #define DB_TIMEOUT_S            1
 #define REDIS_TIMEOUT_MS        50
 #define UPSTREAM_BODY_MAX_BYTES ((size_t)1 << 20)
+/* Decompressed pages kept for clients that do not take gzip: the hot pages of a listing
+ * (a 20-product page is 6.5 KB, a 100-product one about 32 KB); at most 2 MiB a worker. */
+#define PLAIN_MEMO_SLOTS     32
+#define PLAIN_MEMO_MAX_BYTES ((size_t)64 << 10)
 
 enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
 {
@@ -40,7 +44,9 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
     app->redis = fl_redis_new(&cfg->redis, REDIS_TIMEOUT_MS);
     app->http = fl_httpc_new(UPSTREAM_BODY_MAX_BYTES);
     app->oauth = fl_oauth_new(cfg);
-    if (app->db == NULL || app->redis == NULL || app->http == NULL || app->oauth == NULL) {
+    app->plain = fl_memo_new(PLAIN_MEMO_SLOTS, PLAIN_MEMO_MAX_BYTES);
+    if (app->db == NULL || app->redis == NULL || app->http == NULL || app->oauth == NULL ||
+        app->plain == NULL) {
         fl_app_free(app);
         return FL_ENOMEM;
     }
@@ -62,6 +68,7 @@ void fl_app_free(struct fl_app *app)
     fl_httpc_free(app->http);
     fl_oauth_free(app->oauth);
     fl_bulkhead_close(app->bulkhead);
+    fl_memo_free(app->plain);
     fl_buf_free(&app->scratch);
     memset(app, 0, sizeof(*app));
 }

@@ -11,6 +11,7 @@
 #include "fl_db.h"
 #include "fl_httpc.h"
 #include "fl_listing.h"
+#include "fl_memo.h"
 #include "fl_oauth.h"
 #include "fl_ratelimit.h"
 #include "fl_redis.h"
@@ -35,6 +36,7 @@ struct fl_app {
     struct fl_oauth *oauth;        /* owned: the upstream token cache */
     struct fl_listing_svc listing; /* the listing service, over the connections above */
     struct fl_bulkhead *bulkhead;  /* owned: the pool's seats on API A; NULL: no limit */
+    struct fl_memo *plain;         /* owned: pages lately sent decompressed (h_products.c) */
     struct fl_buf scratch;         /* reused by each request for error details */
 };
 

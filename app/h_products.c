@@ -17,6 +17,7 @@
 #include "fl_crypto.h"
 #include "fl_gzip.h"
 #include "fl_json.h"
+#include "fl_memo.h"
 #include "fl_metrics.h"
 #include "fl_search.h"
 #include "fl_time.h"
@@ -287,12 +288,36 @@ static struct fl_str gzip_etag(struct fl_arena *arena, struct fl_str etag)
 }
 
 /*
- * Sends a page the listing service served: a gzip body as it is to a client that takes
- * gzip, decompressed to others, each with an ETag of its own (RFC 9110: one per
- * representation), a plain one (built, not stored) as it is; or 304 when the client has
- * that representation.
+ * The plain body of a gzip page, from the worker's memo when it sent that page plain
+ * lately, else decompressed (and memoised). The key names the content: the ETag (a hash of
+ * the plain body) and the gzip trailer (its CRC-32 and length).
  */
-static void send_page(struct fl_resp *resp, const struct fl_req *req,
+static enum fl_err plain_body(struct fl_memo *memo, struct fl_arena *arena,
+                              const struct fl_listing_result *page, struct fl_str *out)
+{
+    char key[FL_MEMO_KEY_MAX_BYTES];
+    struct fl_str k = {key, page->etag.len + 8};
+    enum fl_err err;
+
+    if (page->body.len < 8 || k.len > sizeof(key))
+        return fl_gzip_decompress(arena, page->body, FL_LISTING_BODY_MAX_BYTES, out);
+    memcpy(key, page->etag.p, page->etag.len);
+    memcpy(key + page->etag.len, page->body.p + page->body.len - 8, 8);
+    if (fl_memo_get(memo, k, out))
+        return FL_OK;
+    err = fl_gzip_decompress(arena, page->body, FL_LISTING_BODY_MAX_BYTES, out);
+    if (err == FL_OK)
+        fl_memo_put(memo, k, *out); /* not kept (too big, no memory): inflated next time */
+    return err;
+}
+
+/*
+ * Sends a page the listing service served: a gzip body as it is to a client that takes
+ * gzip, decompressed to others (plain_body), each with an ETag of its own (RFC 9110: one
+ * per representation), a plain one (built, not stored) as it is; or 304 when the client
+ * has that representation.
+ */
+static void send_page(struct fl_app *app, struct fl_resp *resp, const struct fl_req *req,
                       const struct fl_listing_result *page)
 {
     bool gzip = page->gzip && fl_req_accepts_gzip(req);
@@ -304,8 +329,7 @@ static void send_page(struct fl_resp *resp, const struct fl_req *req,
         resp->status = 304;
         resp->content_type = NULL;
     } else if (page->gzip && !gzip &&
-               (err = fl_gzip_decompress(req->arena, page->body, FL_LISTING_BODY_MAX_BYTES,
-                                         &body)) != FL_OK) {
+               (err = plain_body(app->plain, req->arena, page, &body)) != FL_OK) {
         fl_log(FL_LOG_ERROR, "event=page_unreadable err=%s", fl_strerror(err));
         fl_resp_problem(resp, req, 500, NULL, "the page could not be read");
         return;
@@ -365,7 +389,7 @@ void fl_h_products_list(struct fl_app *app, struct fl_req *req, struct fl_resp *
         return;
     err = fl_listing_page(&app->listing, req->arena, &q, req->rate_limit, render_page, &page);
     if (servable(app, req, resp, err, NULL))
-        send_page(resp, req, &page);
+        send_page(app, resp, req, &page);
 }
 
 /* ---- one product ---- */
@@ -390,7 +414,7 @@ void fl_h_products_get(struct fl_app *app, struct fl_req *req, struct fl_resp *r
         fl_listing_product(&app->listing, req->arena, id, req->rate_limit, render_one_body, &page);
     snprintf(detail, sizeof(detail), "no product with id %llu", (unsigned long long)id);
     if (servable(app, req, resp, err, detail))
-        send_page(resp, req, &page);
+        send_page(app, resp, req, &page);
 }
 
 /* ---- admin writes ---- */

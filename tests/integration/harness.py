@@ -872,6 +872,8 @@ class Stack:
 daemon off;
 master_process on;
 worker_processes 1;
+# As deploy/local/up: the edge's maps run regexes on every hit (deploy/nginx/farmlokal-site.conf).
+pcre_jit on;
 pid {pid};
 error_log {tmp}/nginx-error.log notice;
 {user}

@@ -63,7 +63,7 @@ struct fl_plan {
      */
     bool by_price[FL_PLAN_BRANCHES_MAX];
     bool fewer_by_price[FL_PLAN_BRANCHES_MAX]; /* the range holds fewer entries than a walk */
-    double est;                                /* rows the plan is expected to examine */
+    double est; /* rows the plan is expected to examine (a listing's: as MariaDB counts) */
 };
 
 /*

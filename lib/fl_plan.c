@@ -343,8 +343,9 @@ static double walk_entries(const struct fl_listing *q, double all, double f)
  * A branch of products a category (or one for all), each choosing its own index from the
  * sampled counts of its category in and out of the price range, so a window past one
  * category's prices never walks that category; others is the share of those products the
- * words (probed on each) let through, 1 without words. p->est is in MariaDB's count, for
- * the guard.
+ * words (probed on each) let through, 1 without words. A walk by name also passes what
+ * the sample puts before the range's first product in name order: names cluster by
+ * category, and so by price. p->est is in MariaDB's count, for the guard.
  */
 static void choose_listing(struct fl_plan *p, const struct fl_listing *q, double others)
 {
@@ -358,6 +359,11 @@ static void choose_listing(struct fl_plan *p, const struct fl_listing *q, double
         double in = fl_catalog_stats_count(cat, q->min_cents, q->max_cents);
         double walk = walk_entries(q, all, all > 0 ? in / all * others : 0);
 
+        if (q->sort == FL_SORT_NAME_ASC && fl_plan_has_index_choice(q))
+            walk += fl_catalog_stats_name_skip(cat, q->min_cents, q->max_cents,
+                                               q->has_cursor ? q->after.key : FL_STR(""));
+        if (walk > all)
+            walk = all;
         p->by_price[b] = fl_plan_has_index_choice(q) && read_by_price(q, walk, in);
         p->fewer_by_price[b] = in < walk;
         /* As MariaDB counts them: a range read and sorted twice, and the rows it hands on. */

@@ -165,6 +165,19 @@ static bool turn_indexes(struct fl_plan *p)
 }
 
 /*
+ * Whether p with its indexes turned may fit its floor: a search's estimates do not say; a
+ * listing's turned plan expected past its floor would trip it too (a whole category's
+ * window to sort, say), a statement spent for nothing before the last tries.
+ */
+static bool turn_may_fit(const struct fl_listing *q, const struct fl_plan *p)
+{
+    struct fl_plan turned = *p;
+
+    fl_plan_flip_indexes(&turned);
+    return q->n_words > 0 || turned.est <= (double)fl_plan_rows_floor(q, &turned);
+}
+
+/*
  * Reads the page by plan p, guarded against a wrong estimate: the plan is bounded to a
  * multiple of its page (and, for a listing, of its estimate); when the bound trips, the
  * plan with its words probed the other way, then with the other index for each branch,
@@ -190,7 +203,8 @@ static enum fl_err read_page(struct fl_db *db, struct fl_plan_sql_args *a,
         return err;
     if ((err = try_turned(db, a, q, p, flip_probes, r, &stopped)) != FL_OK || !stopped)
         return err;
-    if (choice && ((err = try_turned(db, a, q, p, turn_indexes, r, &stopped)) != FL_OK || !stopped))
+    if (choice && turn_may_fit(q, p) &&
+        ((err = try_turned(db, a, q, p, turn_indexes, r, &stopped)) != FL_OK || !stopped))
         return err;
     if (q->n_words == 0) {
         /* By the rows each branch examines, not by their cost. */

@@ -350,9 +350,9 @@ static double walk_entries(const struct fl_listing *q, double all, double f)
 static void choose_listing(struct fl_plan *p, const struct fl_listing *q, double others)
 {
     size_t n = q->n_categories ? q->n_categories : 1;
-    double page = q->limit + 1.0;
+    double page = q->limit + 1.0, handed;
 
-    p->est = 0;
+    p->est = p->est_flipped = 0;
     for (size_t b = 0; b < n; b++) {
         struct fl_str cat = q->n_categories ? q->categories[b] : FL_STR("");
         double all = fl_catalog_stats_count(cat, 0, FL_CATALOG_PRICE_MAX_CENTS);
@@ -367,8 +367,9 @@ static void choose_listing(struct fl_plan *p, const struct fl_listing *q, double
         p->by_price[b] = fl_plan_has_index_choice(q) && read_by_price(q, walk, in);
         p->fewer_by_price[b] = in < walk;
         /* As MariaDB counts them: a range read and sorted twice, and the rows it hands on. */
-        p->est += p->by_price[b] ? in * SORTED_COUNTED : walk;
-        p->est += OUTER_COUNTED * (in * others < page ? in * others : page);
+        handed = OUTER_COUNTED * (in * others < page ? in * others : page);
+        p->est += (p->by_price[b] ? in * SORTED_COUNTED : walk) + handed;
+        p->est_flipped += (p->by_price[b] ? walk : in * SORTED_COUNTED) + handed;
     }
 }
 
@@ -445,11 +446,15 @@ enum fl_err fl_plan_choose(struct fl_db *db, struct fl_arena *arena, const struc
     return choose_probes(db, p, total);
 }
 
-/* Turns every branch that had a choice of index to the other one. */
+/* Turns every branch that had a choice of index to the other one, and est with it. */
 void fl_plan_flip_indexes(struct fl_plan *p)
 {
+    double est = p->est;
+
     for (size_t i = 0; i < FL_PLAN_BRANCHES_MAX; i++)
         p->by_price[i] = !p->by_price[i];
+    p->est = p->est_flipped;
+    p->est_flipped = est;
 }
 
 /*

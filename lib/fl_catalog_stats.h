@@ -3,9 +3,10 @@
  * What the listing planner knows of the products without asking on every request: the
  * table's size and a systematic sample of (category, price, name), read by this worker (one
  * process, one request at a time) at most once per FL_CATALOG_STATS_REFRESH_S. It answers
- * "how many products of this category cost between lo and hi" from memory. It never
- * decides a plan and never makes a page: a wrong estimate costs time, not correctness (the
- * planner bounds every plan it chooses by estimate; see lib/fl_plan.c).
+ * "how many products of this category cost between lo and hi", and "how far into the name
+ * order is the first of them", from memory. It never decides a plan and never makes a
+ * page: a wrong estimate costs time, not correctness (the planner bounds every plan it
+ * chooses by estimate; see lib/fl_plan.c).
  */
 #ifndef FL_CATALOG_STATS_H
 #define FL_CATALOG_STATS_H

@@ -19,11 +19,15 @@
 #define CATEGORIES_MAX        256 /* categories told apart; the rest of the sample is dropped */
 #define NAME_MAX_BYTES        256 /* VARCHAR(64) in utf8mb4 */
 #define RETRY_AFTER_FAILURE_S 10
+/* Enough of a name to place it in the name order; the seeded names differ in 4-20 bytes. */
+#define NAME_PREFIX_BYTES 24
 
 _Static_assert(FL_CATALOG_STATS_SAMPLE_N <= FL_DB_ARGS_MAX, "the sample is read in one statement");
 
 struct sample {
     uint16_t category; /* index into names */
+    uint8_t name_len;
+    char name[NAME_PREFIX_BYTES]; /* the name's first bytes, ASCII lower-cased */
     int64_t cents;
 };
 
@@ -37,6 +41,7 @@ static struct {
     int64_t next_read_us; /* monotonic; 0: never read */
     double per_sample;    /* products one sampled row stands for */
     struct sample s[FL_CATALOG_STATS_SAMPLE_N];
+    uint16_t by_name[FL_CATALOG_STATS_SAMPLE_N]; /* s in name order */
     size_t n;
     struct category cat[CATEGORIES_MAX];
     size_t n_cat;
@@ -57,13 +62,31 @@ static enum fl_err read_max_id(void *ud, const struct fl_str *c, size_t ncols)
     return fl_str_to_u64(c[0], 0, UINT64_MAX, ud);
 }
 
+/* The first bytes of name as the sample keeps them: lower-cased like the name order's collation. */
+static uint8_t name_prefix(struct fl_str name, char *out)
+{
+    size_t n = name.len < NAME_PREFIX_BYTES ? name.len : NAME_PREFIX_BYTES;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = name.p[i] >= 'A' && name.p[i] <= 'Z' ? (char)(name.p[i] - 'A' + 'a') : name.p[i];
+    return (uint8_t)n;
+}
+
+static int name_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+
+    return c ? c : (a_len > b_len) - (a_len < b_len);
+}
+
 static enum fl_err read_sample(void *ud, const struct fl_str *c, size_t ncols)
 {
     const struct category *known;
     int64_t cents;
 
     (void)ud;
-    if (ncols != 2 || c[0].p == NULL || c[1].p == NULL || st.n == FL_COUNTOF(st.s))
+    if (ncols != 3 || c[0].p == NULL || c[1].p == NULL || c[2].p == NULL ||
+        st.n == FL_COUNTOF(st.s))
         return FL_EDB;
     if (fl_str_to_cents(c[1], FL_CATALOG_PRICE_MAX_CENTS, &cents) != FL_OK)
         return FL_EDB;
@@ -75,7 +98,9 @@ static enum fl_err read_sample(void *ud, const struct fl_str *c, size_t ncols)
         st.cat[st.n_cat].len = c[0].len;
         known = &st.cat[st.n_cat++];
     }
-    st.s[st.n++] = (struct sample){(uint16_t)(known - st.cat), cents};
+    st.s[st.n] = (struct sample){.category = (uint16_t)(known - st.cat), .cents = cents};
+    st.s[st.n].name_len = name_prefix(c[2], st.s[st.n].name);
+    st.n++;
     return FL_OK;
 }
 
@@ -88,6 +113,13 @@ static int by_category_price(const void *a, const void *b)
     return (x->cents > y->cents) - (x->cents < y->cents);
 }
 
+static int by_sample_name(const void *a, const void *b)
+{
+    const struct sample *x = &st.s[*(const uint16_t *)a], *y = &st.s[*(const uint16_t *)b];
+
+    return name_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
 /* The statement: one placeholder a sampled id, so its text never changes. */
 static const char *sample_sql(void)
 {
@@ -95,7 +127,7 @@ static const char *sample_sql(void)
 
     if (sql[0] == '\0') {
         size_t at = (size_t)snprintf(sql, sizeof(sql),
-                                     "SELECT category, price FROM products WHERE id IN (?");
+                                     "SELECT category, price, name FROM products WHERE id IN (?");
         for (size_t i = 1; i < FL_CATALOG_STATS_SAMPLE_N; i++, at += 2)
             memcpy(sql + at, ",?", 2);
         memcpy(sql + at, ")", 2);
@@ -134,7 +166,9 @@ static enum fl_err read_all(struct fl_db *db)
         if (i == 0 || st.s[i - 1].category != st.s[i].category)
             c->first = i;
         c->end = i + 1;
+        st.by_name[i] = (uint16_t)i;
     }
+    qsort(st.by_name, st.n, sizeof(st.by_name[0]), by_sample_name);
     return FL_OK;
 }
 
@@ -203,4 +237,31 @@ double fl_catalog_stats_count(struct fl_str category, int64_t min_cents, int64_t
         n = in_range(c, min_cents, max_cents);
     }
     return (double)n * st.per_sample;
+}
+
+double fl_catalog_stats_name_skip(struct fl_str category, int64_t min_cents, int64_t max_cents,
+                                  struct fl_str after)
+{
+    const struct category *c = category.len ? find(category) : NULL;
+    char from[NAME_PREFIX_BYTES];
+    uint8_t from_len = name_prefix(after, from);
+    size_t passed = 0, before = 0, matched = 0;
+    double even;
+
+    if (category.len && c == NULL)
+        return 0;
+    for (size_t i = 0; i < st.n; i++) {
+        const struct sample *s = &st.s[st.by_name[i]];
+        if ((c && s->category != c - st.cat) ||
+            (after.len && name_cmp(s->name, s->name_len, from, from_len) <= 0))
+            continue;
+        passed++;
+        if (s->cents >= min_cents && s->cents <= max_cents && matched++ == 0)
+            before = passed - 1;
+    }
+    if (matched == 0)
+        return 0;
+    /* Before the first of matched among passed, spread evenly: (passed - matched) / matched. */
+    even = (double)(passed - matched) / (double)matched;
+    return (double)before > even ? ((double)before - even) * st.per_sample : 0;
 }

@@ -63,7 +63,8 @@ struct fl_plan {
      */
     bool by_price[FL_PLAN_BRANCHES_MAX];
     bool fewer_by_price[FL_PLAN_BRANCHES_MAX]; /* the range holds fewer entries than a walk */
-    double est;                                /* rows the plan is expected to examine */
+    double est;         /* rows the plan is expected to examine (a listing's: as MariaDB counts) */
+    double est_flipped; /* a listing's est with every branch's index turned */
 };
 
 /*
@@ -85,7 +86,7 @@ uint64_t fl_plan_rows_floor(const struct fl_listing *q, const struct fl_plan *p)
 /* True when q filters by price and sorts by something else: each branch has two indexes. */
 bool fl_plan_has_index_choice(const struct fl_listing *q);
 
-/* Turns every branch that had a choice of index to the other one. */
+/* Turns every branch that had a choice of index to the other one, and est with it. */
 void fl_plan_flip_indexes(struct fl_plan *p);
 
 /*

@@ -33,8 +33,10 @@
 
 /*
  * Reads a new sample on db when the one held is older than FL_CATALOG_STATS_REFRESH_S (or
- * none was read yet). A failed read is logged, keeps the old sample and is tried again
- * after the interval; the caller goes on either way.
+ * none was read yet). A failed read is logged and tried again after a shorter interval;
+ * until then the sample held is the old one when the failure came before any of it was
+ * replaced, or none (a half-read one would say some categories are empty). The caller
+ * goes on either way.
  */
 void fl_catalog_stats_refresh(struct fl_db *db);
 

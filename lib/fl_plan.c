@@ -301,8 +301,8 @@ bool fl_plan_has_index_choice(const struct fl_listing *q)
            q->sort != FL_SORT_PRICE_ASC && q->sort != FL_SORT_PRICE_DESC;
 }
 
-/* The rows a statement of q may examine before its bound stops it (see ROWS_EXAMINED_FLOOR). */
-/* The guard's floor for any plan of q (see ROWS_EXAMINED_FLOOR). */
+/* The guard's floor for any plan of q: the rows a statement of q may examine before its
+ * bound stops it (see ROWS_EXAMINED_FLOOR). */
 static uint64_t page_floor(const struct fl_listing *q)
 {
     uint64_t floor = q->limit * ROWS_PER_ROW;

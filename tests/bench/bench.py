@@ -668,15 +668,16 @@ def redis_failover(args):
 
 
 def galera_failover(args):
-    """A Galera node SIGKILLed during signed webhook deliveries to two pools on different
-    nodes (tests/cluster/test_galera.py's Failover: the senders resend on 503), under a load
-    of listing misses: the webhook tries answered 503 and the listings that failed."""
+    """A Galera node SIGKILLed during signed webhook deliveries to two hosts writing on
+    different nodes (tests/cluster/test_galera.py's Failover: the senders resend on 503),
+    under a load of listing misses: the webhook tries answered 503 and the listings that
+    failed."""
     import cluster
     import test_galera
-    with cluster.GaleraStack(two_pools=True) as s:
-        f = test_galera.Failover(s, test_galera.start_pools(s, workers=args.workers)).run()
+    with cluster.GaleraStack(hosts=2) as s:
+        f = test_galera.Failover(s, test_galera.start_hosts(s, workers=args.workers)).run()
         cost = f.cost()
-        return {"requests": f.sent() + len(f.report.results),
+        return {"requests": f.sent() + sum(len(r.results) for r in f.reports),
                 "failed": cost["webhooks_resent"] + cost["listings_failed"],
                 "recovered_s": cost["recovered_s"],
                 "note": "%d webhook tries answered 503 and resent, %d listings failed" % (

@@ -258,12 +258,13 @@ class ClusterStack(harness.Stack):
         return (out[0], int(out[1])) if len(out) == 2 and out[1].isdigit() else None
 
 
-class GaleraStack(harness.Stack):
-    """A Stack whose MariaDB is node 1 of a Galera cluster (galera-4) of `nodes` nodes on
-    loopback: node 1 bootstraps it (--wsrep-new-cluster) and gets the database, the others
-    join it by a full state transfer (rsync SST). Node i (from 1) answers on
-    127.0.0.1:node_port(i) and its own socket; stack.sql() asks node 1. Failure detection is
-    cut to about a second (GALERA_EVS), so the survivors evict a killed node quickly."""
+class GaleraStack(ClusterStack):
+    """A ClusterStack (so with `hosts`) whose MariaDB is node 1 of a Galera cluster
+    (galera-4) of `nodes` nodes on loopback: node 1 bootstraps it (--wsrep-new-cluster) and
+    gets the database, the others join it by a full state transfer (rsync SST). Node i (from
+    1) answers on 127.0.0.1:node_port(i) and its own socket; stack.sql() asks node 1. Failure
+    detection is cut to about a second (GALERA_EVS), so the survivors evict a killed node
+    quickly."""
 
     def __init__(self, nodes=3, **kwargs):
         super().__init__(**kwargs)

@@ -2,10 +2,11 @@
 """A MariaDB Galera cluster of three nodes (FL_MYSQL_URL listing all three) under signed
 webhook deliveries and a listing load, and one node SIGKILLed meanwhile.
 
-Two pools sit behind nginx: pool A lists the nodes 1, 2, 3 and so writes on node 1, pool B
-lists 2, 3, 1 and writes on node 2, so the two write on different nodes and a delivery
-and its redelivery, sent at once, meet as a Galera certification conflict. Node 2 is
-SIGKILLed mid-run: pool B's workers move to node 3, and every node stalls its commits
+Two hosts, each its own nginx and pool: host A's lists the nodes 1, 2, 3 and so writes on
+node 1, host B's lists 2, 3, 1 and writes on node 2. Deliveries are spread over both hosts
+and a redelivery goes to the other host than its first delivery, so the two write on
+different nodes and, sent at once, meet as a Galera certification conflict. Node 2 is
+SIGKILLed mid-run: host B's workers move to node 3, and every node stalls its commits
 until the survivors evict it. The sender, as API B does, resends a delivery answered 503
 (or not answered) until it is answered 200. Then:
 - every event is recorded exactly once in webhook_events, as applied, and no event was
@@ -24,6 +25,7 @@ Run: FL_BUILD_DIR=/abs/build python3 tests/cluster/test_galera.py -v
 """
 
 import collections
+import contextlib
 import datetime
 import json
 import os
@@ -72,21 +74,24 @@ class Sender(threading.Thread):
         for n, ev in enumerate(self.events):
             twin = None
             if self.redeliver(n):
-                twin = threading.Thread(target=self.deliver, args=(ev,))
+                twin = threading.Thread(target=self.deliver, args=(ev, n + 1))
                 twin.start()
-            self.deliver(ev)
+            self.deliver(ev, n)
             if twin:
                 twin.join()
             self.failover.progress()
 
-    def deliver(self, ev):
+    def deliver(self, ev, host=0):
+        """Delivers ev through host `host` (counted round the stack's hosts), each resend
+        through the next host."""
         body = json.dumps(ev, separators=(",", ":")).encode()
-        for _ in range(TRIES):
+        hosts = self.failover.stack.hosts
+        for attempt in range(TRIES):
             headers = load.upstreams.sign_headers(WEBHOOK_SECRET, ev["event_id"],
                                                   int(time.time()), body)
             try:
-                r = harness.http_request(self.failover.stack.nginx_port, "POST", WEBHOOK_PATH,
-                                         body, headers, 10.0)
+                port = hosts[(host + attempt) % len(hosts)].nginx_port
+                r = harness.http_request(port, "POST", WEBHOOK_PATH, body, headers, 10.0)
                 status = r.status
             except OSError:
                 status = 0
@@ -106,11 +111,12 @@ class Sender(threading.Thread):
 
 class Failover:
     """`events` signed events delivered `deliveries` times in all (the rest are redeliveries
-    racing their first delivery) by SENDERS Senders through nginx, under a load of listing
-    misses, while node `node` of a started GaleraStack is SIGKILLed once KILL_AFTER of the
-    events were sent; skus are the products the events change. For this test and for
-    benchmarks: run() returns self, then .shares (each sender's events), .senders,
-    .report (the listings' load.Report), .killed_at, .elapsed, answers(), sent(), cost()."""
+    racing their first delivery) by SENDERS Senders through the stack's hosts, under a load
+    of listing misses on every host, while node `node` of a started GaleraStack is SIGKILLed
+    once KILL_AFTER of the events were sent; skus are the products the events change. For
+    this test and for benchmarks: run() returns self, then .shares (each sender's events),
+    .senders, .reports (each host's listings' load.Report), .killed_at, .elapsed, answers(),
+    sent(), cost()."""
 
     def __init__(self, stack, skus, node=2, events=EVENTS, deliveries=DELIVERIES):
         self.stack, self.node, self.n_events = stack, node, events
@@ -119,7 +125,7 @@ class Failover:
         self.senders = [Sender(self, share, lambda n, rng=random.Random(i): rng.random() < rate)
                         for i, share in enumerate(self.shares)]
         self.lock, self.first_sent, self.killed_at = threading.Lock(), 0, None
-        self.report, self.elapsed = None, None
+        self.reports, self.elapsed = [], None
 
     def _deal(self, skus):
         """The events, dealt to SENDERS senders; each sender's products are its own and its
@@ -145,15 +151,20 @@ class Failover:
 
     def run(self):
         t0 = time.monotonic()
-        with load.Load(self.stack, [], mix={"miss": 1}, threads=2) as listings:
+        loads = [load.Load(host, [], mix={"miss": 1}, threads=1) for host in self.stack.hosts]
+        with contextlib.ExitStack() as running:
+            for listings in loads:
+                running.enter_context(listings)
             for sender in self.senders:
                 sender.start()
             for sender in self.senders:
                 sender.join()
         self.elapsed = time.monotonic() - t0
-        self.report = listings.report("galera node %d killed during webhook deliveries"
-                                      % self.node)
-        self.listings_failed = [r.end for r in listings.results if r.status != 200]
+        self.reports = [listings.report("host %d's listings, galera node %d killed during "
+                                        "webhook deliveries" % (i + 1, self.node))
+                        for i, listings in enumerate(loads)]
+        self.listings_failed = [r.end for listings in loads for r in listings.results
+                                if r.status != 200]
         return self
 
     def answers(self):
@@ -173,14 +184,14 @@ class Failover:
                              self.listings_failed)
 
 
-def start_pools(s, workers=3):
-    """Seeds PRODUCTS products and starts two pools on a GaleraStack(two_pools=True): pool A
-    on nodes 1, 2, 3 in that order, pool B on 2, 3, 1, so both nodes take writes and
-    certification conflicts happen. Returns the products' skus."""
+def start_hosts(s, workers=3):
+    """Seeds PRODUCTS products and starts a pool on each host of a GaleraStack(hosts=2):
+    host A's on nodes 1, 2, 3 in that order, host B's on 2, 3, 1, so both nodes take writes
+    and certification conflicts happen. Returns the products' skus."""
     s.seed(PRODUCTS)
     env = {"FL_WEBHOOK_SECRET": WEBHOOK_SECRET, "FL_ADMIN_TOKEN": cluster.ADMIN_TOKEN}
     s.start_app(workers=workers, env=dict(env, FL_MYSQL_URL=s.nodes_url([1, 2, 3])))
-    s.start_pool_b(workers=workers, env=dict(env, FL_MYSQL_URL=s.nodes_url([2, 3, 1])))
+    s.hosts[1].start_app(workers=workers, env=dict(env, FL_MYSQL_URL=s.nodes_url([2, 3, 1])))
     return [r[0] for r in s.sql("SELECT sku FROM products ORDER BY id", database="farmlokal")]
 
 
@@ -218,11 +229,11 @@ class MultiHostTest(cluster.ClusterTestCase):
 
 class GaleraTest(cluster.ClusterTestCase):
     stack_class = cluster.GaleraStack
-    cluster_options = {"two_pools": True}
+    cluster_options = {"hosts": 2}
 
     @classmethod
     def prepare(cls):
-        cls.skus = start_pools(cls.stack)
+        cls.skus = start_hosts(cls.stack)
 
     def test_node_killed_during_webhooks(self):
         f = Failover(self.stack, self.skus).run()
@@ -240,7 +251,8 @@ class GaleraTest(cluster.ClusterTestCase):
                                {"status": "ignored", "message": "Already processed"})]
         self.assertEqual(others, [])
         self.check_ledger(f.shares)
-        self.assertEqual(f.report.failures("miss"), {}, str(f.report))
+        for report in f.reports:
+            self.assertEqual(report.failures("miss"), {}, str(report))
         self.check_health()
         self.check_node_leaving_primary(f)
 
@@ -266,40 +278,43 @@ class GaleraTest(cluster.ClusterTestCase):
 
     def check_node_leaving_primary(self, f):
         """Node 3 cut off from node 1, which keeps the quorum by its weight: node 3 refuses
-        queries (error 1047, wsrep_ready OFF) and the workers on it (pool B's, since node 2
+        queries (error 1047, wsrep_ready OFF) and the workers on it (host B's, since node 2
         died) move to node 1: listings and webhooks are still served, and /health then says
-        every worker uses node 1."""
+        every worker of both hosts uses node 1."""
         s = self.stack
         s.node_sql(1, "SET GLOBAL wsrep_provider_options='pc.weight=2'")
         s.node_sql(3, "SET GLOBAL wsrep_provider_options='gmcast.isolate=1'")
         self.assertIsNotNone(cluster.wait_until(
             lambda: s.node_status(3, "wsrep_ready") == "OFF", 10), "node 3 still ready")
-        listings = [self.get("/api/products?limit=5&minPrice=%d" % i).status for i in range(30)]
+        listings = [host.get("/api/products?limit=5&minPrice=%d" % i).status
+                    for i in range(15) for host in s.hosts]
         self.assertEqual(set(listings), {200})
         sender = Sender(f, [], None)
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         for k, sku in enumerate(self.skus[:12]):
             sender.deliver({"event_id": "evt_galera_isolated_%d" % k, "type": "product.updated",
-                            "occurred_at": now, "data": {"sku": sku, "stock": 10 ** 6 + k}})
+                            "occurred_at": now, "data": {"sku": sku, "stock": 10 ** 6 + k}}, k)
         self.assertEqual(sender.problems, [])
         self.assertEqual(len(sender.refused), 0, "webhooks refused while node 3 was cut off")
         node1 = {"status": "ok", "address": "127.0.0.1:%d" % s.node_port(1), "wsrep_ready": True}
 
         def all_on_node1():
-            checks = [self.get("/api/health").json()["checks"]["mysql"] for _ in range(6)]
+            checks = [host.get("/api/health").json()["checks"]["mysql"]
+                      for _ in range(6) for host in s.hosts]
             return all({k: c.get(k) for k in node1} == node1 for c in checks)
         self.assertIsNotNone(cluster.wait_until(all_on_node1, 10), "workers left on node 3")
 
     def check_health(self):
-        """Each pool's workers use a live node, which is ready; /metrics says so too."""
+        """Each host's workers use a live node, which is ready; /metrics says so too."""
         live = {"127.0.0.1:%d" % self.stack.node_port(i) for i in (1, 3)}
-        for _ in range(6):  # nginx alternates between the pools
-            r = self.get("/api/health")
-            self.assertEqual(r.status, 200, r)
-            mysql = r.json()["checks"]["mysql"]
-            self.assertIn(mysql["address"], live)
-            self.assertIs(mysql["wsrep_ready"], True)
-        self.assertIn("farmlokal_mysql_wsrep_ready 1\n", self.get("/api/metrics").text)
+        for host in self.stack.hosts:
+            for _ in range(6):
+                r = host.get("/api/health")
+                self.assertEqual(r.status, 200, r)
+                mysql = r.json()["checks"]["mysql"]
+                self.assertIn(mysql["address"], live)
+                self.assertIs(mysql["wsrep_ready"], True)
+            self.assertIn("farmlokal_mysql_wsrep_ready 1\n", host.get("/api/metrics").text)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,14 @@ static enum fl_err split_hostport(const char *p, const char *end, char **host, u
     return FL_OK;
 }
 
+/* Frees a list of n hosts and their names. */
+static void hosts_free(struct fl_dsn_host *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i].host);
+    free(list);
+}
+
 void fl_dsn_mysql_free(struct fl_mysql_dsn *d)
 {
     free(d->host);
@@ -101,9 +109,7 @@ void fl_dsn_mysql_free(struct fl_mysql_dsn *d)
     free(d->password);
     free(d->database);
     free(d->socket);
-    for (size_t i = 0; i < d->n_more; i++)
-        free(d->more[i].host);
-    free(d->more);
+    hosts_free(d->more, d->n_more);
     memset(d, 0, sizeof(*d));
 }
 
@@ -177,9 +183,7 @@ void fl_dsn_redis_free(struct fl_redis_dsn *d)
     free(d->socket);
     free(d->password);
     free(d->master_name);
-    for (size_t i = 0; i < d->n_sentinels; i++)
-        free(d->sentinels[i].host);
-    free(d->sentinels);
+    hosts_free(d->sentinels, d->n_sentinels);
     memset(d, 0, sizeof(*d));
 }
 

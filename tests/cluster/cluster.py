@@ -34,10 +34,13 @@ from test_metrics import parse  # noqa: E402
 MASTER_NAME = "flmain"
 DOWN_AFTER_MS = 1000
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
-# A node that stops answering is suspected after 1 s and evicted after 2 s (defaults 5 s and
-# 15 s): the survivors stall their commits until then.
-GALERA_EVS = ("evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.keepalive_period=PT0.2S;"
-              "evs.inactive_check_period=PT0.2S;evs.install_timeout=PT2S")
+# A node that stops answering is suspected after 1 s (default 5 s) and evicted as soon as
+# every other node suspects it: the survivors stall their commits until then. No node is
+# declared dead by one other alone before 30 s (evs.inactive_timeout): at 2 s, a survivor
+# starved of CPU for a second while the dead node was evicted was itself declared dead,
+# every node ended alone, non-primary, and the cluster refused all writes for good.
+GALERA_EVS = ("evs.suspect_timeout=PT1S;evs.inactive_timeout=PT30S;evs.keepalive_period=PT0.2S;"
+              "evs.inactive_check_period=PT0.2S")
 
 
 class Host(harness.Stack):

@@ -47,6 +47,7 @@ SENDERS = 8
 PRODUCTS = 64  # each sender owns PRODUCTS / SENDERS of them: its events are newest in turn
 KILL_AFTER = 0.35  # node 2 dies once this share of the events was sent
 TRIES = 300  # a delivery is resent at most this often (100 ms apart)
+RUN_MAX_S = 180  # the senders give up then, so a cluster that never recovers fails, not hangs
 
 
 def failover_cost(killed_at, webhooks_refused, listings_failed):
@@ -72,6 +73,10 @@ class Sender(threading.Thread):
 
     def run(self):
         for n, ev in enumerate(self.events):
+            if time.monotonic() > self.failover.deadline:
+                self.problems.append("gave up after %d s with %d events unsent"
+                                     % (RUN_MAX_S, len(self.events) - n))
+                return
             twin = None
             if self.redeliver(n):
                 twin = threading.Thread(target=self.deliver, args=(ev, n + 1))
@@ -125,6 +130,7 @@ class Failover:
         self.senders = [Sender(self, share, lambda n, rng=random.Random(i): rng.random() < rate)
                         for i, share in enumerate(self.shares)]
         self.lock, self.first_sent, self.killed_at = threading.Lock(), 0, None
+        self.deadline = time.monotonic() + RUN_MAX_S
         self.reports, self.elapsed = [], None
 
     def _deal(self, skus):

@@ -47,19 +47,26 @@ void fl_memo_free(struct fl_memo *m)
     free(m);
 }
 
-bool fl_memo_get(struct fl_memo *m, struct fl_str key, struct fl_str *out)
+/* The slot kept under key, or NULL. */
+static struct slot *find(struct fl_memo *m, struct fl_str key)
 {
-    if (m == NULL)
-        return false;
     for (size_t i = 0; i < m->n_slots; i++) {
         struct slot *s = &m->slots[i];
-        if (s->used && s->key_len == key.len && memcmp(s->key, key.p, key.len) == 0) {
-            s->used = ++m->tick;
-            *out = (struct fl_str){s->value, s->len};
-            return true;
-        }
+        if (s->used && s->key_len == key.len && memcmp(s->key, key.p, key.len) == 0)
+            return s;
     }
-    return false;
+    return NULL;
+}
+
+bool fl_memo_get(struct fl_memo *m, struct fl_str key, struct fl_str *out)
+{
+    struct slot *s = m ? find(m, key) : NULL;
+
+    if (s == NULL)
+        return false;
+    s->used = ++m->tick;
+    *out = (struct fl_str){s->value, s->len};
+    return true;
 }
 
 enum fl_err fl_memo_put(struct fl_memo *m, struct fl_str key, struct fl_str value)
@@ -70,10 +77,13 @@ enum fl_err fl_memo_put(struct fl_memo *m, struct fl_str key, struct fl_str valu
         return FL_OK;
     if (key.len > FL_MEMO_KEY_MAX_BYTES || value.len > m->value_max_bytes)
         return FL_ETOOBIG;
-    s = &m->slots[0];
-    for (size_t i = 1; i < m->n_slots; i++)
-        if (m->slots[i].used < s->used)
-            s = &m->slots[i];
+    /* A key is kept once: a second copy would shadow or be shadowed by the first. */
+    if ((s = find(m, key)) == NULL) {
+        s = &m->slots[0];
+        for (size_t i = 1; i < m->n_slots; i++)
+            if (m->slots[i].used < s->used)
+                s = &m->slots[i];
+    }
     s->used = 0;
     if (s->cap < value.len || s->value == NULL) {
         char *p = malloc(value.len ? value.len : 1);

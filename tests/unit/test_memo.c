@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The memo: a value comes back under its key only, byte for byte; the least recently used
- * gives way when the slots are full; keys and values over the bounds are never kept.
+ * gives way when the slots are full, a key put again replaces its value; keys and values
+ * over the bounds are never kept.
  */
 #include <string.h>
 
@@ -53,6 +54,12 @@ int main(void)
     ASSERT_TRUE(!fl_memo_get(m, FL_STR("f"), &out));
     assert_kept(m, "e", "");
     assert_kept(m, "d", "sixteen bytes!!!");
+
+    /* A key put again replaces its value and keeps the other key (a near copy of a cache
+     * entry rebuilt under the same epoch, fl_cache): never the old value back. */
+    ASSERT_EQ(fl_memo_put(m, FL_STR("d"), FL_STR("rebuilt d")), FL_OK);
+    assert_kept(m, "d", "rebuilt d");
+    assert_kept(m, "e", "");
 
     /* No memo keeps nothing. */
     ASSERT_EQ(fl_memo_put(NULL, FL_STR("a"), FL_STR("x")), FL_OK);

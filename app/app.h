@@ -37,6 +37,7 @@ struct fl_app {
     struct fl_listing_svc listing; /* the listing service, over the connections above */
     struct fl_bulkhead *bulkhead;  /* owned: the pool's seats on API A; NULL: no limit */
     struct fl_memo *plain;         /* owned: pages lately sent decompressed (h_products.c) */
+    struct fl_memo *near;          /* owned: near copies of cache entries (fl_cache.c) */
     struct fl_buf scratch;         /* reused by each request for error details */
 };
 

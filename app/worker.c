@@ -29,6 +29,10 @@
  * (a 20-product page is 6.5 KB, a 100-product one about 32 KB); at most 2 MiB a worker. */
 #define PLAIN_MEMO_SLOTS     32
 #define PLAIN_MEMO_MAX_BYTES ((size_t)64 << 10)
+/* Near copies of cache entries (gzip, with their header): the same hot pages, a third of
+ * the size; at most 1 MiB a worker. */
+#define NEAR_MEMO_SLOTS     32
+#define NEAR_MEMO_MAX_BYTES ((size_t)32 << 10)
 
 enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
 {
@@ -45,18 +49,20 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
     app->http = fl_httpc_new(UPSTREAM_BODY_MAX_BYTES);
     app->oauth = fl_oauth_new(cfg);
     app->plain = fl_memo_new(PLAIN_MEMO_SLOTS, PLAIN_MEMO_MAX_BYTES);
+    app->near = fl_memo_new(NEAR_MEMO_SLOTS, NEAR_MEMO_MAX_BYTES);
     if (app->db == NULL || app->redis == NULL || app->http == NULL || app->oauth == NULL ||
-        app->plain == NULL) {
+        app->plain == NULL || app->near == NULL) {
         fl_app_free(app);
         return FL_ENOMEM;
     }
     /* A failed-over Redis may lack the last invalidations: drop every listing built before. */
     fl_redis_on_new_primary(app->redis, fl_cache_invalidate_cmd());
+    fl_cache_watch(app->redis);
     fl_db_bound_statements(app->db, cfg->db_read_timeout_ms);
     for (size_t i = 0; i < fl_replica_count(app->replica); i++)
         fl_db_bound_statements(fl_replica_db(app->replica, i), cfg->db_read_timeout_ms);
-    app->listing = (struct fl_listing_svc){app->redis, app->db, app->replica, cfg->cache_ttl_s,
-                                           cfg->cache_stale_s};
+    app->listing = (struct fl_listing_svc){
+        app->redis, app->db, app->replica, cfg->cache_ttl_s, cfg->cache_stale_s, app->near};
     return FL_OK;
 }
 
@@ -69,6 +75,7 @@ void fl_app_free(struct fl_app *app)
     fl_oauth_free(app->oauth);
     fl_bulkhead_close(app->bulkhead);
     fl_memo_free(app->plain);
+    fl_memo_free(app->near);
     fl_buf_free(&app->scratch);
     memset(app, 0, sizeof(*app));
 }

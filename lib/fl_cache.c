@@ -3,6 +3,12 @@
  * Response cache. An entry's value is "<generation> <fresh_until_ms> <etag> <meta>\n<body>",
  * kept in Redis for its fresh life plus its stale life. One worker builds a missing entry
  * while the others wait for it: a single flight (fl_flight) on the key's build lock.
+ *
+ * A worker also keeps near copies of the entries it found fresh, in a memo keyed by the
+ * Redis watch's epoch (fl_redis_tracked) and the entry's key. The generation is the watched
+ * key and every write moves it, so within one epoch the generation read with an entry is
+ * still the current one, and the copy serves until its own fresh life ends, without a
+ * round trip. A write moves the epoch, and no copy of the epoch before is ever found again.
  */
 #include "fl_cache.h"
 
@@ -90,8 +96,41 @@ static void entry_read_init(struct entry_read *e, struct fl_cache_lookup *lk,
     found->body.p = NULL;
 }
 
-enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
-                                    struct fl_str canonical, const struct fl_redis_cmd *extra,
+void fl_cache_watch(struct fl_redis *r)
+{
+    fl_redis_track(r, GEN_KEY);
+}
+
+/* The near copy's memo key: the epoch and the entry's hash (lk->key past "fl:gz:"). */
+static struct fl_str near_key(char out[FL_MEMO_KEY_MAX_BYTES], uint64_t epoch,
+                              const struct fl_cache_lookup *lk)
+{
+    int n = snprintf(out, FL_MEMO_KEY_MAX_BYTES, "%llx %s", (unsigned long long)epoch,
+                     lk->key + sizeof("fl:gz:") - 1);
+
+    return (struct fl_str){out, (size_t)n};
+}
+
+/* The near copy of lk's entry in epoch, when it is still fresh. */
+static bool near_get(struct fl_memo *near, uint64_t epoch, struct fl_arena *arena,
+                     struct fl_cache_lookup *lk, struct fl_cache_entry *fresh)
+{
+    char k[FL_MEMO_KEY_MAX_BYTES];
+    struct fl_str v;
+
+    if (epoch == 0 || !fl_memo_get(near, near_key(k, epoch, lk), &v))
+        return false;
+    /* The body outlives the memo's next put (fl_listing_result borrows it). */
+    if ((v = fl_arena_strdup(arena, v)).p == NULL || !parse_entry(v, fresh) ||
+        fl_time_wall_ms() >= fresh->fresh_until_ms)
+        return false;
+    lk->gen = fresh->gen;
+    return true;
+}
+
+enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_memo *near,
+                                    struct fl_arena *arena, struct fl_str canonical,
+                                    const struct fl_redis_cmd *extra,
                                     struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
                                     struct fl_cache_entry *fresh, struct fl_cache_entry *stale)
 {
@@ -99,7 +138,8 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
     struct fl_redis_reply rep[3];
     struct entry_read e;
     unsigned char d[32];
-    char h[33];
+    char h[33], k[FL_MEMO_KEY_MAX_BYTES];
+    uint64_t epoch = near ? fl_redis_tracked(r) : 0; /* read before the entry is */
 
     fl_crypto_sha256(canonical, d);
     fl_crypto_hex(d, 16, h);
@@ -110,8 +150,14 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
     lk->flight = FL_FLIGHT_NONE;
     lk->gen = -1;
     stale->body.p = NULL;
-    /* The entry and the rate limit's command in one round trip. */
     entry_read_init(&e, lk, fresh);
+    if (near_get(near, epoch, arena, lk, fresh)) {
+        /* Only the rate limit's command goes out; it fails open, as below. */
+        if (extra && fl_redis_pipeline(r, arena, extra, 1, extra_reply) != FL_OK)
+            memset(extra_reply, 0, sizeof(*extra_reply));
+        return FL_CACHE_HIT;
+    }
+    /* The entry and the rate limit's command in one round trip. */
     memcpy(cmds, e.cmds, sizeof(e.cmds));
     if (extra)
         cmds[2] = *extra;
@@ -119,8 +165,11 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
         return FL_CACHE_BYPASS;
     if (extra)
         *extra_reply = rep[2];
-    if (entry_there(&e, rep))
+    if (entry_there(&e, rep)) {
+        if (epoch)
+            fl_memo_put(near, near_key(k, epoch, lk), rep[1].str); /* not kept: asked next time */
         return FL_CACHE_HIT;
+    }
     *stale = *fresh;
     return FL_CACHE_MISS;
 }

@@ -17,6 +17,7 @@
 #include "fl_arena.h"
 #include "fl_err.h"
 #include "fl_flight.h"
+#include "fl_memo.h"
 #include "fl_redis.h"
 #include "fl_str.h"
 
@@ -44,14 +45,24 @@ struct fl_cache_entry {
 };
 
 /*
+ * Asks r to watch the generation (fl_redis_track), so that fl_cache_lookup can serve near
+ * copies. Call once, before r's first command.
+ */
+void fl_cache_watch(struct fl_redis *r);
+
+/*
  * Looks up the entry for canonical (the normalised request). Returns HIT with fresh filled;
  * MISS, with stale filled when an entry of an older generation or past its fresh life is
  * kept (stale->body.p is NULL otherwise); or BYPASS when Redis is down. extra, when not
  * NULL, is one more command sent in the lookup's round trip (the rate limit's); its reply
- * goes to extra_reply (left untouched when Redis is down).
+ * goes to extra_reply (left untouched when Redis is down, type NIL when only extra was sent
+ * and failed). near, when not NULL, is the worker's memo of near copies: a fresh copy read
+ * while r's watch has seen no change (fl_cache_watch) is a HIT without asking Redis for
+ * the entry (extra alone is sent), and a fresh entry read from Redis is kept there.
  */
-enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_arena *arena,
-                                    struct fl_str canonical, const struct fl_redis_cmd *extra,
+enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_memo *near,
+                                    struct fl_arena *arena, struct fl_str canonical,
+                                    const struct fl_redis_cmd *extra,
                                     struct fl_redis_reply *extra_reply, struct fl_cache_lookup *lk,
                                     struct fl_cache_entry *fresh, struct fl_cache_entry *stale);
 

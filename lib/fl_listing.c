@@ -185,8 +185,8 @@ static enum fl_err serve(const struct fl_listing_svc *svc, struct fl_arena *aren
 
     if (rl)
         rl_cmd = fl_ratelimit_cmd(rl);
-    state = fl_cache_lookup(svc->redis, arena, canonical, rl ? &rl_cmd : NULL, &rl_reply, &lk,
-                            &fresh, &stale);
+    state = fl_cache_lookup(svc->redis, svc->near, arena, canonical, rl ? &rl_cmd : NULL, &rl_reply,
+                            &lk, &fresh, &stale);
     if (rl && state != FL_CACHE_BYPASS)
         fl_ratelimit_read(rl, &rl_reply);
     if (rl && rl->decided && !rl->allowed)

@@ -31,6 +31,7 @@ struct fl_listing_svc {
     struct fl_replica *replica; /* the replicas; NULL without FL_MYSQL_READ_URL */
     unsigned ttl_s;             /* fresh life of an entry (FL_CACHE_TTL) */
     unsigned stale_s;           /* how long it is kept past that (FL_CACHE_STALE_S) */
+    struct fl_memo *near;       /* near copies of entries (fl_cache_lookup); NULL: none */
 };
 
 /* Where a page came from: the X-Cache value. */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A process's memo of a few byte strings, each under a key that names its content (a hash
- * of it), so that an entry can never go out of date: the same key always means the same
- * bytes. The worker keeps the pages it last decompressed for clients that do not take gzip
- * here, so a hot page is inflated once per worker, not once per request. Bounded: a fixed
- * number of slots of at most a fixed size each; the least recently used is replaced.
+ * A process's memo of a few byte strings under keys the caller makes so that a kept value
+ * is never wrong to return: a key names its content (a hash of it), or carries what ends
+ * the value's life (an epoch) so that a later key never finds it. The worker keeps the
+ * pages it last decompressed for clients that do not take gzip here, so a hot page is
+ * inflated once per worker, not once per request, and its near copies of cache entries
+ * (fl_cache). Bounded: a fixed number of slots of at most a fixed size each; the least
+ * recently used is replaced.
  */
 #ifndef FL_MEMO_H
 #define FL_MEMO_H
@@ -36,7 +38,8 @@ void fl_memo_free(struct fl_memo *m);
 bool fl_memo_get(struct fl_memo *m, struct fl_str key, struct fl_str *out);
 
 /*
- * Keeps a copy of value under key, in place of the least recently used value. Returns
+ * Keeps a copy of value under key, in place of what was kept under key, else of the least
+ * recently used value. Returns
  * FL_OK; FL_ETOOBIG when key or value is over the memo's bounds (nothing is kept);
  * FL_ENOMEM (nothing is kept; what was in the slot is gone). A NULL m keeps nothing
  * and returns FL_OK.

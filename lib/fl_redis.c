@@ -12,15 +12,27 @@
  * old primary can fail us drops the connection: the connection breaks (it died), or a write
  * is refused with -READONLY (it was demoted); the next connect asks again. A connection
  * to a new primary first sends what the owner set with fl_redis_on_new_primary.
+ *
+ * Tracking (fl_redis_track) is a second connection to the same server, opened right after
+ * the first: CLIENT TRACKING in broadcast mode for one key prefix, redirected to itself, then
+ * SUBSCRIBE to __redis__:invalidate (RESP2, as hiredis 0.14 speaks). Redis then writes to it
+ * whenever a key with the prefix changes, expires or is evicted, or the keyspace is
+ * flushed. We never parse what comes: any byte means "changed". Reading it takes one recv
+ * that does not wait, and the epoch moves on when it finds anything, when the connection
+ * breaks, and whenever either connection is opened again, so an epoch names a stretch of
+ * time in which no tracked key changed while we watched. The watch is trusted only while
+ * the server answers (TRACK_TRUST_US).
  */
 #include "fl_redis.h"
 
 #include <hiredis/hiredis.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "fl_log.h"
 #include "fl_time.h"
@@ -29,6 +41,11 @@
 /* No further sentinel is asked once this has passed, so hung sentinels cost a connect
  * about what a hung Redis costs a command or two (each ask is bounded by the timeout). */
 #define SENTINELS_BUDGET_US 100000
+/* A watch is trusted only this long after the server last answered a command: a hung
+ * Redis keeps the tracking connection open while telling nothing, so a worker serving its
+ * own copies would never notice. Past this, the next request asks Redis again and a hang
+ * costs it the command timeout, after which the connection and the watch are dropped. */
+#define TRACK_TRUST_US 250000
 
 struct fl_redis {
     redisContext *ctx;       /* NULL while disconnected */
@@ -43,6 +60,12 @@ struct fl_redis {
     unsigned failures;   /* in a row, without an answer in between */
     int64_t busy_us;
     uint64_t errors;
+    const char *track_prefix; /* fl_redis_track; NULL: not asked */
+    redisContext *track;      /* subscribed to the prefix's invalidations; NULL while none */
+    int64_t track_retry_at_us;
+    bool track_down;     /* the last try failed (logged once until one succeeds) */
+    uint64_t epoch;      /* see fl_redis_tracked */
+    int64_t answered_us; /* when a command last succeeded (monotonic) */
 };
 
 struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_ms)
@@ -60,11 +83,21 @@ struct fl_redis *fl_redis_new(const struct fl_redis_dsn *dsn, unsigned timeout_m
     return r;
 }
 
+/* Stops tracking: whatever changes from now on goes unseen, so the epoch ends. */
+static void untrack(struct fl_redis *r)
+{
+    if (r->track)
+        redisFree(r->track);
+    r->track = NULL;
+    r->epoch++;
+}
+
 static void disconnect(struct fl_redis *r)
 {
     if (r->ctx)
         redisFree(r->ctx);
     r->ctx = NULL;
+    untrack(r);
 }
 
 void fl_redis_free(struct fl_redis *r)
@@ -209,8 +242,92 @@ static enum fl_err settle_primary(struct fl_redis *r)
     return FL_OK;
 }
 
+/*
+ * Opens a connection to the server r uses (its primary under Sentinel), authenticated, with
+ * r's timeout on every command. Returns the context (NULL only when out of memory) and sets
+ * *error to NULL when it is ready, else to what failed; the caller frees it either way.
+ */
+static redisContext *dial(const struct fl_redis *r, const char **error)
+{
+    const char *argv[] = {"AUTH", r->dsn.password};
+    redisContext *c;
+    redisReply *reply;
+
+    /* hiredis 0.14 (Debian 12): connect with a timeout, then the same bound per command. */
+    if (r->dsn.socket)
+        c = redisConnectUnixWithTimeout(r->dsn.socket, r->timeout);
+    else
+        c = redisConnectWithTimeout(r->dsn.host, (int)r->dsn.port, r->timeout);
+    *error = c == NULL ? "out of memory" : c->err ? c->errstr : NULL;
+    if (*error == NULL && redisSetTimeout(c, r->timeout) != REDIS_OK)
+        *error = "cannot set timeout";
+    if (*error == NULL && r->dsn.password) {
+        reply = redisCommandArgv(c, 2, argv, NULL);
+        if (reply == NULL || reply->type != REDIS_REPLY_STATUS)
+            *error = reply == NULL ? c->errstr : "AUTH refused";
+        if (reply)
+            freeReplyObject(reply);
+    }
+    return c;
+}
+
+/* Runs a command that must answer type want on the tracking connection being set up. */
+static bool track_step(redisContext *c, int argc, const char **argv, int want)
+{
+    redisReply *reply = redisCommandArgv(c, argc, argv, NULL);
+    bool ok = reply && reply->type == want;
+
+    if (reply)
+        freeReplyObject(reply);
+    return ok;
+}
+
+/*
+ * Opens the tracking connection (see the top of this file). A Redis that cannot track (older
+ * than 6, or CLIENT refused by its ACL) costs a try each RECONNECT_SPACING_US.
+ */
+static void track(struct fl_redis *r)
+{
+    const char *error, *argv[] = {"CLIENT", "ID"};
+    redisContext *c = dial(r, &error);
+    redisReply *reply;
+    char id[24];
+
+    r->track_retry_at_us = fl_time_mono_us() + RECONNECT_SPACING_US;
+    if (error == NULL) {
+        reply = redisCommandArgv(c, 2, argv, NULL);
+        if (reply && reply->type == REDIS_REPLY_INTEGER)
+            snprintf(id, sizeof(id), "%lld", reply->integer);
+        else
+            error = "CLIENT ID";
+        if (reply)
+            freeReplyObject(reply);
+    }
+    if (error == NULL && !track_step(c, 8,
+                                     (const char *[]){"CLIENT", "TRACKING", "ON", "REDIRECT", id,
+                                                      "BCAST", "PREFIX", r->track_prefix},
+                                     REDIS_REPLY_STATUS))
+        error = "CLIENT TRACKING";
+    if (error == NULL &&
+        !track_step(c, 2, (const char *[]){"SUBSCRIBE", "__redis__:invalidate"}, REDIS_REPLY_ARRAY))
+        error = "SUBSCRIBE";
+    if (error) {
+        if (!r->track_down)
+            fl_log(FL_LOG_WARN, "event=redis_tracking_unavailable step=\"%s\"", error);
+        r->track_down = true;
+        if (c)
+            redisFree(c);
+        return;
+    }
+    /* Anything hiredis read past the SUBSCRIBE reply is a change before this new epoch. */
+    untrack(r);
+    r->track = c;
+    r->track_down = false;
+}
+
 static enum fl_err ensure(struct fl_redis *r)
 {
+    const char *error;
     char dbnum[16];
 
     if (r->ctx)
@@ -219,22 +336,9 @@ static enum fl_err ensure(struct fl_redis *r)
         return FL_ECACHE;
     if (r->dsn.master_name && find_primary(r) != FL_OK)
         return FL_ECACHE;
-    /* hiredis 0.14 (Debian 12): connect with a timeout, then the same bound per command. */
-    if (r->dsn.socket)
-        r->ctx = redisConnectUnixWithTimeout(r->dsn.socket, r->timeout);
-    else
-        r->ctx = redisConnectWithTimeout(r->dsn.host, (int)r->dsn.port, r->timeout);
-    if (r->ctx == NULL)
-        return failed(r, "connect", "out of memory");
-    if (r->ctx->err)
-        return failed(r, "connect", r->ctx->errstr);
-    if (redisSetTimeout(r->ctx, r->timeout) != REDIS_OK)
-        return failed(r, "connect", "cannot set timeout");
-    if (r->dsn.password) {
-        const char *argv[] = {"AUTH", r->dsn.password};
-        if (command_ok(r, 2, argv, REDIS_REPLY_STATUS) != FL_OK)
-            return FL_ECACHE;
-    }
+    r->ctx = dial(r, &error);
+    if (error)
+        return failed(r, "connect", error);
     if (r->dsn.db) {
         const char *argv[] = {"SELECT", dbnum};
         snprintf(dbnum, sizeof(dbnum), "%u", r->dsn.db);
@@ -243,10 +347,19 @@ static enum fl_err ensure(struct fl_redis *r)
     }
     if (r->dsn.master_name && settle_primary(r) != FL_OK)
         return FL_ECACHE;
+    if (r->track_prefix)
+        track(r);
     if (r->down)
         fl_log(FL_LOG_INFO, "event=redis_reconnected");
     r->down = false;
     return FL_OK;
+}
+
+/* The server answered: the next outage starts with the short spacing; the watch holds. */
+static void answered(struct fl_redis *r)
+{
+    r->failures = 0;
+    r->answered_us = fl_time_mono_us();
 }
 
 enum fl_err fl_redis_ping(struct fl_redis *r)
@@ -258,7 +371,7 @@ enum fl_err fl_redis_ping(struct fl_redis *r)
     if (err == FL_OK)
         err = command_ok(r, 1, argv, REDIS_REPLY_STATUS);
     if (err == FL_OK)
-        r->failures = 0;
+        answered(r);
     r->busy_us += fl_time_mono_us() - t0;
     return err;
 }
@@ -336,7 +449,7 @@ enum fl_err fl_redis_pipeline(struct fl_redis *r, struct fl_arena *arena,
             err = failed(r, "reply", "READONLY: the server is a replica now");
     }
     if (err == FL_OK)
-        r->failures = 0; /* it answers: the next outage starts with the short spacing */
+        answered(r);
     r->busy_us += fl_time_mono_us() - t0;
     return err;
 }
@@ -359,6 +472,32 @@ struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token)
 void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd)
 {
     r->on_new_primary = cmd;
+}
+
+void fl_redis_track(struct fl_redis *r, const char *prefix)
+{
+    r->track_prefix = prefix;
+}
+
+uint64_t fl_redis_tracked(struct fl_redis *r)
+{
+    char buf[512];
+    ssize_t n;
+    bool changed = false;
+
+    if (r->track == NULL && r->ctx && r->track_prefix && fl_time_mono_us() >= r->track_retry_at_us)
+        track(r);
+    if (r->track == NULL || fl_time_mono_us() - r->answered_us > TRACK_TRUST_US)
+        return 0;
+    while ((n = recv(r->track->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        changed = true;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        untrack(r); /* broken: nothing is seen until it is opened again */
+        return 0;
+    }
+    if (changed)
+        r->epoch++;
+    return r->epoch;
 }
 
 int64_t fl_redis_busy_us(const struct fl_redis *r)

@@ -88,6 +88,24 @@ struct fl_redis_cmd fl_redis_unlock_cmd(struct fl_str key, struct fl_str token);
  */
 void fl_redis_on_new_primary(struct fl_redis *r, struct fl_redis_cmd cmd);
 
+/*
+ * Asks r to watch the keys starting with prefix (borrowed for r's life: a literal) from
+ * every connection on, with a second connection that Redis tells of their changes (CLIENT
+ * TRACKING, broadcast mode: no memory per key on the server). Needs Redis 6 or later and
+ * the CLIENT command; without them nothing is watched and fl_redis_tracked says 0.
+ */
+void fl_redis_track(struct fl_redis *r, const char *prefix);
+
+/*
+ * Reads, without waiting, what Redis told of the watched keys, and returns the epoch: a
+ * number that stays the same only while no watched key changed (was written, expired,
+ * evicted, flushed) since the epoch began, as far as a working watch can tell. It moves on
+ * at any change, and whenever the watch breaks or is opened again. Returns 0 when nothing
+ * is watched now (not asked, Redis down, or it cannot track) or the server has not answered
+ * a command on r for 250 ms (a hung Redis tells nothing): then ask Redis itself.
+ */
+uint64_t fl_redis_tracked(struct fl_redis *r);
+
 /* Microseconds spent in calls on r since it was created (for Server-Timing). */
 int64_t fl_redis_busy_us(const struct fl_redis *r);
 

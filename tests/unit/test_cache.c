@@ -37,8 +37,8 @@ static void test_without_redis(void)
     struct fl_cache_lookup lk, other;
     struct fl_cache_entry fresh, stale = {.body = FL_STR("kept")};
 
-    ASSERT_EQ(fl_cache_lookup(r, arena, FL_STR("/products?limit=20"), &extra, &extra_reply, &lk,
-                              &fresh, &stale),
+    ASSERT_EQ(fl_cache_lookup(r, NULL, arena, FL_STR("/products?limit=20"), &extra, &extra_reply,
+                              &lk, &fresh, &stale),
               FL_CACHE_BYPASS);
     /* The key names the request by its hash; the lock goes with it. */
     ASSERT_STREQ(lk.key, "fl:gz:e67fcdd52e40c15934f2102ee904295d");
@@ -49,9 +49,9 @@ static void test_without_redis(void)
     /* The extra command's reply is left as it was: the rate limit fails open. */
     ASSERT_EQ(extra_reply.type, FL_REDIS_INT);
     ASSERT_EQ(extra_reply.integer, 7);
-    ASSERT_EQ(
-        fl_cache_lookup(r, arena, FL_STR("/products?limit=21"), NULL, NULL, &other, &fresh, &stale),
-        FL_CACHE_BYPASS);
+    ASSERT_EQ(fl_cache_lookup(r, NULL, arena, FL_STR("/products?limit=21"), NULL, NULL, &other,
+                              &fresh, &stale),
+              FL_CACHE_BYPASS);
     ASSERT_STREQ(other.key, "fl:gz:8d4f462382b6f4c3721020fecba5ef01");
 
     ASSERT_EQ(fl_cache_claim(r, arena, &lk, &fresh), FL_CACHE_BYPASS);

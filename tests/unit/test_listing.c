@@ -54,7 +54,7 @@ static void test_rate_limited(void)
     struct fl_listing_result out;
     struct fl_ratelimit rl = limit();
     pid_t pid;
-    struct fl_listing_svc svc = {fake_redis(refused, 1, &pid), offline_db(), NULL, 60, 300};
+    struct fl_listing_svc svc = {fake_redis(refused, 1, &pid), offline_db(), NULL, 60, 300, NULL};
 
     rendered = 0;
     ASSERT_EQ(fl_listing_page(&svc, arena, &q, &rl, render_page, &out), FL_ELIMITED);
@@ -69,7 +69,7 @@ static void test_rate_limited(void)
 
 static void test_mysql_and_redis_down(void)
 {
-    struct fl_listing_svc svc = {offline_redis(), offline_db(), NULL, 60, 300};
+    struct fl_listing_svc svc = {offline_redis(), offline_db(), NULL, 60, 300, NULL};
     struct fl_listing_result out;
     struct fl_ratelimit rl = limit();
 
@@ -88,8 +88,8 @@ static void test_mysql_and_redis_down(void)
 static void test_replica_down_too(void)
 {
     struct fl_mysql_dsn dsn = offline_mysql_dsn();
-    struct fl_listing_svc svc = {offline_redis(), offline_db(), fl_replica_new(&dsn, 1, 1), 60,
-                                 300};
+    struct fl_listing_svc svc = {
+        offline_redis(), offline_db(), fl_replica_new(&dsn, 1, 1), 60, 300, NULL};
     struct fl_listing_result out;
     struct fl_buf metrics;
 

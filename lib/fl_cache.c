@@ -17,6 +17,7 @@
 
 #include "fl_crypto.h"
 #include "fl_log.h"
+#include "fl_metrics.h"
 #include "fl_time.h"
 
 #define GEN_KEY "fl:products:gen"
@@ -155,6 +156,7 @@ enum fl_cache_state fl_cache_lookup(struct fl_redis *r, struct fl_memo *near,
         /* Only the rate limit's command goes out; it fails open, as below. */
         if (extra && fl_redis_pipeline(r, arena, extra, 1, extra_reply) != FL_OK)
             memset(extra_reply, 0, sizeof(*extra_reply));
+        fl_metrics_add(FL_M_CACHE_NEAR_HIT, 1);
         return FL_CACHE_HIT;
     }
     /* The entry and the rate limit's command in one round trip. */

@@ -317,6 +317,8 @@ static const struct counter_line counters_upstream[] = {
     {FL_M_CACHE_MISS, "farmlokal_cache_requests_total", NULL, "{result=\"miss\"}"},
     {FL_M_CACHE_BYPASS, "farmlokal_cache_requests_total", NULL, "{result=\"bypass\"}"},
     {FL_M_CACHE_STALE, "farmlokal_cache_requests_total", NULL, "{result=\"stale\"}"},
+    {FL_M_CACHE_NEAR_HIT, "farmlokal_cache_near_hits_total",
+     "Hits served from a worker's near copy, the page not read from Redis (also hits above).", ""},
     {FL_M_DB_QUERIES, "farmlokal_db_queries_total", "Statements sent to MySQL.", ""},
     {FL_M_DB_ERRORS, "farmlokal_db_errors_total", "MySQL failures.", ""},
     {FL_M_DB_SKIPPED, "farmlokal_db_skipped_total",

@@ -44,6 +44,7 @@ enum fl_metric {
     FL_M_READS_PASSED_OVER,    /* the replica was behind or down: the primary served */
     FL_M_READS_REPLICA_BEHIND, /* the primary was down: the replica served, maybe behind */
     FL_M_SHED,                 /* refused unserved: queued longer than FL_QUEUE_BUDGET_MS */
+    FL_M_CACHE_NEAR_HIT,       /* a hit served from the worker's near copy (also a hit) */
     FL_M__MAX
 };
 

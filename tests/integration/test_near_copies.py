@@ -68,6 +68,10 @@ class NearCopiesTest(CatalogMixin, harness.StackTestCase):
                          headers={"Authorization": "Bearer " + ADMIN_TOKEN})
         self.assertEqual(r.status, 200, r)
 
+    def near_hits(self):
+        m = re.search(r"^farmlokal_cache_near_hits_total (\d+)", self.get("/api/metrics").text, re.M)
+        return int(m.group(1))
+
     def entry_reads(self):
         stats = self.stack.redis("INFO", "commandstats")
         m = re.search(r"^cmdstat_get:calls=(\d+)", stats, re.M)
@@ -75,7 +79,7 @@ class NearCopiesTest(CatalogMixin, harness.StackTestCase):
 
     def test_a_hot_page_is_not_read_from_redis_on_every_hit(self):
         first, _ = self.listing(PAGE)
-        before, hits = self.entry_reads(), 0
+        before, near, hits = self.entry_reads(), self.near_hits(), 0
         end = time.monotonic() + 3  # the entry is rebuilt twice or three times meanwhile
         while time.monotonic() < end:
             r, _ = self.listing(PAGE)
@@ -85,6 +89,8 @@ class NearCopiesTest(CatalogMixin, harness.StackTestCase):
         reads = self.entry_reads() - before
         self.assertGreater(hits, 50, "too few hits to tell")
         self.assertLess(reads, hits, "%d GETs in Redis for %d hits" % (reads, hits))
+        # What an admin reads of it: most hits were near ones.
+        self.assertGreater(self.near_hits() - near, hits // 2)
 
     def check_every_read_after(self, change, pid, stock):
         """Under readers on every worker, change() writes stock to product pid; every

@@ -487,7 +487,8 @@ class Stack:
     """
 
     def __init__(self, mysql=True, redis=True, nginx=True, keep=None, mysql_args=(), replica=False,
-                 two_pools=False, edge_ttl_s=0, edge_rate=100000, external_pool=False):
+                 two_pools=False, edge_ttl_s=0, edge_rate=100000, external_pool=False,
+                 buffered_log=False):
         self.want = {"mysql": mysql, "redis": redis, "nginx": nginx, "replica": mysql and replica}
         self.mysql_args = list(mysql_args)  # extra mariadbd options (benchmarks: bigger pool)
         self.keep = keep if keep is not None else os.environ.get("FL_TEST_KEEP") == "1"
@@ -516,6 +517,9 @@ class Stack:
         # external_pool: /products/external/ goes to a pool of its own (start_external_pool),
         # as in deploy/nginx/farmlokal-site.conf; else to the app's socket.
         self.external_socket = self.path("fl-ext.sock") if external_pool else self.app_socket
+        # buffered_log: nginx's access log buffered as deploy/local/up has it (benchmarks);
+        # tests read it as they go, so it is written line by line by default.
+        self.buffered_log = buffered_log
         _install_cleanup_handlers()
         _live_stacks.add(self)
 
@@ -882,7 +886,7 @@ events {{ worker_connections 1024; }}
 http {{
     log_format timed '$remote_addr [$time_local] "$request" $status $body_bytes_sent '
                      'rt=$request_time upstream=$upstream_status ut=$upstream_response_time';
-    access_log {tmp}/access.log timed;
+    access_log {tmp}/access.log timed{log_buffer};
     client_body_temp_path {tmp}/nginx-temp/body;
     fastcgi_temp_path {tmp}/nginx-temp/fastcgi;
     proxy_temp_path {tmp}/nginx-temp/proxy;
@@ -916,7 +920,7 @@ http {{
                    % self.pool_b_socket) if self.two_pools else "",
            location=NGINX_LOCATION_CONF, user="user root root;" if _is_root() else "",
            external=self.external_socket, edge=NGINX_EDGE_CONF, edge_rate=self.edge_rate,
-           edge_ttl_s=self.edge_ttl_s)
+           edge_ttl_s=self.edge_ttl_s, log_buffer=" buffer=64k flush=1s" if self.buffered_log else "")
         with open(t("nginx.conf"), "w") as f:
             f.write(conf)
 

@@ -400,9 +400,11 @@ def status_delta(before, after, n):
                      if after.get(k, 0) != before.get(k, 0))
 
 
-# A page statement's values as the slow log writes them: quoted strings (category, prices,
-# keyset key), the keyset's id and the LIMITs; ROWS EXAMINED is the app's own text.
-_VALUE = re.compile(r"'((?:[^'\\]|\\.)*)'|(?<=\.id [<>] )(\d+)|(?<=LIMIT )(\d+)")
+# A page statement's values as the slow log writes them: quoted strings (category, keyset
+# key), numbers (prices, a price key, the keyset's id, the LIMITs); ROWS EXAMINED is the
+# app's own text.
+_VALUE = re.compile(r"'((?:[^'\\]|\\.)*)'|(?:(?<=\.id [<>] )|(?<=LIMIT )|(?<=BETWEEN )|(?<=\d AND )"
+                    r"|(?<=\.price [<>=] ))(-?\d+(?:\.\d+)?)")
 
 
 def parameterized(sql):
@@ -413,7 +415,7 @@ def parameterized(sql):
         if m.group(1) is not None:
             values.append("'%s'" % m.group(1))
         else:
-            values.append(m.group(2) or m.group(3))
+            values.append(m.group(2))
         return "?"
     return _VALUE.sub(take, sql), values
 

@@ -45,23 +45,31 @@ static void keyset(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct 
     const char *op = s->desc ? "<" : ">";
     struct fl_str key = q->has_cursor ? q->after.key : fl_str_c(s->first_key);
     uint64_t after = q->has_cursor ? q->after.id : s->first_id;
+    /* A price key is a decimal's text (fl_cursor_decode checks it): bound as one. */
+    struct fl_db_arg k = q->sort == FL_SORT_PRICE_ASC || q->sort == FL_SORT_PRICE_DESC
+                             ? FL_DB_ARG_DECIMAL(key)
+                             : FL_DB_ARG_STR(key);
 
     fl_buf_appendf(sql, " AND (%s.%s %s ? OR (%s.%s = ? AND %s.%s %s ?))", x, s->column, op, x,
                    s->column, x, id, op);
-    arg(a, FL_DB_ARG_STR(key));
-    arg(a, FL_DB_ARG_STR(key));
+    arg(a, k);
+    arg(a, k);
     arg(a, FL_DB_ARG_U64(after));
 }
 
-/* The price filter, when the listing has one (every price is in 0..max). */
+/*
+ * The price filter, when the listing has one (every price is in 0..max). Bound as DECIMAL:
+ * as strings, each row's price was compared as a double, converted through its text
+ * (my_strtod, 5% of MariaDB's CPU in a listing miss).
+ */
 static void price_range(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct fl_listing *q,
                         const char *x)
 {
     if (q->min_cents == 0 && q->max_cents == FL_CATALOG_PRICE_MAX_CENTS)
         return;
     fl_buf_appendf(sql, " AND %s.price BETWEEN ? AND ?", x);
-    arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[0])));
-    arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[1])));
+    arg(a, FL_DB_ARG_DECIMAL(fl_str_c(a->prices[0])));
+    arg(a, FL_DB_ARG_DECIMAL(fl_str_c(a->prices[1])));
 }
 
 static void categories_in(struct fl_buf *sql, struct fl_plan_sql_args *a,

@@ -49,6 +49,11 @@ static size_t placeholders(void)
         ASSERT_EQ(args.a[i].type, FL_DB_STR);                                                      \
         ASSERT_TRUE(fl_str_eq(args.a[i].str, FL_STR(s)));                                          \
     } while (0)
+#define ASSERT_ARG_DECIMAL(i, s)                                                                   \
+    do {                                                                                           \
+        ASSERT_EQ(args.a[i].type, FL_DB_DECIMAL);                                                  \
+        ASSERT_TRUE(fl_str_eq(args.a[i].str, FL_STR(s)));                                          \
+    } while (0)
 #define ASSERT_ARG_U64(i, v)                                                                       \
     do {                                                                                           \
         ASSERT_EQ(args.a[i].type, FL_DB_U64);                                                      \
@@ -78,7 +83,7 @@ static void test_first_page(void)
     build();
     ASSERT_CONTAINS(sql.p, "FORCE INDEX (ix_products_price) WHERE 1=1 AND (x.price > ? OR "
                            "(x.price = ? AND x.id > ?)) ORDER BY x.price ASC, x.id ASC LIMIT ?");
-    ASSERT_ARG_STR(0, "-1");
+    ASSERT_ARG_DECIMAL(0, "-1");
     ASSERT_ARG_U64(2, 0);
     ASSERT_ARG_U64(3, 2);
 }
@@ -107,8 +112,8 @@ static void test_categories_price_cursor(void)
     ASSERT_EQ(args.n, 2 * 7 + 1);
     ASSERT_EQ(placeholders(), args.n);
     ASSERT_ARG_STR(0, "fruits");
-    ASSERT_ARG_STR(1, "1.50");
-    ASSERT_ARG_STR(2, "20.00");
+    ASSERT_ARG_DECIMAL(1, "1.50");
+    ASSERT_ARG_DECIMAL(2, "20.00");
     ASSERT_ARG_STR(3, "Goat cheese");
     ASSERT_ARG_STR(4, "Goat cheese");
     ASSERT_ARG_U64(5, 42);
@@ -191,7 +196,7 @@ static void test_range_and_scan(void)
     ASSERT_EQ(args.n, 1 + 3 + 1 + 1 + 1);
     ASSERT_EQ(placeholders(), args.n);
     ASSERT_ARG_STR(0, "to%");
-    ASSERT_ARG_STR(1, "100000000");
+    ASSERT_ARG_DECIMAL(1, "100000000");
     ASSERT_ARG_STR(4, "s%");
 
     /* A scan reads products and probes every word, the first too. */

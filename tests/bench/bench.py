@@ -508,7 +508,7 @@ def bench_misses(args):
             s.redis("FLUSHALL")
             s.get(listing_path(params))
         s.sql("SET GLOBAL slow_query_log = OFF")
-        statements = [q.rstrip().rstrip(";") for _, q in SlowLog(log).read() if "JOIN products p ON p.id = k.id" in q]
+        statements = [q.rstrip().rstrip(";") for _, q in SlowLog(log).read() if "JOIN products p ON p.id = " in q]
         nst = max(1, len(statements))
         text_cpu, text_before, text_after = replay_cpu_ms(s, "".join(q + ";\n" for q in statements),
                                                           s.path("replay.sql"))

@@ -448,6 +448,34 @@ def replay_cpu_ms(s, script, path):
     return cpu, status, global_status(s)
 
 
+def paced_cpu_ms(s, statements, gap_s):
+    """mariadbd CPU (ms) of each statement sent alone by one client, as a miss sends it: after
+    a FLUSHALL and a pause of gap_s since the last one began, and a marker's cost (measured
+    the same way) subtracted: what the statements cost on the caches and cores a miss finds."""
+    client = subprocess.Popen(["mariadb", "--no-defaults", "-uroot", "--socket=" + s.mysql_socket, "-N", "-B",
+                               "--unbuffered", "farmlokal"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+
+    def one(sql):
+        start = time.monotonic()
+        s.redis("FLUSHALL")
+        time.sleep(max(0, gap_s - (time.monotonic() - start)))
+        before = threads_cpu_ns(s.mysql_pid)
+        client.stdin.write(sql + "SELECT 'paced';\n")
+        client.stdin.flush()
+        for line in client.stdout:
+            if line == "paced\n":
+                break
+        return (threads_cpu_ns(s.mysql_pid) - before) / 1e6
+
+    try:
+        marker = statistics.median(one("") for _ in range(200))
+        return [one(q + ";\n") - marker for q in statements], marker
+    finally:
+        client.stdin.close()
+        client.wait()
+
+
 def bench_misses(args):
     """Issue #14: MariaDB CPU per listing miss, one miss at a time, for random filters; then
     the same statements (from the slow log of a second pass) replayed by one client, as text
@@ -491,7 +519,9 @@ def bench_misses(args):
             miss(params)
         status = global_status(s)
         app_cpu = process_cpu_s(worker)
+        t = time.monotonic()
         misses = sorted((miss(p) for p in runs), key=lambda m: m[0])
+        gap = (time.monotonic() - t) / len(runs)
         per_miss = [m[0] for m in misses]
         app_cpu = process_cpu_s(worker) - app_cpu
         app_status = global_status(s)
@@ -516,6 +546,7 @@ def bench_misses(args):
         with_exec, without_exec = prepared_scripts(statements)
         exec_cpu, ps_before, ps_after = replay_cpu_ms(s, with_exec, s.path("replay-ps.sql"))
         set_cpu, _, _ = replay_cpu_ms(s, without_exec, s.path("replay-set.sql"))
+        paced, marker = paced_cpu_ms(s, statements, gap)
 
         n = len(per_miss)
         print("\n# %d listing misses without words, one at a time (random categories, price windows,"
@@ -533,6 +564,10 @@ def bench_misses(args):
               % (len(statements), replay, (sum(per_miss) / n) / replay if replay else float("nan")))
         print("the same statements PREPAREd once each and EXECUTEd USING their values by one client:"
               " %.3f ms each (the SETs' %.3f ms subtracted)" % ((exec_cpu - set_cpu) / nst, set_cpu / nst))
+        print("the same statements sent one at a time by one client, each after a FLUSHALL and the"
+              " misses' mean gap (%.1f ms): median %.3f ms, mean %.3f ms each (a marker's %.3f ms"
+              " subtracted); app-driven miss / paced statement: %.2f"
+              % (gap * 1000, statistics.median(paced), sum(paced) / nst, marker, (sum(per_miss) / n) / (sum(paced) / nst)))
         print("status per app miss: " + status_delta(status, app_status, n))
         print("status per text replay: " + status_delta(text_before, text_after, nst))
         print("status per prepared replay: " + status_delta(ps_before, ps_after, nst))

@@ -450,9 +450,10 @@ def replay_cpu_ms(s, script, path):
 
 def paced_cpu_ms(s, statements, gap_s):
     """mariadbd CPU (ms) of each statement sent alone by one client, as a miss sends it: after
-    a FLUSHALL and a pause of gap_s since the last one began, and a marker's cost (measured
-    the same way) subtracted: what the statements cost on the caches and cores a miss finds."""
-    client = subprocess.Popen(["mariadb", "--no-defaults", "-uroot", "--socket=" + s.mysql_socket, "-N", "-B",
+    a FLUSHALL and a pause of gap_s since the last one began, with the cost of the marker that
+    follows it subtracted: what the statements cost on the caches and cores a miss finds. And
+    the marker's own cost, sent alone after such a pause and right after another statement."""
+    client = subprocess.Popen(["mariadb", "--no-defaults", "--force", "-uroot", "--socket=" + s.mysql_socket, "-N", "-B",
                                "--unbuffered", "farmlokal"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
 
@@ -469,8 +470,9 @@ def paced_cpu_ms(s, statements, gap_s):
         return (threads_cpu_ns(s.mysql_pid) - before) / 1e6
 
     try:
-        marker = statistics.median(one("") for _ in range(200))
-        return [one(q + ";\n") - marker for q in statements], marker
+        alone = statistics.median(one("") for _ in range(100))  # the marker, woken by it
+        marker = statistics.median(one("SELECT 'warm';\n") for _ in range(100)) - alone
+        return [one(q + ";\n") - marker for q in statements], alone, marker
     finally:
         client.stdin.close()
         client.wait()
@@ -546,7 +548,7 @@ def bench_misses(args):
         with_exec, without_exec = prepared_scripts(statements)
         exec_cpu, ps_before, ps_after = replay_cpu_ms(s, with_exec, s.path("replay-ps.sql"))
         set_cpu, _, _ = replay_cpu_ms(s, without_exec, s.path("replay-set.sql"))
-        paced, marker = paced_cpu_ms(s, statements, gap)
+        paced, alone, marker = paced_cpu_ms(s, statements, gap)
 
         n = len(per_miss)
         print("\n# %d listing misses without words, one at a time (random categories, price windows,"
@@ -565,9 +567,11 @@ def bench_misses(args):
         print("the same statements PREPAREd once each and EXECUTEd USING their values by one client:"
               " %.3f ms each (the SETs' %.3f ms subtracted)" % ((exec_cpu - set_cpu) / nst, set_cpu / nst))
         print("the same statements sent one at a time by one client, each after a FLUSHALL and the"
-              " misses' mean gap (%.1f ms): median %.3f ms, mean %.3f ms each (a marker's %.3f ms"
-              " subtracted); app-driven miss / paced statement: %.2f"
-              % (gap * 1000, statistics.median(paced), sum(paced) / nst, marker, (sum(per_miss) / n) / (sum(paced) / nst)))
+              " misses' mean gap (%.1f ms): median %.3f ms, mean %.3f ms each (the marker after each,"
+              " %.3f ms, subtracted; SELECT 'paced' alone after such a pause: %.3f ms);"
+              " app-driven miss / paced statement: %.2f"
+              % (gap * 1000, statistics.median(paced), sum(paced) / nst, marker, alone,
+                 (sum(per_miss) / n) / (sum(paced) / nst)))
         print("status per app miss: " + status_delta(status, app_status, n))
         print("status per text replay: " + status_delta(text_before, text_after, nst))
         print("status per prepared replay: " + status_delta(ps_before, ps_after, nst))

@@ -27,9 +27,14 @@
 
 struct fl_db;
 
-enum fl_db_type { FL_DB_NULL, FL_DB_I64, FL_DB_U64, FL_DB_STR };
+enum fl_db_type { FL_DB_NULL, FL_DB_I64, FL_DB_U64, FL_DB_STR, FL_DB_DECIMAL };
 
-/* One statement argument; str is borrowed and must stay valid during the call. */
+/*
+ * One statement argument; str is borrowed and must stay valid during the call. A
+ * FL_DB_DECIMAL is a number's text ("12.50") sent as a DECIMAL, so a DECIMAL column
+ * compares with it as decimals: sent as a string it compares as doubles, each row's value
+ * converted through text.
+ */
 struct fl_db_arg {
     enum fl_db_type type;
     int64_t i64;
@@ -37,10 +42,11 @@ struct fl_db_arg {
     struct fl_str str;
 };
 
-#define FL_DB_ARG_I64(v) ((struct fl_db_arg){.type = FL_DB_I64, .i64 = (v)})
-#define FL_DB_ARG_U64(v) ((struct fl_db_arg){.type = FL_DB_U64, .u64 = (v)})
-#define FL_DB_ARG_STR(s) ((struct fl_db_arg){.type = FL_DB_STR, .str = (s)})
-#define FL_DB_ARG_NULL   ((struct fl_db_arg){.type = FL_DB_NULL})
+#define FL_DB_ARG_I64(v)     ((struct fl_db_arg){.type = FL_DB_I64, .i64 = (v)})
+#define FL_DB_ARG_U64(v)     ((struct fl_db_arg){.type = FL_DB_U64, .u64 = (v)})
+#define FL_DB_ARG_STR(s)     ((struct fl_db_arg){.type = FL_DB_STR, .str = (s)})
+#define FL_DB_ARG_DECIMAL(s) ((struct fl_db_arg){.type = FL_DB_DECIMAL, .str = (s)})
+#define FL_DB_ARG_NULL       ((struct fl_db_arg){.type = FL_DB_NULL})
 
 /*
  * Called once per result row. cols[i].p is NULL for SQL NULL; every column arrives as text

@@ -96,8 +96,10 @@ static void bind_args(MYSQL_BIND *b, unsigned long *lens, const struct fl_db_arg
             b[i].is_unsigned = 1;
             break;
         case FL_DB_STR:
+        case FL_DB_DECIMAL:
             lens[i] = args[i].str.len;
-            b[i].buffer_type = MYSQL_TYPE_STRING;
+            b[i].buffer_type =
+                args[i].type == FL_DB_STR ? MYSQL_TYPE_STRING : MYSQL_TYPE_NEWDECIMAL;
             b[i].buffer = (void *)(args[i].str.p ? args[i].str.p : "");
             b[i].buffer_length = lens[i];
             b[i].length = &lens[i];

@@ -72,7 +72,10 @@
 /*
  * What LIMIT ROWS EXAMINED counts for each row a statement's branches hand to the outer
  * query: its write to the derived table, its read back, its row by primary key and the
- * outer sort's read (measured: a walk of 73 entries for a page of 21 counted 158).
+ * outer sort's read (measured: a walk of 73 entries for a page of 21 counted 158). A
+ * single walk joined as it goes (fl_plan_sql.c's walk_joined) counts its row alone: it
+ * is estimated as the derived form it replaced, high by the rest, and gets that form's
+ * bound, under which it touches fewer rows than that form did.
  */
 #define OUTER_COUNTED 4
 /* Reads EXPLAIN's "rows" column (the optimizer's estimate from index dives). */

@@ -4,7 +4,8 @@
  * split form MariaDB range-scans (`k < ? OR (k = ? AND id < ?)`; it does not range-scan
  * row constructors), with the index forced so a plan never depends on statistics, reading
  * (id, key) from covering branches (a UNION of `LIMIT n+1` branches, merged by the outer
- * ORDER BY), then joining back on the primary key for the page's rows only:
+ * ORDER BY), then joining back on the primary key for the page's rows only (a single walk
+ * of products joins each row as the walk finds it, see walk_joined):
  *  - without words, one branch per category of products' (category, key, id) index;
  *  - with words, product_words holds (word, key, product_id) for every sort, so the rarest
  *    word's products come in listing order and LIMIT stops the read after a page; one
@@ -45,23 +46,31 @@ static void keyset(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct 
     const char *op = s->desc ? "<" : ">";
     struct fl_str key = q->has_cursor ? q->after.key : fl_str_c(s->first_key);
     uint64_t after = q->has_cursor ? q->after.id : s->first_id;
+    /* A price key is a decimal's text (fl_cursor_decode checks it): bound as one. */
+    struct fl_db_arg k = q->sort == FL_SORT_PRICE_ASC || q->sort == FL_SORT_PRICE_DESC
+                             ? FL_DB_ARG_DECIMAL(key)
+                             : FL_DB_ARG_STR(key);
 
     fl_buf_appendf(sql, " AND (%s.%s %s ? OR (%s.%s = ? AND %s.%s %s ?))", x, s->column, op, x,
                    s->column, x, id, op);
-    arg(a, FL_DB_ARG_STR(key));
-    arg(a, FL_DB_ARG_STR(key));
+    arg(a, k);
+    arg(a, k);
     arg(a, FL_DB_ARG_U64(after));
 }
 
-/* The price filter, when the listing has one (every price is in 0..max). */
+/*
+ * The price filter, when the listing has one (every price is in 0..max). Bound as DECIMAL:
+ * as strings, each row's price was compared as a double, converted through its text
+ * (my_strtod, 5% of MariaDB's CPU in a listing miss).
+ */
 static void price_range(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct fl_listing *q,
                         const char *x)
 {
     if (q->min_cents == 0 && q->max_cents == FL_CATALOG_PRICE_MAX_CENTS)
         return;
     fl_buf_appendf(sql, " AND %s.price BETWEEN ? AND ?", x);
-    arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[0])));
-    arg(a, FL_DB_ARG_STR(fl_str_c(a->prices[1])));
+    arg(a, FL_DB_ARG_DECIMAL(fl_str_c(a->prices[0])));
+    arg(a, FL_DB_ARG_DECIMAL(fl_str_c(a->prices[1])));
 }
 
 static void categories_in(struct fl_buf *sql, struct fl_plan_sql_args *a,
@@ -152,29 +161,29 @@ static void order_limit(struct fl_buf *sql, struct fl_plan_sql_args *a, const st
 }
 
 /*
- * One branch: (id, k) of up to limit+1 rows in listing order from x, an index of products
- * (FL_PLAN_SCAN: branch is a category, or 0 without one) or of product_words (branch is the
- * driver's variant; FL_PLAN_RANGE: its whole prefix): the sort index, walked in order, or
- * (by_price) the price range of the filter's index, read whole and sorted.
+ * The index branch b reads (see branch): of products (FL_PLAN_SCAN) or of product_words,
+ * the sort index or (by_price) the filter's price index.
  */
-static void branch(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct fl_listing *q,
-                   const struct fl_plan *p, size_t b)
+static const char *branch_index(const struct fl_listing *q, const struct fl_plan *p, size_t b)
 {
     const struct fl_sort_spec *s = fl_sort_spec(q->sort);
     bool scan = p->kind == FL_PLAN_SCAN;
+
+    return scan && p->by_price[b]
+               ? (q->n_categories ? "ix_products_cat_price" : "ix_products_price")
+           : scan           ? (q->n_categories ? s->cat_index : s->index)
+           : p->by_price[b] ? "ix_product_words_price"
+                            : s->word_index;
+}
+
+/* Branch b's conditions on alias x, from " WHERE" on, and its " ORDER BY ... LIMIT ?". */
+static void branch_where(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct fl_listing *q,
+                         const struct fl_plan *p, size_t b)
+{
+    bool scan = p->kind == FL_PLAN_SCAN;
     const char *id = scan ? "id" : "product_id";
-    const char *index = scan && p->by_price[b]
-                            ? (q->n_categories ? "ix_products_cat_price" : "ix_products_price")
-                        : scan           ? (q->n_categories ? s->cat_index : s->index)
-                        : p->by_price[b] ? "ix_product_words_price"
-                                         : s->word_index;
     char k[32];
 
-    /* A range holds a product once per word it has with the prefix: DISTINCT. */
-    fl_buf_appendf(sql, "(SELECT STRAIGHT_JOIN%s x.%s AS id, x.%s AS k FROM %s x FORCE INDEX (%s)",
-                   p->kind == FL_PLAN_RANGE ? " DISTINCT" : "", id, s->column,
-                   scan ? "products" : "product_words", index);
-    word_joins(sql, a, p, id);
     if (scan && q->n_categories) {
         /* One category a branch: the (category, key, id) index is read in order. */
         fl_buf_puts(sql, " WHERE x.category = ?");
@@ -189,9 +198,42 @@ static void branch(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct 
     price_range(sql, a, q, "x");
     keyset(sql, a, q, "x", id);
     word_conditions(sql, a, p, id);
-    snprintf(k, sizeof(k), "x.%s", s->column);
+    snprintf(k, sizeof(k), "x.%s", fl_sort_spec(q->sort)->column);
     order_limit(sql, a, q, k, scan ? "x.id" : "x.product_id");
+}
+
+/*
+ * One branch: (id, k) of up to limit+1 rows in listing order from x, an index of products
+ * (FL_PLAN_SCAN: branch is a category, or 0 without one) or of product_words (branch is the
+ * driver's variant; FL_PLAN_RANGE: its whole prefix): the sort index, walked in order, or
+ * (by_price) the price range of the filter's index, read whole and sorted.
+ */
+static void branch(struct fl_buf *sql, struct fl_plan_sql_args *a, const struct fl_listing *q,
+                   const struct fl_plan *p, size_t b)
+{
+    bool scan = p->kind == FL_PLAN_SCAN;
+
+    /* A range holds a product once per word it has with the prefix: DISTINCT. */
+    fl_buf_appendf(sql, "(SELECT STRAIGHT_JOIN%s x.%s AS id, x.%s AS k FROM %s x FORCE INDEX (%s)",
+                   p->kind == FL_PLAN_RANGE ? " DISTINCT" : "", scan ? "id" : "product_id",
+                   fl_sort_spec(q->sort)->column, scan ? "products" : "product_words",
+                   branch_index(q, p, b));
+    word_joins(sql, a, p, scan ? "id" : "product_id");
+    branch_where(sql, a, q, p, b);
     fl_buf_putc(sql, ')');
+}
+
+/*
+ * Whether the page is one walk of products' sort index without words: one category or
+ * none, not a price range read whole. Its rows are then joined by primary key as the walk
+ * finds them, and LIMIT stops both: no derived table to fill and read back, no second
+ * sort (measured on 200,000 products, a page of 20: 0.27 ms of MariaDB CPU against 0.32 to
+ * 0.33 with the derived table, with and without a price window; 0.60 against 0.65 for 100).
+ * A range read whole keeps the derived table, where only (id, k) are sorted.
+ */
+static bool walk_joined(const struct fl_listing *q, const struct fl_plan *p)
+{
+    return p->kind == FL_PLAN_SCAN && q->n_words == 0 && q->n_categories <= 1 && !p->by_price[0];
 }
 
 /*
@@ -211,6 +253,12 @@ void fl_plan_sql_build(struct fl_buf *sql, struct fl_plan_sql_args *a, const str
     fl_buf_puts(sql, "SELECT STRAIGHT_JOIN ");
     fl_buf_puts(sql, FL_PLAN_SQL_COLUMNS);
     fl_buf_puts(sql, fl_sort_spec(q->sort)->key_text);
+    if (walk_joined(q, p)) {
+        fl_buf_appendf(sql, " FROM products x FORCE INDEX (%s) JOIN products p ON p.id = x.id",
+                       branch_index(q, p, 0));
+        branch_where(sql, a, q, p, 0);
+        return;
+    }
     fl_buf_puts(sql, " FROM (");
     for (size_t i = 0; i < n; i++) {
         if (i)

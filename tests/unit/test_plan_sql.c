@@ -49,6 +49,11 @@ static size_t placeholders(void)
         ASSERT_EQ(args.a[i].type, FL_DB_STR);                                                      \
         ASSERT_TRUE(fl_str_eq(args.a[i].str, FL_STR(s)));                                          \
     } while (0)
+#define ASSERT_ARG_DECIMAL(i, s)                                                                   \
+    do {                                                                                           \
+        ASSERT_EQ(args.a[i].type, FL_DB_DECIMAL);                                                  \
+        ASSERT_TRUE(fl_str_eq(args.a[i].str, FL_STR(s)));                                          \
+    } while (0)
 #define ASSERT_ARG_U64(i, v)                                                                       \
     do {                                                                                           \
         ASSERT_EQ(args.a[i].type, FL_DB_U64);                                                      \
@@ -59,26 +64,41 @@ static void test_first_page(void)
 {
     listing(FL_SORT_NEWEST, 20);
     build();
-    ASSERT_STREQ(sql.p,
-                 "SELECT STRAIGHT_JOIN " FL_PLAN_SQL_COLUMNS "p.created_at FROM ((SELECT "
-                 "STRAIGHT_JOIN x.id AS id, x.created_at AS k FROM products x FORCE INDEX "
-                 "(ix_products_created) WHERE 1=1 AND (x.created_at < ? OR (x.created_at = ? AND "
-                 "x.id < ?)) ORDER BY x.created_at DESC, x.id DESC LIMIT ?)) k JOIN products p ON "
-                 "p.id = k.id ORDER BY k.k DESC, k.id DESC LIMIT ?");
-    ASSERT_EQ(args.n, 5);
+    /* One walk: each row is joined as the walk finds it, and LIMIT stops both. */
+    ASSERT_STREQ(sql.p, "SELECT STRAIGHT_JOIN " FL_PLAN_SQL_COLUMNS "p.created_at FROM products x "
+                        "FORCE INDEX (ix_products_created) JOIN products p ON p.id = x.id WHERE "
+                        "1=1 AND (x.created_at < ? OR (x.created_at = ? AND x.id < ?)) ORDER BY "
+                        "x.created_at DESC, x.id DESC LIMIT ?");
+    ASSERT_EQ(args.n, 4);
     ASSERT_EQ(placeholders(), args.n);
     /* The first page seeks from a sentinel above every row. */
     ASSERT_ARG_STR(0, "9999-12-31 23:59:59.999999");
     ASSERT_ARG_STR(1, "9999-12-31 23:59:59.999999");
     ASSERT_ARG_U64(2, UINT64_MAX);
     ASSERT_ARG_U64(3, 21); /* a row more than the page: is there another? */
-    ASSERT_ARG_U64(4, 21);
+
+    /* A range read whole and sorted: the (id, k) it sorts come first, then their rows. */
+    q.min_cents = 100;
+    plan.by_price[0] = true;
+    build();
+    ASSERT_STREQ(sql.p,
+                 "SELECT STRAIGHT_JOIN " FL_PLAN_SQL_COLUMNS "p.created_at FROM ((SELECT "
+                 "STRAIGHT_JOIN x.id AS id, x.created_at AS k FROM products x FORCE INDEX "
+                 "(ix_products_price) WHERE 1=1 AND x.price BETWEEN ? AND ? AND (x.created_at < ? "
+                 "OR (x.created_at = ? AND x.id < ?)) ORDER BY x.created_at DESC, x.id DESC LIMIT "
+                 "?)) k JOIN products p ON p.id = k.id ORDER BY k.k DESC, k.id DESC LIMIT ?");
+    ASSERT_EQ(args.n, 7);
+    ASSERT_EQ(placeholders(), args.n);
+    ASSERT_ARG_DECIMAL(0, "1.00");
+    ASSERT_ARG_U64(5, 21);
+    ASSERT_ARG_U64(6, 21);
 
     listing(FL_SORT_PRICE_ASC, 1);
     build();
-    ASSERT_CONTAINS(sql.p, "FORCE INDEX (ix_products_price) WHERE 1=1 AND (x.price > ? OR "
-                           "(x.price = ? AND x.id > ?)) ORDER BY x.price ASC, x.id ASC LIMIT ?");
-    ASSERT_ARG_STR(0, "-1");
+    ASSERT_CONTAINS(sql.p, "FORCE INDEX (ix_products_price) JOIN products p ON p.id = x.id WHERE "
+                           "1=1 AND (x.price > ? OR (x.price = ? AND x.id > ?)) ORDER BY x.price "
+                           "ASC, x.id ASC LIMIT ?");
+    ASSERT_ARG_DECIMAL(0, "-1");
     ASSERT_ARG_U64(2, 0);
     ASSERT_ARG_U64(3, 2);
 }
@@ -107,8 +127,8 @@ static void test_categories_price_cursor(void)
     ASSERT_EQ(args.n, 2 * 7 + 1);
     ASSERT_EQ(placeholders(), args.n);
     ASSERT_ARG_STR(0, "fruits");
-    ASSERT_ARG_STR(1, "1.50");
-    ASSERT_ARG_STR(2, "20.00");
+    ASSERT_ARG_DECIMAL(1, "1.50");
+    ASSERT_ARG_DECIMAL(2, "20.00");
     ASSERT_ARG_STR(3, "Goat cheese");
     ASSERT_ARG_STR(4, "Goat cheese");
     ASSERT_ARG_U64(5, 42);
@@ -191,7 +211,7 @@ static void test_range_and_scan(void)
     ASSERT_EQ(args.n, 1 + 3 + 1 + 1 + 1);
     ASSERT_EQ(placeholders(), args.n);
     ASSERT_ARG_STR(0, "to%");
-    ASSERT_ARG_STR(1, "100000000");
+    ASSERT_ARG_DECIMAL(1, "100000000");
     ASSERT_ARG_STR(4, "s%");
 
     /* A scan reads products and probes every word, the first too. */

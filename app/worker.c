@@ -15,6 +15,7 @@
 
 #include "fl_arena.h"
 #include "fl_cache.h"
+#include "fl_catalog_stats.h"
 #include "fl_http.h"
 #include "fl_log.h"
 #include "fl_metrics.h"
@@ -58,6 +59,7 @@ enum fl_err fl_app_init(struct fl_app *app, const struct fl_config *cfg)
     /* A failed-over Redis may lack the last invalidations: drop every listing built before. */
     fl_redis_on_new_primary(app->redis, fl_cache_invalidate_cmd());
     fl_cache_watch(app->redis);
+    fl_catalog_stats_every(cfg->plan_sample_s);
     fl_db_bound_statements(app->db, cfg->db_read_timeout_ms);
     for (size_t i = 0; i < fl_replica_count(app->replica); i++)
         fl_db_bound_statements(fl_replica_db(app->replica, i), cfg->db_read_timeout_ms);

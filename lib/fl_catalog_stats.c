@@ -45,6 +45,7 @@ _Static_assert(FL_CATALOG_STATS_SAMPLE_N % SLICE_N == 0 && SLICE_N <= FL_DB_ARGS
                "the sample is read in whole slices, one statement each");
 
 static struct {
+    int64_t refresh_us;   /* fl_catalog_stats_every; 0: FL_CATALOG_STATS_REFRESH_S */
     int64_t next_read_us; /* monotonic; 0: never read */
     double per_sample;    /* products one sampled row stands for */
     struct sample s[FL_CATALOG_STATS_SAMPLE_N];
@@ -237,7 +238,13 @@ void fl_catalog_stats_refresh(struct fl_db *db)
         return; /* the next call reads the next slice */
     install();
     st.next_slot = 0;
-    st.next_read_us = now + (int64_t)FL_CATALOG_STATS_REFRESH_S * 1000000;
+    st.next_read_us =
+        now + (st.refresh_us ? st.refresh_us : (int64_t)FL_CATALOG_STATS_REFRESH_S * 1000000);
+}
+
+void fl_catalog_stats_every(unsigned refresh_s)
+{
+    st.refresh_us = (int64_t)(refresh_s ? refresh_s : 1) * 1000000;
 }
 
 void fl_catalog_stats_forget(void)

@@ -17,10 +17,10 @@
 #include "fl_str.h"
 
 /*
- * How long a sample is used before the next is read. Reading one costs 4,000 primary-key
- * lookups, 26 ms of MariaDB CPU at once on 200,000 products: the next is read a slice
- * (200 ids, about 1 ms) a request. A catalogue's shape moves over days, so five minutes is
- * fresh enough.
+ * How long a sample is used before the next is read, unless fl_catalog_stats_every says
+ * otherwise (FL_PLAN_SAMPLE_S). Reading one costs 4,000 primary-key lookups, 26 ms of
+ * MariaDB CPU at once on 200,000 products: the next is read a slice (200 ids, about 1 ms) a
+ * request. A catalogue's shape moves over days, so five minutes is fresh enough.
  */
 #define FL_CATALOG_STATS_REFRESH_S 300
 
@@ -34,12 +34,15 @@
 
 /*
  * Reads the sample on db when none is held (the whole of it, at once), or a slice of the
- * next when the one held is older than FL_CATALOG_STATS_REFRESH_S: the next replaces it
+ * next when the one held is older than its refresh interval: the next replaces it
  * once read whole, FL_CATALOG_STATS_SAMPLE_N / 200 calls later (a half-read one would say
  * some categories are empty). A failed read is logged and tried again, from the start,
  * after a shorter interval; the sample held, if any, stays. The caller goes on either way.
  */
 void fl_catalog_stats_refresh(struct fl_db *db);
+
+/* Uses each sample refresh_s seconds (at least 1) from the next one read on. */
+void fl_catalog_stats_every(unsigned refresh_s);
 
 /* Forgets the sample, so that the next refresh reads one whole (tests, and a schema change). */
 void fl_catalog_stats_forget(void);

@@ -322,6 +322,7 @@ static enum fl_err load(struct loader *l, struct fl_config *cfg)
     TRY(get_uint(l, "FL_API_A_MAX_INFLIGHT", 0, 0, 65535, &cfg->api_a_max_inflight));
     TRY(get_uint(l, "FL_DB_READ_TIMEOUT_MS", 500, 10, 60000, &cfg->db_read_timeout_ms));
     TRY(get_uint(l, "FL_CACHE_STALE_S", 600, 0, 86400, &cfg->cache_stale_s));
+    TRY(get_uint(l, "FL_PLAN_SAMPLE_S", 300, 1, 86400, &cfg->plan_sample_s));
     TRY(get_uint(l, "FL_QUEUE_BUDGET_MS", 2000, 0, 600000, &cfg->queue_budget_ms));
     TRY(get_uint(l, "FL_LISTEN_BACKLOG", 1024, 1, 65535, &cfg->listen_backlog));
     TRY(get_http_url(l, "FL_API_B_URL", NULL, &cfg->api_b_url));
@@ -466,8 +467,8 @@ void fl_config_dump(const struct fl_config *cfg, struct fl_buf *out)
                    cfg->api_a_timeout_ms, cfg->api_a_retries, cfg->api_a_deadline_ms);
     fl_buf_appendf(out, "FL_API_A_BREAKER_OPEN_MS=%u\n", cfg->api_a_breaker_open_ms);
     fl_buf_appendf(out, "FL_API_A_MAX_INFLIGHT=%u\n", cfg->api_a_max_inflight);
-    fl_buf_appendf(out, "FL_DB_READ_TIMEOUT_MS=%u\nFL_CACHE_STALE_S=%u\n", cfg->db_read_timeout_ms,
-                   cfg->cache_stale_s);
+    fl_buf_appendf(out, "FL_DB_READ_TIMEOUT_MS=%u\nFL_CACHE_STALE_S=%u\nFL_PLAN_SAMPLE_S=%u\n",
+                   cfg->db_read_timeout_ms, cfg->cache_stale_s, cfg->plan_sample_s);
     fl_buf_appendf(out, "FL_QUEUE_BUDGET_MS=%u\nFL_LISTEN_BACKLOG=%u\n", cfg->queue_budget_ms,
                    cfg->listen_backlog);
     fl_buf_appendf(out, "FL_API_B_URL=%s\n", or_unset(cfg->api_b_url));

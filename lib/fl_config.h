@@ -47,6 +47,7 @@ struct fl_config {
                                        pool's workers, at least 1 */
     unsigned db_read_timeout_ms;    /* a read statement's bound, enforced by the server too */
     unsigned cache_stale_s;         /* how long a cached body is kept past its fresh life */
+    unsigned plan_sample_s;         /* how long the planner's sample is used (fl_catalog_stats) */
     unsigned queue_budget_ms;       /* a request queued longer is refused; 0: never */
     unsigned listen_backlog;        /* the master's listen(2) backlog */
     char *api_b_url;                /* owned or NULL */

@@ -39,10 +39,9 @@ bool fl_memo_get(struct fl_memo *m, struct fl_str key, struct fl_str *out);
 
 /*
  * Keeps a copy of value under key, in place of what was kept under key, else of the least
- * recently used value. Returns
- * FL_OK; FL_ETOOBIG when key or value is over the memo's bounds (nothing is kept);
- * FL_ENOMEM (nothing is kept; what was in the slot is gone). A NULL m keeps nothing
- * and returns FL_OK.
+ * recently used value. Returns FL_OK; FL_ETOOBIG when key or value is over the memo's
+ * bounds (nothing is kept); FL_ENOMEM (nothing is kept; what was in the slot is gone). A
+ * NULL m keeps nothing and returns FL_OK.
  */
 enum fl_err fl_memo_put(struct fl_memo *m, struct fl_str key, struct fl_str value);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fl_log.h"
+#include "fl_metrics.h"
 #include "fl_plan.h"
 #include "fl_plan_sql.h"
 
@@ -127,6 +128,13 @@ static enum fl_err run_plan(struct fl_db *db, struct fl_plan_sql_args *a,
     fl_buf_free(&sql);
     *stopped = bound && fl_db_stopped(db);
     if (*stopped) {
+        /* What an admin needs to see how often, and how far, the planner guesses wrong. */
+        fl_metrics_add(FL_M_LISTING_STOPPED, 1);
+        fl_log(FL_LOG_INFO,
+               "event=listing_statement_stopped rows_examined_max=%llu estimate=%.0f "
+               "sort=%s limit=%u categories=%zu words=%zu",
+               (unsigned long long)bound, p->est, fl_sort_spec(q->sort)->name, q->limit,
+               q->n_categories, q->n_words);
         r->n = 0;
         err = FL_OK;
     }

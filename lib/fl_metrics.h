@@ -45,6 +45,7 @@ enum fl_metric {
     FL_M_READS_REPLICA_BEHIND, /* the primary was down: the replica served, maybe behind */
     FL_M_SHED,                 /* refused unserved: queued longer than FL_QUEUE_BUDGET_MS */
     FL_M_CACHE_NEAR_HIT,       /* a hit served from the worker's near copy (also a hit) */
+    FL_M_LISTING_STOPPED,      /* a listing statement its guard stopped: the page read again */
     FL_M__MAX
 };
 

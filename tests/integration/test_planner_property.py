@@ -22,6 +22,7 @@ Run: FL_BUILD_DIR=build python3 tests/integration/test_planner_property.py -v
 import base64
 import os
 import random
+import re
 import sys
 import time
 import unittest
@@ -45,6 +46,7 @@ ADJECTIVES = ["fresh", "organic", "local", "smoked", "wild", "aged", "sweet", "r
 RARE = ["zanzibar", "quince", "yuzu", "kohlrabi"]
 COMBINATIONS = 320
 SEARCH_ROWS_MAX = 100000  # lib/fl_catalog.c: what a search may examine before it is refused
+PAGE_STATEMENT = "JOIN products p ON p.id = "  # lib/fl_plan_sql.c: a page statement, not an estimate
 
 
 def rows_bound(limit):
@@ -161,7 +163,7 @@ class PlannerPropertyTest(CatalogMixin, harness.StackTestCase):
     def test_pages_are_right_and_no_statement_reads_much_more_than_it_returns(self):
         rng = random.Random(20261203)
         self.miss({"minPrice": "1"})  # the worker's sample of the catalogue, read once
-        worst = []
+        worst, stopped, counted = [], 0, self.stopped_statements()
         for i in range(COMBINATIONS):
             params = random_params(rng)
             want = expected_ids(self.snap, self.ranks, params)
@@ -178,6 +180,8 @@ class PlannerPropertyTest(CatalogMixin, harness.StackTestCase):
                 self.assertEqual([p["id"] for p in body["data"]], page)
                 self.assertEqual(body["nextCursor"] is not None, len(want) > depth + limit)
                 self.assertTrue(statements, "the miss ran no statement")
+                # Each page statement before the last was stopped by its bound.
+                stopped += len([st for st in statements if PAGE_STATEMENT in st.sql]) - 1
                 for st in statements:
                     worst.append((st.examined, st.sent, st.sql[:300]))
                     self.assertLessEqual(
@@ -188,6 +192,15 @@ class PlannerPropertyTest(CatalogMixin, harness.StackTestCase):
         worst.sort(reverse=True)
         print("\nmost rows examined by one statement (examined, sent, text): %s" % worst[:3],
               file=sys.stderr)
+        # An admin sees how often an estimate was wrong: every listing statement its bound
+        # stopped is counted (this catalogue has such misses; the count must not be 0).
+        self.assertGreater(stopped, 0)
+        self.assertEqual(self.stopped_statements() - counted, stopped)
+
+    def stopped_statements(self):
+        m = re.search(r"^farmlokal_listing_statements_stopped_total (\d+)$",
+                      self.get("/api/metrics").text, re.M)
+        return int(m.group(1))
 
     def test_hostile_searches_answer_200_or_400_within_bounds(self):
         # Issue #15: ten or sixteen one-letter words made one statement run for seconds.

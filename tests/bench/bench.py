@@ -17,10 +17,11 @@ a static file, so the machine's speed cancels out. Not part of tests/run.
                                            # responder (N rounds back to back each), CPU per
                                            # request of each process per tier, bytes and
                                            # Redis memory per page
-    tests/bench/bench.py misses [--rows N] [--misses N]
+    tests/bench/bench.py misses [--rows N] [--misses N] [--rounds N]
                                            # MariaDB CPU per listing miss over random
-                                           # category + price + sort filters, against the
-                                           # same statements replayed by one client
+                                           # category + price + sort filters (N rounds of
+                                           # the same misses), against the same statements
+                                           # replayed by one client
     tests/bench/bench.py faults [--seconds N]
                                            # listing p50/p99 during each dependency fault
                                            # against the same load healthy (faults.py)
@@ -523,8 +524,11 @@ def bench_misses(args):
         status = global_status(s)
         app_cpu = process_cpu_s(worker)
         t = time.monotonic()
-        misses = sorted((miss(p) for p in runs), key=lambda m: m[0])
-        gap = (time.monotonic() - t) / len(runs)
+        # The same misses in rounds back to back: one round's median moved by up to half
+        # between runs on this machine, so the rounds' spread is printed with it.
+        rounds = [sorted((miss(p) for p in runs), key=lambda m: m[0]) for _ in range(args.rounds)]
+        gap = (time.monotonic() - t) / (len(runs) * args.rounds)
+        misses = sorted((m for r in rounds for m in r), key=lambda m: m[0])
         per_miss = [m[0] for m in misses]
         app_cpu = process_cpu_s(worker) - app_cpu
         app_status = global_status(s)
@@ -553,10 +557,13 @@ def bench_misses(args):
 
         n = len(per_miss)
         print("\n# %d listing misses without words, one at a time (random categories, price windows,"
-              " sorts, page sizes), %d rows" % (n, args.rows))
-        print("MariaDB CPU per miss: median %.3f ms (target <= 0.5), p99 %.3f ms, slowest %.3f ms"
-              " (target <= 5), mean %.3f ms" % (per_miss[n // 2], per_miss[int(n * 0.99)], per_miss[-1],
-                                               sum(per_miss) / n))
+              " sorts, page sizes), %d rows, %d rounds of the same %d" % (n, args.rows, args.rounds, len(runs)))
+        medians = [r[len(r) // 2][0] for r in rounds]
+        slowest = [r[-1][0] for r in rounds]
+        print("MariaDB CPU per miss, each round's, as median (min-max) of the rounds: median %s ms"
+              " (target <= 0.5), slowest %s ms (target <= 5)" % (spread(medians, "%.3f"), spread(slowest, "%.2f")))
+        print("all rounds together: median %.3f ms, p99 %.3f ms, slowest %.3f ms, mean %.3f ms"
+              % (per_miss[n // 2], per_miss[int(n * 0.99)], per_miss[-1], sum(per_miss) / n))
         busiest = sorted(m[3] for m in misses)
         print("of which the busiest mariadbd thread (the connection's): median %.3f ms, p99 %.3f ms,"
               " slowest %.3f ms, mean %.3f ms" % (busiest[n // 2], busiest[int(n * 0.99)], busiest[-1],
@@ -1016,6 +1023,7 @@ def main():
     m = sub.add_parser("misses")
     m.add_argument("--rows", type=int, default=1000000)
     m.add_argument("--misses", type=int, default=1000)
+    m.add_argument("--rounds", type=int, default=3)
     m.add_argument("--buffer-pool", default="4G")
     r = sub.add_parser("replica")
     r.add_argument("--rows", type=int, default=100000)

@@ -37,8 +37,8 @@ struct category {
 
 /*
  * Sampled ids read a statement once a sample is held: 200 primary-key lookups cost about
- * 1 ms of MariaDB CPU, where the 4,000 read at once cost 26 ms, in the one request that
- * found the sample due (measured on 200,000 products).
+ * 1 ms of MariaDB CPU, where 4,000 read at once cost 26 ms, in the one request that found
+ * the sample due (measured on 200,000 products).
  */
 #define SLICE_N 200
 _Static_assert(FL_CATALOG_STATS_SAMPLE_N % SLICE_N == 0 && SLICE_N <= FL_DB_ARGS_MAX,

@@ -354,8 +354,8 @@ static const struct counter_line counters_rest[] = {
     {FL_M_READS_PASSED_OVER, REPLICA, NULL, "{outcome=\"passed_over\"}"},
     {FL_M_READS_REPLICA_BEHIND, REPLICA, NULL, "{outcome=\"replica_behind\"}"},
     {FL_M_LISTING_STOPPED, "farmlokal_listing_statements_stopped_total",
-     "Listing statements stopped by their bound on rows examined (an estimate was wrong) and "
-     "run again another way.",
+     "Listing statements stopped by their bound on rows examined (an estimate was wrong), "
+     "the page then read again.",
      ""},
     {FL_M_SHED, "farmlokal_shed_total",
      "Requests refused unserved after waiting longer than the queue budget.", ""},

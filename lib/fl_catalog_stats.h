@@ -18,26 +18,29 @@
 
 /*
  * How long a sample is used before the next is read, unless fl_catalog_stats_every says
- * otherwise (FL_PLAN_SAMPLE_S). Reading one costs 8,000 primary-key lookups (4,000 cost
- * 26 ms of MariaDB CPU at once on 200,000 products): the next is read a slice (200 ids,
- * about 1 ms) a request. A catalogue's shape moves over days, so five minutes is fresh
- * enough.
+ * otherwise (FL_PLAN_SAMPLE_S). Reading one costs 16,000 primary-key lookups (8,000 cost
+ * 45 ms of MariaDB CPU at once on 200,000 products, in a worker's first listing): the next
+ * is read a slice (200 ids, about 1 ms) a request. A catalogue's shape moves over days, so
+ * five minutes is fresh enough.
  */
 #define FL_CATALOG_STATS_REFRESH_S 300
 
 /*
- * Products sampled: a category with 1% of the products holds 80 of them. With 2,000 (one
+ * Products sampled: a category with 1% of the products holds 160 of them. With 2,000 (one
  * for 100 of 200,000 products), windows the sample saw nearly empty held hundreds, and
  * their plans tripped the guard (tests/bench/bench.py misses' filters: 1.048 statements
  * a miss, 1.042 with 4,000). A name walk's estimate rests on where the sample's first
- * product in the price range falls, one sampled product for a page when the sample is
- * small: with 4,000, a page of 50 by name priced 0-7.74 of 200,000 was put at 13,556
- * entries where the walk reads 3,092, so the 3,369 of the range were read and sorted
- * instead (3.1 ms of MariaDB against 1.1: the slowest misses of bench.py misses); 8,000
- * put it at 8,593 and walk. Of 40 random samples of that catalogue, 5% of 4,000 chose the
- * sort and none of 8,000 (the walk put at 3,200 to 4,900, against 2,800 to 15,600).
+ * products in the price range fall, about one sampled product for a page when the sample
+ * is small. Pages by name priced 0-6.08, 0-7.74, 0-2.11 and 0-12.80 of the bench's
+ * 200,000 and 1,000,000 products (walks of 1,925 to 82,591 names; the estimate computed
+ * over the ids each size samples, as a worker logged it for one): with 4,000 the
+ * estimates were 0.55 to 4.4 times the walk, with 8,000 0.6 to 4.2 (a page of 100 priced
+ * under 6.08 of 1,000,000 put at 62,767 names, where it walks 14,868, so its 10,665 were
+ * read and sorted), with 16,000 0.8 to 1.5, and every choice between walk and sort the
+ * cheaper one. A page of 50 under 7.74 of 200,000 was sorted with 4,000: 3.1 ms of
+ * MariaDB against 1.1 for the walk.
  */
-#define FL_CATALOG_STATS_SAMPLE_N 8000
+#define FL_CATALOG_STATS_SAMPLE_N 16000
 
 /*
  * Reads the sample on db when none is held (the whole of it, at once), or a slice of the

@@ -248,14 +248,14 @@ class PlannerPropertyTest(CatalogMixin, harness.StackTestCase):
                     self.assertEqual(delta, {"Com_stmt_execute": 1, "Com_stmt_prepare": 0})
 
     def test_the_next_sample_is_read_a_slice_a_request(self):
-        # A worker plans from a sample of 8,000 products. Reading the next one in the request
+        # A worker plans from a sample of 16,000 products. Reading the next one in the request
         # that found the sample due made that request examine them all at once (26 ms of
         # MariaDB on 200,000 products); it is read 200 a request and swapped in whole.
         s, every = self.stack, 5
         s.stop_app()
         s.start_app(workers=1, env=dict(self.app_env, FL_PLAN_SAMPLE_S=str(every)), migrate=False)
         try:
-            pages = [{"category": "vegetables", "sort": "newest", "limit": str(n)} for n in range(5, 56)]
+            pages = [{"category": "vegetables", "sort": "newest", "limit": str(n)} for n in range(5, 96)]
             self.miss(pages[0])  # the first sample, read whole: there is nothing to plan from
             time.sleep(every + 0.2)
             sliced = []
@@ -268,8 +268,8 @@ class PlannerPropertyTest(CatalogMixin, harness.StackTestCase):
                 for st in sample:
                     self.assertLessEqual(st.examined, 200, "%s: %s" % (params, st))
                 sliced.append(bool(sample))
-            # 8,000 / 200: forty requests in a row read a slice each, then none.
-            self.assertEqual(sliced, [True] * 40 + [False] * 10, sliced)
+            # 16,000 / 200: eighty requests in a row read a slice each, then none.
+            self.assertEqual(sliced, [True] * 80 + [False] * 10, sliced)
         finally:
             s.stop_app()
             s.start_app(workers=1, env=self.app_env, migrate=False)
